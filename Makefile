@@ -1,0 +1,54 @@
+# ots-desktop developer tasks. `make run` and `make test` install everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps run demo test check lint typecheck importlint pytest bench clean
+
+system-deps:
+	bash .ci/system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)
+
+# The main job: the desktop app when there is a display, otherwise the headless demo.
+run: setup
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then \
+		.ci/keyring-session.sh $(BIN)/ots-desktop; \
+	else \
+		echo "No display: running the headless demo (ots demo)."; \
+		.ci/keyring-session.sh $(BIN)/ots demo; \
+	fi
+
+demo: setup
+	.ci/keyring-session.sh $(BIN)/ots demo
+
+test: setup check pytest
+
+check: lint typecheck importlint
+
+lint:
+	$(BIN)/ruff check ots_desktop tests
+	$(BIN)/python .ci/ascii_check.py ots_desktop
+
+typecheck:
+	$(BIN)/mypy
+
+importlint:
+	$(BIN)/lint-imports
+
+pytest:
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

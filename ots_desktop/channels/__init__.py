@@ -1,0 +1,1 @@
+"""Transports for secrets: the wormhole channel and the relay client (asyncio)."""

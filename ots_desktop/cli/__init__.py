@@ -1,0 +1,1 @@
+"""The ``ots`` command line."""

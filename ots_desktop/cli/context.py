@@ -1,0 +1,116 @@
+"""What every command needs: paths, config, the keystore and the audit log."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from ots_desktop import __version__
+from ots_desktop.cli.output import emit_json, warn
+from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.config import Config, load_config
+from ots_desktop.core.errors import ExitCode, KeychainError, OtsError
+from ots_desktop.core.paths import AppPaths, app_paths
+from ots_desktop.core.secret import SecretBuffer
+
+F = TypeVar("F", bound=Callable[..., Any])
+MAX_PASSPHRASE = 4096
+
+
+@dataclass
+class CliState:
+    """Options given before the sub-command."""
+
+    keyfile_passphrase_fd: int | None = None
+
+
+def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
+    """Read a passphrase from an inherited file descriptor, without its final newline."""
+    try:
+        with os.fdopen(os.dup(fd), "rb") as stream:
+            raw = SecretBuffer.from_stream(stream, limit)
+    except OSError as exc:
+        raise OtsError(f"cannot read the passphrase from file descriptor {fd}: {exc.strerror}") from None
+    with raw:
+        size = len(raw)
+        view = raw.view()
+        while size and view[size - 1] in (0x0A, 0x0D):
+            size -= 1
+        out = SecretBuffer(view[:size])
+        view.release()
+    return out
+
+
+def prompt_secret(prompt: str) -> SecretBuffer:
+    """Ask on the terminal with echo off."""
+    if not os.path.exists("/dev/tty") and not sys.stdin.isatty():
+        raise OtsError("a passphrase is needed but there is no terminal; pass it with a --*-fd option")
+    text = bytearray(getpass.getpass(prompt).encode("utf-8"))
+    return SecretBuffer(text, wipe_source=True)
+
+
+def open_keystore(paths: AppPaths, config: Config, state: CliState) -> KeyStore:
+    """The keychain, or the passphrase key file when the config opts in."""
+    if config.keystore == "file":
+        if state.keyfile_passphrase_fd is not None:
+            passphrase = read_fd_secret(state.keyfile_passphrase_fd)
+        else:
+            passphrase = prompt_secret("Key file passphrase: ")
+        with passphrase:
+            return FileKeyStore(paths.keyfile, passphrase)
+    return KeychainStore(scope_for(paths.data_dir))
+
+
+@contextlib.contextmanager
+def audit_log(state: CliState) -> Iterator[AuditLog]:
+    """Open this installation's audit log for the length of a command."""
+    paths = app_paths().ensure()
+    config = load_config(paths.config_file)
+    keystore = open_keystore(paths, config, state)
+    log = AuditLog.open(paths, keystore, app_version=__version__)
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
+    """Turn OtsError into a clean message (or a JSON error line) and its exit code."""
+
+    def wrap(func: F) -> F:
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return func(*args, **kwargs)
+            except OtsError as exc:
+                if kwargs.get(json_flag):
+                    emit_json({"event": "error", "error": exc.message, "exit_code": int(exc.exit_code)})
+                warn(f"ots: error: {exc.message}")
+                raise SystemExit(int(exc.exit_code)) from None
+            except KeyboardInterrupt:
+                warn("ots: cancelled")
+                raise SystemExit(130) from None
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def cli_state() -> CliState:
+    """The group's state object."""
+    ctx = click.get_current_context()
+    state = ctx.find_object(CliState)
+    return state if state is not None else CliState()
+
+
+__all__ = ["CliState", "ExitCode", "KeychainError", "audit_log", "cli_state", "handle_errors",
+           "read_fd_secret"]

@@ -1,0 +1,149 @@
+"""What the audit log records.
+
+An event holds only the fields listed in :data:`FIELDS`. There is deliberately no
+free-text field: a secret, a wormhole code, a fragment key, a passphrase or argv has
+nowhere to go.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    """Kinds of audited events."""
+
+    LOG_CREATED = "log_created"
+    SHARE_CREATED = "share_created"
+    SHARE_DELIVERED = "share_delivered"
+    SHARE_REVEALED = "share_revealed"
+    SHARE_EXPIRED = "share_expired"
+    SHARE_REVOKED = "share_revoked"
+    SHARE_FAILED = "share_failed"
+    SECRET_RECEIVED = "secret_received"  # noqa: S105 - an event name
+    RECEIVE_FAILED = "receive_failed"
+    ALERT = "alert"
+    AUDIT_REVIEWED = "audit_reviewed"
+    AUDIT_EXPORTED = "audit_exported"
+
+
+class Outcome(StrEnum):
+    """The result an event records."""
+
+    OK = "ok"
+    FAILED = "failed"
+    ALERT = "alert"
+
+
+class Channel(StrEnum):
+    """How a secret travelled."""
+
+    WORMHOLE = "wormhole"
+    LINK = "link"
+
+
+class Reason(StrEnum):
+    """Machine-readable reason codes for failures, alerts and reviews."""
+
+    WRONG_CODE = "wrong_code"
+    WRONG_PASSPHRASE = "wrong_passphrase"  # noqa: S105 - a reason code
+    BLOCKED_NETWORK = "blocked_network"
+    ALREADY_CONSUMED = "already_consumed"
+    PEER_NEVER_CAME = "peer_never_came"
+    CROWDED = "crowded"
+    SERVER_UNREACHABLE = "server_unreachable"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    BURNED = "burned"
+    DAMAGED = "damaged"
+    TOO_LARGE = "too_large"
+    UNSAFE_PATH = "unsafe_path"
+    VERIFY_INTACT = "verify_intact"
+    VERIFY_TAMPERED = "verify_tampered"
+    LIST = "list"
+    LOOKUP = "lookup"
+    EXPORT = "export"
+    PUBKEY = "pubkey"
+    ERROR = "error"
+
+
+# Field name -> the JSON types it may hold. Order is the column order of exports.
+FIELDS: dict[str, tuple[type, ...]] = {
+    "seq": (int,),
+    "ts_utc": (str,),
+    "event_type": (str,),
+    "actor": (str,),
+    "host": (str,),
+    "channel": (str,),
+    "label": (str,),
+    "share_id": (str,),
+    "fingerprint": (str,),
+    "recipient": (str,),
+    "kind": (str,),
+    "size_bytes": (int,),
+    "expires_at": (str,),
+    "max_views": (int,),
+    "remote_addr": (str,),
+    "outcome": (str,),
+    "reason": (str,),
+    "app_version": (str,),
+    "key_id": (str,),
+}
+MAX_TEXT = 200
+_LABEL_BAD = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One event as the app describes it, before the log numbers and stamps it.
+
+    ``label`` and ``recipient`` are short notes the user typed to recognise a share
+    later. They are limited in length and may not hold control characters.
+    """
+
+    event_type: EventType
+    outcome: Outcome = Outcome.OK
+    reason: Reason | None = None
+    channel: Channel | None = None
+    label: str | None = None
+    share_id: str | None = None
+    fingerprint: str | None = None
+    recipient: str | None = None
+    kind: str | None = None
+    size_bytes: int | None = None
+    expires_at: str | None = None
+    max_views: int | None = None
+    remote_addr: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """The non-empty fields of this event, validated."""
+        out: dict[str, Any] = {"event_type": str(self.event_type), "outcome": str(self.outcome)}
+        for name in (
+            "reason", "channel", "label", "share_id", "fingerprint", "recipient",
+            "kind", "size_bytes", "expires_at", "max_views", "remote_addr",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = str(value) if isinstance(value, StrEnum) else value
+        validate_fields(out)
+        return out
+
+
+def validate_fields(record: dict[str, Any]) -> None:
+    """Refuse unknown fields, wrong types and over-long or control-character text."""
+    for name, value in record.items():
+        allowed = FIELDS.get(name)
+        if allowed is None:
+            raise ValueError(f"audit field {name!r} is not allowed")
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            raise ValueError(f"audit field {name!r} has the wrong type")
+        if isinstance(value, str):
+            if len(value) > MAX_TEXT:
+                raise ValueError(f"audit field {name!r} is longer than {MAX_TEXT} characters")
+            if _LABEL_BAD.search(value):
+                raise ValueError(f"audit field {name!r} holds control characters")

@@ -1,0 +1,217 @@
+"""Where the audit log's keys and latest checkpoint live.
+
+The default is the OS keychain through ``keyring``. It fails closed: a backend that
+cannot keep a secret (``fail``, ``null``, anything below priority 1, keyrings.alt's
+plaintext file) is refused with a message that says why. The only other store is a
+key file wrapped with a passphrase, and only when the user opts in.
+
+Values pass through ``str`` because that is what ``keyring`` takes; they are hex or
+JSON text of key material, never a shared secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backend
+import keyring.errors
+from nacl import pwhash, secret
+from nacl.exceptions import CryptoError
+
+from ots_desktop.core.errors import KeychainError
+from ots_desktop.core.secret import SecretBuffer
+
+SERVICE = "ots-desktop"
+SIGNING_SEED = "audit-signing-seed"
+FINGERPRINT_KEY = "audit-fingerprint-key"
+CHECKPOINT = "audit-checkpoint"
+_REFUSED_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file")
+_HOW_TO_FIX = (
+    "ots-desktop keeps its audit-log keys only in a safe OS keychain (Secret Service, macOS Keychain "
+    "or Windows Credential Locker). Unlock or install one, or opt in to a passphrase-protected key file "
+    "with keystore = \"file\" in the config (or OTS_KEYSTORE=file)."
+)
+
+
+class KeyStore(ABC):
+    """A small name -> text store for key material."""
+
+    description: str = ""
+
+    @abstractmethod
+    def get(self, name: str) -> str | None:
+        """The value stored under ``name``, or None."""
+
+    @abstractmethod
+    def set(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name``; raises KeychainError on failure."""
+
+
+def _qualname(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__name__}"
+
+
+def backend_problem(backend: keyring.backend.KeyringBackend) -> str | None:
+    """Why ``backend`` must not hold audit keys, or None when it is acceptable."""
+    name = _qualname(backend)
+    if name.startswith(_REFUSED_MODULES):
+        return f"the keyring backend {name} does not store secrets safely"
+    try:
+        priority = float(backend.priority)  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - a broken backend reports itself through priority
+        return f"the keyring backend {name} is not usable"
+    if priority < 1:
+        return f"the keyring backend {name} has priority {priority:g}, below the minimum of 1"
+    return None
+
+
+@dataclass(frozen=True)
+class KeychainStatus:
+    """What the settings page shows about the keychain."""
+
+    backend: str
+    safe: bool
+    problem: str | None
+
+
+def choose_backend() -> keyring.backend.KeyringBackend:
+    """The safest keyring backend, or KeychainError saying why there is none.
+
+    The chainer backend is unwrapped: chaining would let a write fall through to a
+    plaintext file when the real keychain is locked.
+    """
+    candidates: list[keyring.backend.KeyringBackend]
+    try:
+        current = keyring.get_keyring()
+        if _qualname(current) == "keyring.backends.chainer.ChainerBackend":
+            candidates = list(current.backends)  # type: ignore[attr-defined]
+        else:
+            candidates = [current]
+    except Exception as exc:  # noqa: BLE001 - keyring raises bare RuntimeErrors when a backend vanishes
+        raise KeychainError(f"cannot use the OS keychain: {exc}. {_HOW_TO_FIX}") from None
+    problems = []
+    for backend in candidates:
+        problem = backend_problem(backend)
+        if problem is None:
+            return backend
+        problems.append(problem)
+    reason = "; ".join(problems) if problems else "no keyring backend is available"
+    raise KeychainError(f"cannot use the OS keychain: {reason}. {_HOW_TO_FIX}")
+
+
+def keychain_status() -> KeychainStatus:
+    """The backend that would be used, and whether it is safe."""
+    try:
+        backend = choose_backend()
+    except KeychainError as exc:
+        try:
+            name = _qualname(keyring.get_keyring())
+        except Exception:  # noqa: BLE001
+            name = "none"
+        return KeychainStatus(backend=name, safe=False, problem=exc.message)
+    return KeychainStatus(backend=_qualname(backend), safe=True, problem=None)
+
+
+def scope_for(data_dir: Path) -> str:
+    """A keychain account suffix unique to one data directory."""
+    return hashlib.sha256(str(data_dir.absolute()).encode("utf-8")).hexdigest()[:20]
+
+
+class KeychainStore(KeyStore):
+    """Key material in the OS keychain, one entry per name and data directory."""
+
+    def __init__(self, scope: str, backend: keyring.backend.KeyringBackend | None = None) -> None:
+        self._backend = backend if backend is not None else choose_backend()
+        self._scope = scope
+        self.description = f"OS keychain ({_qualname(self._backend)})"
+
+    def _account(self, name: str) -> str:
+        return f"{name}:{self._scope}"
+
+    def get(self, name: str) -> str | None:
+        try:
+            return self._backend.get_password(SERVICE, self._account(name))
+        except keyring.errors.KeyringError as exc:
+            raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}. {_HOW_TO_FIX}") from None
+
+    def set(self, name: str, value: str) -> None:
+        try:
+            self._backend.set_password(SERVICE, self._account(name), value)
+        except keyring.errors.KeyringError as exc:
+            raise KeychainError(f"the OS keychain refused a write: {type(exc).__name__}. {_HOW_TO_FIX}") from None
+
+
+class FileKeyStore(KeyStore):
+    """Key material in one file, sealed with a key derived from a passphrase (Argon2id).
+
+    This is the explicit opt-in fallback for machines without a keychain. Unlike the
+    keychain, the file can be copied or rolled back together with the log, which the
+    docs point out.
+    """
+
+    _OPS = pwhash.argon2id.OPSLIMIT_INTERACTIVE
+    _MEM = pwhash.argon2id.MEMLIMIT_INTERACTIVE
+
+    def __init__(self, path: Path, passphrase: SecretBuffer) -> None:
+        if not len(passphrase):
+            raise KeychainError("the key file passphrase is empty")
+        self.path = path
+        self.description = f"passphrase-protected key file {path}"
+        self._values: dict[str, str] = {}
+        self._key: SecretBuffer
+        if path.exists():
+            self._load(passphrase)
+        else:
+            salt = os.urandom(pwhash.argon2id.SALTBYTES)
+            self._salt = salt
+            self._key = self._derive(passphrase, salt)
+
+    def _derive(self, passphrase: SecretBuffer, salt: bytes) -> SecretBuffer:
+        raw = pwhash.argon2id.kdf(secret.SecretBox.KEY_SIZE, bytes(passphrase.view()), salt,
+                                  opslimit=self._OPS, memlimit=self._MEM)
+        return SecretBuffer(raw)
+
+    def _load(self, passphrase: SecretBuffer) -> None:
+        try:
+            doc: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
+            if doc.get("format") != "ots-keyfile" or doc.get("version") != 1:
+                raise ValueError("unknown key file format")
+            self._salt = base64.b64decode(doc["salt"])
+            box_data = base64.b64decode(doc["box"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeychainError(f"cannot read the key file {self.path}: {exc}") from None
+        self._key = self._derive(passphrase, self._salt)
+        try:
+            plain = secret.SecretBox(bytes(self._key.view())).decrypt(box_data)
+        except CryptoError:
+            raise KeychainError(f"the passphrase for the key file {self.path} is wrong") from None
+        self._values = json.loads(plain)
+
+    def get(self, name: str) -> str | None:
+        return self._values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self._values[name] = value
+        box = secret.SecretBox(bytes(self._key.view())).encrypt(json.dumps(self._values).encode("utf-8"))
+        doc = {"format": "ots-keyfile", "version": 1, "kdf": "argon2id",
+               "salt": base64.b64encode(self._salt).decode(), "box": base64.b64encode(box).decode()}
+        tmp = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(doc, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise KeychainError(f"cannot write the key file {self.path}: {exc.strerror}") from None

@@ -1,0 +1,129 @@
+"""The user's settings: a small TOML file plus ``OTS_*`` environment overrides.
+
+The config never holds a secret. Unknown keys are refused rather than kept, so a
+pasted token cannot hide in it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ots_desktop.core.durations import parse_duration
+from ots_desktop.core.errors import ConfigError, InputError
+
+PUBLIC_MAILBOX_URL = "ws://relay.magic-wormhole.io:4000/v1"
+PUBLIC_TRANSIT_HELPER = "tcp:transit.magic-wormhole.io:4001"
+MIN_CODE_LENGTH = 2
+MAX_CODE_LENGTH = 8
+MIN_EXPIRY_S = 5 * 60
+MAX_EXPIRY_S = 30 * 86400
+KEYSTORES = ("keychain", "file")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings. Field names are the TOML keys and the ``OTS_<NAME>`` variables."""
+
+    mailbox_url: str = PUBLIC_MAILBOX_URL
+    transit_helper: str = PUBLIC_TRANSIT_HELPER
+    relay_url: str = ""
+    code_length: int = 3
+    link_expiry_s: int = 3600
+    link_max_views: int = 1
+    clipboard_clear_s: int = 30
+    keystore: str = "keychain"
+
+    def validate(self) -> Config:
+        """Return self, or raise ConfigError naming the bad setting."""
+        if not MIN_CODE_LENGTH <= self.code_length <= MAX_CODE_LENGTH:
+            raise ConfigError(f"code_length must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} words")
+        if not MIN_EXPIRY_S <= self.link_expiry_s <= MAX_EXPIRY_S:
+            raise ConfigError("link_expiry_s must be between 5 minutes and 30 days")
+        if not 1 <= self.link_max_views <= 10:
+            raise ConfigError("link_max_views must be 1 to 10")
+        if not 0 <= self.clipboard_clear_s <= 3600:
+            raise ConfigError("clipboard_clear_s must be 0 (never) to 3600 seconds")
+        if self.keystore not in KEYSTORES:
+            raise ConfigError(f"keystore must be one of {', '.join(KEYSTORES)}")
+        for name in ("mailbox_url", "transit_helper", "relay_url"):
+            value = getattr(self, name)
+            if any(c.isspace() for c in value):
+                raise ConfigError(f"{name} must not contain spaces")
+        return self
+
+
+_FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else str) for f in fields(Config)}
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    kind = _FIELD_TYPES[name]
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"{name} in {source} must be a number")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, str):
+            try:
+                return parse_duration(raw) if name.endswith("_s") else int(raw)
+            except (ValueError, InputError):
+                raise ConfigError(f"{name} in {source} must be a number, not {raw!r}") from None
+        raise ConfigError(f"{name} in {source} must be a number")
+    if not isinstance(raw, str):
+        raise ConfigError(f"{name} in {source} must be text")
+    return raw.strip()
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read ``path`` (missing is fine), then apply ``OTS_*`` overrides, then validate."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if path.exists():
+        try:
+            with path.open("rb") as handle:
+                table = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        for key, raw in table.items():
+            if key not in _FIELD_TYPES:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, raw, str(path))
+    for key in _FIELD_TYPES:
+        var = f"OTS_{key.upper()}"
+        if var in env:
+            values[key] = _coerce(key, env[var], var)
+    return Config(**values).validate()
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def save_config(path: Path, config: Config) -> None:
+    """Write the settings that differ from the defaults, atomically, readable by the owner only."""
+    config.validate()
+    defaults = asdict(Config())
+    lines = ["# ots-desktop settings. Secrets never go here.\n"]
+    for key, value in asdict(config).items():
+        if value != defaults[key]:
+            lines.append(f"{key} = {_toml_value(value)}\n")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".toml.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    """A copy of ``config`` with ``changes`` applied and validated."""
+    return replace(config, **changes).validate()

@@ -1,0 +1,65 @@
+"""Where the app keeps its files.
+
+When ``OTS_HOME`` is set, every file the app writes lives under it (tests and
+scripts rely on this). Otherwise the platform's per-user directories are used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "ots-desktop"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """The directories of one installation."""
+
+    config_dir: Path
+    data_dir: Path
+    state_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        """The TOML config file."""
+        return self.config_dir / "config.toml"
+
+    @property
+    def audit_db(self) -> Path:
+        """The audit log database."""
+        return self.data_dir / "audit.sqlite3"
+
+    @property
+    def shares_db(self) -> Path:
+        """Local records of shares this installation made (ids and status tokens, no secrets)."""
+        return self.data_dir / "shares.sqlite3"
+
+    @property
+    def keyfile(self) -> Path:
+        """The passphrase-wrapped key file, used only when opted in instead of the keychain."""
+        return self.data_dir / "audit-keys.json"
+
+    def ensure(self) -> AppPaths:
+        """Create the directories, readable by the owner only."""
+        for d in (self.config_dir, self.data_dir, self.state_dir):
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self
+
+
+def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
+    """The directories for this process, honouring ``OTS_HOME``."""
+    env = os.environ if environ is None else environ
+    home = env.get("OTS_HOME", "").strip()
+    if home:
+        root = Path(home).expanduser().absolute()
+        return AppPaths(config_dir=root / "config", data_dir=root / "data", state_dir=root / "state")
+    return AppPaths(
+        config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
+    )

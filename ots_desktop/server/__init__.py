@@ -1,0 +1,1 @@
+"""``ots server``: the one-time link relay and the reveal page (aiohttp)."""

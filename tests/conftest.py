@@ -1,0 +1,63 @@
+"""Shared fixtures: an isolated home per test and a real Secret Service per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import keyring.core
+import pytest
+
+from tests.support.secret_service import SecretServiceSession, start_secret_service
+
+# Widgets render offscreen unless a test starts its own X server (the tray tests do).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+CANARY = b"CANARY-7f3a9c1e-ots-secret-do-not-persist"
+
+
+@dataclass(frozen=True)
+class Home:
+    """Per-test directories."""
+
+    root: Path
+    home: Path
+    ots_home: Path
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """Every test gets its own HOME, XDG dirs and OTS_HOME; stray OTS_* settings are cleared."""
+    home = tmp_path / "home"
+    ots_home = tmp_path / "ots"
+    home.mkdir()
+    ots_home.mkdir()
+    for name in list(os.environ):
+        if name.startswith("OTS_") or name in ("PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OTS_HOME", str(ots_home))
+    for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
+                     ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache")):
+        monkeypatch.setenv(var, str(home / sub))
+    return Home(root=tmp_path, home=home, ots_home=ots_home)
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretServiceSession]:
+    """gnome-keyring-daemon on a private D-Bus session, for the whole run."""
+    session = start_secret_service(tmp_path_factory.mktemp("secret-service"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def keychain(secret_service: SecretServiceSession, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretServiceSession]:
+    """Point this process (and its children) at the real Secret Service."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
+    keyring.core.init_backend()
+    yield secret_service
+    keyring.core.init_backend()
