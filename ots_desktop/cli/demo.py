@@ -17,7 +17,7 @@ import click
 
 from ots_desktop.cli.context import audit_log, cli_state, handle_errors
 from ots_desktop.cli.output import say
-from ots_desktop.core import envelope
+from ots_desktop.core import envelope, ids
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.export import export_log
 from ots_desktop.core.audit.offline import verify_file
@@ -39,9 +39,9 @@ def demo(keep: bool) -> None:
     say(f"Demo home: {home}")
     started = time.monotonic()
     with SecretBuffer(os.urandom(24).hex().encode("ascii")) as secret, audit_log(cli_state()) as log:
-        share_id = envelope.new_share_id()
-        sid = envelope.b64u_encode(share_id)
-        with envelope.new_fragment_key() as key:
+        share_id = ids.new_share_id()
+        sid = ids.b64u_encode(share_id)
+        with ids.new_fragment_key() as key:
             fingerprint = log.fingerprint(secret)
             log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK, label="demo API key",
                                   share_id=sid, fingerprint=fingerprint, kind="text", size_bytes=len(secret)))
@@ -55,7 +55,7 @@ def demo(keep: bool) -> None:
                                   fingerprint=fingerprint, kind="text", size_bytes=len(secret)))
         damaged = bytearray(sealed)
         damaged[-1] ^= 1
-        with envelope.new_fragment_key() as key2:
+        with ids.new_fragment_key() as key2:
             try:
                 envelope.open_envelope(bytes(damaged), share_id=share_id, fragment_key=key2)
             except EnvelopeError as exc:

@@ -32,15 +32,16 @@ Header::
     32  8   nonce prefix (random per envelope)
     40  4   meta chunk length M = meta JSON length + 16, so 16..65552
 
-Chunks. Chunk ``i`` is ``AES-256-GCM(enc_key, nonce, aad, plaintext)`` stored as the
+Chunks. Every chunk is ``AES-256-GCM(enc_key, nonce, aad, plaintext)`` stored as the
 ciphertext followed by its 16-byte tag (WebCrypto's ``encrypt`` output, ``tagLength`` 128):
 ``nonce = nonce_prefix || u32(counter)`` (12 bytes) and
 ``aad = header (44 bytes) || share_id (16 bytes) || kind (1 byte)``.
   * Meta chunk: counter 0, kind 0x02. Plaintext: a UTF-8 JSON object, at most 65536 bytes,
-    written canonically (sorted keys, no whitespace, non-ASCII unescaped). Fields: ``type``
-    ("text" or "file", required), ``name`` (non-empty, not "." or "..", no "/" or
-    backslash, only printable characters: no Unicode category C* or Z* except U+0020),
-    ``size`` (integer >= 0, informative only), ``mime`` (string). Other fields are refused.
+    written canonically (sorted keys, no whitespace, non-ASCII unescaped; readers accept
+    any spelling). Fields: ``type`` ("text" or "file", required), ``name`` (non-empty,
+    not "." or "..", no "/" or backslash, only printable characters: no Unicode category
+    C* or Z* except U+0020), ``size`` (integer >= 0, informative only), ``mime`` (string).
+    Other or duplicate fields are refused.
   * Data chunks: counters 1, 2, ..., at most 2**32 - 1 chunks. Every chunk but the last
     holds exactly S plaintext bytes (S + 16 on the wire); the last holds 1..S bytes, or 0
     bytes only when it is the only data chunk (an empty secret). Kind is 0x01 for the last
@@ -68,24 +69,20 @@ from typing import BinaryIO, cast
 
 from cryptography.exceptions import InvalidTag
 
-from ots_desktop.core.errors import EnvelopeError, InputError
-from ots_desktop.core.kdf import (
+from ots_desktop.core.chunks import (
     KIND_META,
     MAX_CHUNKS,
-    PBKDF2_DEFAULT_ITERATIONS,
-    SALT_LEN,
-    SHARE_ID_LEN,
     TAG_LEN,
     BufferFile,
-    BytesLike,
     ChunkCipher,
     Progress,
-    check_iterations,
-    derive_keys,
     pump_chunks,
     read_full,
     write_all,
 )
+from ots_desktop.core.errors import EnvelopeError, InputError
+from ots_desktop.core.ids import SHARE_ID_LEN, BytesLike
+from ots_desktop.core.kdf import PBKDF2_DEFAULT_ITERATIONS, SALT_LEN, check_iterations, derive_keys
 from ots_desktop.core.secret import SecretBuffer, wipe
 
 MAGIC = b"OTSE"

@@ -19,7 +19,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ots_desktop.core import envelope, kdf
+from ots_desktop.core import envelope, ids, kdf
 from ots_desktop.core.errors import EnvelopeError
 from ots_desktop.core.secret import SecretBuffer
 
@@ -52,8 +52,8 @@ def _load_builder() -> ModuleType:
 def _inputs(vector: dict[str, Any]) -> tuple[bytes, SecretBuffer, SecretBuffer | None]:
     passphrase = vector["passphrase"]
     return (
-        kdf.b64u_decode(vector["share_id"]),
-        SecretBuffer(kdf.b64u_decode(vector["fragment_key"])),
+        ids.b64u_decode(vector["share_id"]),
+        SecretBuffer(ids.b64u_decode(vector["fragment_key"])),
         None if passphrase is None else kdf.passphrase_from_text(passphrase),
     )
 
@@ -165,12 +165,12 @@ def _reference_open(data: bytes, share_id: bytes, key: bytes, passphrase: str | 
 @pytest.mark.parametrize("vector", VALID, ids=_ids(VALID))
 def test_reference_reader_opens_valid_vectors(vector: dict[str, Any]) -> None:
     meta, plain = _reference_open(
-        base64.b64decode(vector["envelope_b64"]), kdf.b64u_decode(vector["share_id"]),
-        kdf.b64u_decode(vector["fragment_key"]), vector["passphrase"],
+        base64.b64decode(vector["envelope_b64"]), ids.b64u_decode(vector["share_id"]),
+        ids.b64u_decode(vector["fragment_key"]), vector["passphrase"],
     )  # fmt: skip
     assert (meta, plain.hex()) == (vector["meta"], vector["plaintext_hex"])
     salt = bytes.fromhex(vector["salt"])
-    ikm = kdf.b64u_decode(vector["fragment_key"])
+    ikm = ids.b64u_decode(vector["fragment_key"])
     if vector["passphrase"] is None:
         assert _hkdf_sha256(ikm, salt, b"ots-desktop/v1 auth token").hex() == vector["auth_token_hex"]
 
@@ -179,6 +179,6 @@ def test_reference_reader_opens_valid_vectors(vector: dict[str, Any]) -> None:
 def test_reference_reader_refuses_invalid_vectors(vector: dict[str, Any]) -> None:
     with pytest.raises((ValueError, InvalidTag, struct.error)):
         _reference_open(
-            base64.b64decode(vector["envelope_b64"]), kdf.b64u_decode(vector["share_id"]),
-            kdf.b64u_decode(vector["fragment_key"]), vector["passphrase"],
+            base64.b64decode(vector["envelope_b64"]), ids.b64u_decode(vector["share_id"]),
+            ids.b64u_decode(vector["fragment_key"]), vector["passphrase"],
         )  # fmt: skip

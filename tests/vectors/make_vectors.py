@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ots_desktop.core import envelope, kdf
+from ots_desktop.core import envelope, ids, kdf
 from ots_desktop.core.secret import SecretBuffer
 
 OUTPUT = Path(__file__).with_name("envelope-v1.json")
@@ -80,8 +80,8 @@ def build_valid(spec: tuple[str, bytes, dict[str, object], str | None, int, int]
             token_hash = kdf.auth_token_hash(keys.auth_token)
         return {
             "name": name,
-            "share_id": kdf.b64u_encode(share_id),
-            "fragment_key": kdf.b64u_encode(key),
+            "share_id": ids.b64u_encode(share_id),
+            "fragment_key": ids.b64u_encode(key),
             "passphrase": passphrase,
             "iterations": iterations,
             "chunk_size": chunk_size,
