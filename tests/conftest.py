@@ -12,6 +12,7 @@ import keyring.core
 import pytest
 
 from tests.support.secret_service import SecretServiceSession, start_secret_service
+from tests.support.servers import RunningServer, start_ots_server
 
 # Widgets render offscreen unless a test starts its own X server (the tray tests do).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -61,3 +62,11 @@ def keychain(secret_service: SecretServiceSession, monkeypatch: pytest.MonkeyPat
     keyring.core.init_backend()
     yield secret_service
     keyring.core.init_backend()
+
+
+@pytest.fixture
+def wormhole_server(tmp_path: Path) -> Iterator[RunningServer]:
+    """A real ``ots server`` (mailbox + transit relay) on free ports, stopped by PID afterwards."""
+    server = start_ots_server(tmp_path)
+    yield server
+    server.stop()

@@ -93,7 +93,12 @@ def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
                 return func(*args, **kwargs)
             except OtsError as exc:
                 if kwargs.get(json_flag):
-                    emit_json({"event": "error", "error": exc.message, "exit_code": int(exc.exit_code)})
+                    reason = getattr(exc, "reason", None)
+                    if reason is not None:
+                        emit_json({"event": "failed", "reason": str(reason), "message": exc.message,
+                                   "exit_code": int(exc.exit_code)})
+                    else:
+                        emit_json({"event": "error", "error": exc.message, "exit_code": int(exc.exit_code)})
                 warn(f"ots: error: {exc.message}")
                 raise SystemExit(int(exc.exit_code)) from None
             except KeyboardInterrupt:

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
 
 import click
 
 from ots_desktop import __version__
-from ots_desktop.cli.audit import audit
 from ots_desktop.cli.context import CliState
-from ots_desktop.cli.demo import demo
 from ots_desktop.core.hardening import harden_process
 
+# Sub-commands load on first use: `ots send` should not pay for the server's imports.
+COMMANDS = {
+    "send": "ots_desktop.cli.send:send",
+    "receive": "ots_desktop.cli.receive:receive",
+    "audit": "ots_desktop.cli.audit:audit",
+    "server": "ots_desktop.cli.server:server",
+    "demo": "ots_desktop.cli.demo:demo",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when invoked (or listed in --help)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ots")
 @click.option("--keyfile-passphrase-fd", type=click.IntRange(0), metavar="N",
               help="Read the key file passphrase from this file descriptor (with keystore = \"file\").")
@@ -27,8 +52,6 @@ def cli(ctx: click.Context, keyfile_passphrase_fd: int | None) -> None:
     ctx.obj = CliState(keyfile_passphrase_fd=keyfile_passphrase_fd)
 
 
-cli.add_command(audit)
-cli.add_command(demo)
 
 
 def main() -> None:

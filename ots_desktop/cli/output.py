@@ -11,7 +11,7 @@ import click
 
 def emit_json(obj: dict[str, Any]) -> None:
     """Print one JSON object on its own line and flush, so scripts see it at once."""
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 

@@ -20,6 +20,15 @@ class ExitCode(IntEnum):
     CONFIG = 5
     INPUT = 6
     NOT_FOUND = 7
+    WRONG_CODE = 10
+    PEER_NEVER_CAME = 11
+    CROWDED = 12
+    SERVER_UNREACHABLE = 13
+    TIMEOUT = 14
+    TRANSFER_FAILED = 15
+    UNSAFE_PATH = 16
+    REJECTED = 17
+    CANCELLED = 130
 
 
 class OtsError(Exception):

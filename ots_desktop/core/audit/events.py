@@ -63,6 +63,8 @@ class Reason(StrEnum):
     DAMAGED = "damaged"
     TOO_LARGE = "too_large"
     UNSAFE_PATH = "unsafe_path"
+    REJECTED = "rejected"
+    TRANSFER_FAILED = "transfer_failed"
     VERIFY_INTACT = "verify_intact"
     VERIFY_TAMPERED = "verify_tampered"
     LIST = "list"

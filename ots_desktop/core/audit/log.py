@@ -209,6 +209,15 @@ class AuditLog:
         mac = hmac.new(bytes(self._fp_key.view()), data, hashlib.sha256).hexdigest()
         return FINGERPRINT_PREFIX + mac[:32]
 
+    def fingerprint_mac(self) -> hmac.HMAC:
+        """A keyed hash to feed large secrets (files) chunk by chunk; finish with :meth:`fingerprint_of`."""
+        return hmac.new(bytes(self._fp_key.view()), digestmod=hashlib.sha256)
+
+    @staticmethod
+    def fingerprint_of(mac: hmac.HMAC) -> str:
+        """The fingerprint text for a fed :meth:`fingerprint_mac`."""
+        return FINGERPRINT_PREFIX + mac.hexdigest()[:32]
+
     def entries(self, *, event_type: str | None = None, text: str | None = None,
                 limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
         """Entries, optionally filtered by type and by a substring of any field."""

@@ -1,0 +1,126 @@
+"""Receiving files safely: names, destinations that never overwrite, and zip extraction.
+
+A sender chooses the file name and, for a directory, every path inside the zip. None
+of them is trusted: a name with a separator, ``..``, a drive, a control character or an
+absolute path is refused, and a zip member that would land outside the destination
+(or is a link, or lies about its size) stops the extraction. Files are created 0600
+with O_EXCL, so nothing that exists is ever overwritten or followed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import unicodedata
+import zipfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ots_desktop.channels.failures import ChannelFailure
+from ots_desktop.core.audit.events import Reason
+
+MAX_NAME = 255
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def unsafe(what: str) -> ChannelFailure:
+    """A refusal because of an unsafe name; nothing was written."""
+    return ChannelFailure(Reason.UNSAFE_PATH, f"refused: {what}; nothing was saved")
+
+
+def check_name(name: object) -> str:
+    """Return ``name`` if it is a plain file name, else raise an UNSAFE_PATH failure."""
+    if not isinstance(name, str) or not name:
+        raise unsafe("the sender gave no file name")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME:
+        raise unsafe("the sender's file name is too long")
+    if name in (".", "..") or "/" in name or "\\" in name or ":" in name:
+        raise unsafe(f"the sender's file name {name!r} is a path, not a name")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise unsafe("the sender's file name holds control or invisible formatting characters")
+    if name.split(".")[0].upper() in _RESERVED or name.endswith((" ", ".")):
+        raise unsafe(f"the sender's file name {name!r} is reserved on Windows")
+    return name
+
+
+def create_unique(folder: Path, name: str, *, directory: bool = False) -> Path:
+    """Create ``folder/name`` (or ``name (2)``, ``name (3)``...) exclusively and return it.
+
+    A file is created empty with mode 0600; a directory with mode 0700.
+    """
+    stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+    for n in range(1, 1000):
+        candidate = folder / (name if n == 1 else f"{stem} ({n}){dot}{suffix}")
+        try:
+            if directory:
+                candidate.mkdir(mode=0o700)
+            else:
+                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600))
+        except FileExistsError:
+            continue
+        return candidate
+    raise unsafe(f"too many files named {name!r} already exist in {folder}")
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_exclusive(path: Path) -> int:
+    """Open a new file for writing (0600), failing if anything exists at ``path``."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+
+
+def _member_target(root: Path, member: zipfile.ZipInfo) -> Path | None:
+    raw = member.filename
+    if "\x00" in raw or "\\" in raw:
+        raise unsafe(f"the zip holds a member with an unsafe name {raw!r}")
+    posix = PurePosixPath(raw)
+    if posix.is_absolute() or PureWindowsPath(raw).drive or PureWindowsPath(raw).root:
+        raise unsafe(f"the zip holds an absolute path {raw!r}")
+    parts = [p for p in posix.parts if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise unsafe(f"the zip holds a path that climbs out of the folder: {raw!r}")
+    for part in parts:
+        check_name(part)
+    mode = member.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        raise unsafe(f"the zip holds a symbolic link {raw!r}")
+    if not parts:
+        return None
+    target = root.joinpath(*parts)
+    if not target.resolve().is_relative_to(root.resolve()):
+        raise unsafe(f"the zip member {raw!r} would land outside the folder")
+    return target
+
+
+def extract_zip(archive: Path, root: Path, *, max_bytes: int, max_files: int) -> tuple[int, int]:
+    """Extract ``archive`` into the new, empty folder ``root``; returns (files, bytes).
+
+    Every member is checked before anything is written. Sizes are enforced while
+    reading, so a zip that lies in its directory cannot fill the disk.
+    """
+    with zipfile.ZipFile(archive) as zf:
+        members = zf.infolist()
+        if len(members) > max_files:
+            raise unsafe(f"the zip holds {len(members)} entries, more than the {max_files} the sender announced")
+        plan = [(m, _member_target(root, m)) for m in members]
+        declared = sum(m.file_size for m in members if not m.is_dir())
+        if declared > max_bytes:
+            raise unsafe("the zip unpacks to more bytes than the sender announced")
+        written = 0
+        files = 0
+        for member, target in plan:
+            if target is None:
+                continue
+            if member.is_dir():
+                target.mkdir(mode=0o700, parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = open_exclusive(target)
+            with os.fdopen(fd, "wb") as out, zf.open(member) as src:
+                while chunk := src.read(256 * 1024):
+                    written += len(chunk)
+                    if written > max_bytes:
+                        raise unsafe("the zip unpacks to more bytes than the sender announced")
+                    out.write(chunk)
+            files += 1
+    return files, written

@@ -1,0 +1,217 @@
+"""Receiving by wormhole code: a text secret into a buffer, a file or directory into a folder."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ots_desktop.channels import transit
+from ots_desktop.channels.failures import ChannelFailure, cancelled, transfer_failed, translate
+from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
+from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, unsafe
+from ots_desktop.channels.verifier import describe_verifier
+from ots_desktop.channels.wormhole_session import WormholeSession
+from ots_desktop.core.audit.events import EventType, Reason
+from ots_desktop.core.events import EventKind
+from ots_desktop.core.secret import SecretBuffer
+
+MAX_TEXT_BYTES = 1 << 20
+
+
+@dataclass
+class Received:
+    """What arrived: a text secret (the caller closes it) or a saved path."""
+
+    text: SecretBuffer | None = None
+    path: Path | None = None
+    size: int = 0
+
+
+@dataclass
+class ReceiveHooks:
+    """How the caller takes part."""
+
+    out_dir: Path
+    confirm: Callable[[str], Awaitable[bool]] | None = None
+    progress: Callable[[int, int], None] | None = None
+    no_listen: bool = False
+    max_file_bytes: int | None = None
+
+
+async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
+    """Wait for the sender's offer and take it. Records and publishes the outcome."""
+    try:
+        verifier = await session.verifier(waiting_for_peer=False)
+        reporter.publish(EventKind.CONNECTED)
+        if hooks.confirm is not None:
+            reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+            if not await hooks.confirm(describe_verifier(verifier)):
+                session.send_json({"error": "the receiver did not confirm the verification words"})
+                raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
+        result = await _take_offer(session, reporter, hooks)
+        reporter.size_bytes = result.size
+        reporter.record(EventType.SECRET_RECEIVED)
+        reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
+        return result
+    except asyncio.CancelledError:
+        reporter.failed(cancelled(), EventType.RECEIVE_FAILED)
+        raise
+    except ChannelFailure as failure:
+        reporter.failed(failure, EventType.RECEIVE_FAILED)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the audit must record every way a receive can end
+        translated = translate(exc, url=session.settings.mailbox_url)
+        reporter.failed(translated, EventType.RECEIVE_FAILED)
+        raise translated from None
+    finally:
+        await session.close()
+
+
+async def _take_offer(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
+    end: Any = None
+    while True:
+        message = await session.receive_json(session.settings.transfer_timeout_s, "the sender's offer")
+        if "transit" in message:
+            if end is None:
+                end = await transit.open_end(session, sender=False, no_listen=hooks.no_listen)
+            transit.add_peer_hints(end, message["transit"])
+        offer = message.get("offer")
+        if not isinstance(offer, dict):
+            continue
+        if "message" in offer:
+            return _take_text(session, reporter, offer["message"])
+        if end is None:
+            end = await transit.open_end(session, sender=False, no_listen=hooks.no_listen)
+        if isinstance(offer.get("file"), dict):
+            return await _take_file(session, reporter, hooks, end, offer["file"])
+        if isinstance(offer.get("directory"), dict):
+            return await _take_directory(session, reporter, hooks, end, offer["directory"])
+        session.send_json({"error": "unknown offer type"})
+        raise transfer_failed("the sender offered something this version cannot receive")
+
+
+def _take_text(session: WormholeSession, reporter: Reporter, text: object) -> Received:
+    if not isinstance(text, str):
+        raise transfer_failed("the sender's text offer is malformed")
+    secret = SecretBuffer(bytearray(text.encode("utf-8")), wipe_source=True)
+    if len(secret) > MAX_TEXT_BYTES:
+        secret.close()
+        session.send_json({"error": "text too large"})
+        raise ChannelFailure(Reason.TOO_LARGE, "the text is larger than 1 MiB; ask for it as a file")
+    session.send_json({"answer": {"message_ack": "ok"}})
+    reporter.kind = "text"
+    reporter.fingerprint = reporter.audit.fingerprint(secret)
+    return Received(text=secret, size=len(secret))
+
+
+def _announced_size(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise transfer_failed(f"the sender's offer has no valid {what}")
+    return value
+
+
+def _check_room(session: WormholeSession, hooks: ReceiveHooks, size: int) -> None:
+    if hooks.max_file_bytes is not None and size > hooks.max_file_bytes:
+        session.send_json({"error": "transfer rejected: too large"})
+        raise ChannelFailure(Reason.TOO_LARGE, f"the file is {size} bytes, over the limit of {hooks.max_file_bytes}")
+    free = shutil.disk_usage(hooks.out_dir).free
+    if size > free:
+        session.send_json({"error": "transfer rejected: not enough disk space"})
+        raise ChannelFailure(Reason.TOO_LARGE, f"not enough space in {hooks.out_dir} for {size} bytes")
+
+
+async def _receive_to(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks, end: Any,
+                      part: Path, size: int) -> FingerprintingHasher:
+    hasher = FingerprintingHasher(reporter.audit)
+
+    def progress(done: int, total: int) -> None:
+        reporter.publish(EventKind.PROGRESS, done=done, total=total)
+        if hooks.progress is not None:
+            hooks.progress(done, total)
+
+    session.send_json({"answer": {"file_ack": "ok"}})
+    with part.open("wb") as sink:
+        await transit.receive_records(end, sink, size, stall_s=session.settings.transfer_timeout_s,
+                                      progress=progress, hasher=hasher)
+        sink.flush()
+        os.fsync(sink.fileno())
+    return hasher
+
+
+async def _take_file(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks, end: Any,
+                     offer: dict[str, Any]) -> Received:
+    try:
+        name = check_name(offer.get("filename"))
+    except ChannelFailure:
+        session.send_json({"error": "transfer rejected: unsafe file name"})
+        raise
+    size = _announced_size(offer.get("filesize"), "file size")
+    _check_room(session, hooks, size)
+    reporter.kind = "file"
+    reporter.size_bytes = size
+    part = create_unique(hooks.out_dir, f".{name}.part")
+    try:
+        hasher = await _receive_to(session, reporter, hooks, end, part, size)
+        final = _publish(part, hooks.out_dir, name)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    reporter.fingerprint = hasher.fingerprint()
+    return Received(path=final, size=size)
+
+
+def _publish(part: Path, folder: Path, name: str) -> Path:
+    """Give the finished file its real name without ever replacing an existing file."""
+    for n in range(1, 1000):
+        stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+        candidate = folder / (name if n == 1 else f"{stem} ({n}){dot}{suffix}")
+        try:
+            os.link(part, candidate)
+        except FileExistsError:
+            continue
+        except OSError:
+            # No hard links on this filesystem: a checked rename is the best left.
+            if candidate.exists():
+                continue
+            os.rename(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    raise unsafe(f"too many files named {name!r} already exist in {folder}")
+
+
+async def _take_directory(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks, end: Any,
+                          offer: dict[str, Any]) -> Received:
+    try:
+        name = check_name(offer.get("dirname"))
+        if not str(offer.get("mode", "")).startswith("zipfile"):
+            raise unsafe("the sender used an unknown directory format")
+    except ChannelFailure:
+        session.send_json({"error": "transfer rejected: unsafe directory"})
+        raise
+    zip_size = _announced_size(offer.get("zipsize"), "zip size")
+    numbytes = _announced_size(offer.get("numbytes"), "size")
+    numfiles = _announced_size(offer.get("numfiles"), "file count")
+    _check_room(session, hooks, zip_size + numbytes)
+    reporter.kind = "directory"
+    part = create_unique(hooks.out_dir, f".{name}.zip.part")
+    root: Path | None = None
+    try:
+        await _receive_to(session, reporter, hooks, end, part, zip_size)
+        root = create_unique(hooks.out_dir, name, directory=True)
+        # Directories in a zip count as entries too; allow for them.
+        _files, written = extract_zip(part, root, max_bytes=numbytes, max_files=2 * numfiles + 1024)
+    except BaseException:
+        if root is not None:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    finally:
+        with contextlib.suppress(OSError):
+            part.unlink()
+    return Received(path=root, size=written)

@@ -1,0 +1,113 @@
+"""Sending a secret by wormhole code: text through the mailbox, files over transit."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ots_desktop.channels import transit
+from ots_desktop.channels.failures import ChannelFailure, cancelled, transfer_failed, translate
+from ots_desktop.channels.payloads import FileSource, text_offer
+from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
+from ots_desktop.channels.verifier import describe_verifier
+from ots_desktop.channels.wormhole_session import WormholeSession
+from ots_desktop.core.audit.events import EventType, Reason
+from ots_desktop.core.events import EventKind
+from ots_desktop.core.secret import SecretBuffer, wipe
+
+Confirm = Callable[[str], Awaitable[bool]]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class SendHooks:
+    """How the caller takes part: show the code, confirm the verifier, watch progress."""
+
+    on_code: Callable[[str], None]
+    confirm: Confirm | None = None
+    progress: Progress | None = None
+    no_listen: bool = False
+
+
+async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuffer | FileSource,
+               hooks: SendHooks) -> None:
+    """Run one share to the end. Records and publishes the outcome; raises ChannelFailure."""
+    try:
+        await session.connected()
+        code = await session.allocate_code()
+        hooks.on_code(code)
+        reporter.publish(EventKind.WAITING)
+        verifier = await session.verifier(waiting_for_peer=True)
+        reporter.publish(EventKind.CONNECTED)
+        if hooks.confirm is not None:
+            reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+            if not await hooks.confirm(describe_verifier(verifier)):
+                session.send_json({"error": "the sender did not confirm the verification words"})
+                raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
+                                     "sent")
+        if isinstance(payload, SecretBuffer):
+            await _send_text(session, payload)
+        else:
+            await _send_file(session, reporter, payload, hooks)
+        reporter.record(EventType.SHARE_DELIVERED)
+        reporter.publish(EventKind.DELIVERED)
+    except asyncio.CancelledError:
+        reporter.failed(cancelled(), EventType.SHARE_FAILED)
+        raise
+    except ChannelFailure as failure:
+        reporter.failed(failure, EventType.SHARE_FAILED)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the audit must record every way a share can end
+        translated = translate(exc, url=session.settings.mailbox_url)
+        reporter.failed(translated, EventType.SHARE_FAILED)
+        raise translated from None
+    finally:
+        if isinstance(payload, SecretBuffer):
+            payload.close()
+        await session.close()
+
+
+async def _send_text(session: WormholeSession, secret: SecretBuffer) -> None:
+    message = text_offer(secret)
+    try:
+        session.send_bytes(message)
+    finally:
+        wipe(message)
+    answer = await session.receive_json(session.settings.transfer_timeout_s, "the receiver's answer")
+    if answer.get("answer", {}).get("message_ack") != "ok":
+        raise transfer_failed("the receiver did not acknowledge the text")
+
+
+async def _send_file(session: WormholeSession, reporter: Reporter, source: FileSource, hooks: SendHooks) -> None:
+    end = await transit.open_end(session, sender=True, no_listen=hooks.no_listen)
+    session.send_json({"offer": source.offer})
+    while True:
+        message = await session.receive_json(session.settings.transfer_timeout_s, "the receiver to accept the file")
+        if "transit" in message:
+            transit.add_peer_hints(end, message["transit"])
+        answer = message.get("answer")
+        if isinstance(answer, dict):
+            if answer.get("file_ack") != "ok":
+                raise ChannelFailure(Reason.REJECTED, "the receiver declined the file")
+            break
+
+    def progress(done: int, total: int) -> None:
+        reporter.publish(EventKind.PROGRESS, done=done, total=total)
+        if hooks.progress is not None:
+            hooks.progress(done, total)
+
+    with source.open() as stream:
+        await transit.send_records(end, stream, source.size, stall_s=session.settings.transfer_timeout_s,
+                                   progress=progress)
+
+
+def file_fingerprint(source: FileSource, reporter: Reporter) -> str | None:
+    """The audit fingerprint of a regular file's content (directories have none: zips vary)."""
+    if source.is_directory:
+        return None
+    hasher = FingerprintingHasher(reporter.audit)
+    with source.open() as stream:
+        while chunk := stream.read(1 << 20):
+            hasher.update(chunk)
+    return hasher.fingerprint()

@@ -1,0 +1,166 @@
+"""One Magic Wormhole, driven from asyncio with a deadline on every wait.
+
+magic-wormhole is Twisted-only; each Deferred is turned into an asyncio future with
+:func:`ots_desktop.runtime.to_future`, and every wait has a timeout, because a wrong
+nameplate (or a peer that never comes) would otherwise wait forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ots_desktop.channels.failures import (
+    ChannelFailure,
+    peer_never_came,
+    timed_out,
+    transfer_failed,
+    translate,
+    unreachable,
+)
+from ots_desktop.core.audit.events import Reason
+from ots_desktop.core.config import Config
+from ots_desktop.runtime import to_future
+
+T = TypeVar("T")
+APPID = "lothar.com/wormhole/text-or-file-xfer"
+# The stock clients derive the transit key from this fixed string whatever the appid.
+TRANSIT_KEY_PURPOSE = "lothar.com/wormhole/text-or-file-xfer/transit-key"
+
+
+@dataclass(frozen=True)
+class WormholeSettings:
+    """Where to meet and how long to wait."""
+
+    mailbox_url: str
+    transit_helper: str
+    code_length: int = 3
+    appid: str = APPID
+    connect_timeout_s: float = 10.0
+    peer_timeout_s: float = 600.0
+    transfer_timeout_s: float = 120.0
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> WormholeSettings:
+        """Settings from the user's config, with explicit overrides."""
+        values: dict[str, Any] = {"mailbox_url": config.mailbox_url, "transit_helper": config.transit_helper,
+                                  "code_length": config.code_length}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class WormholeSession:
+    """A wormhole plus the deadlines of one transfer. Always :meth:`close` it."""
+
+    def __init__(self, settings: WormholeSettings) -> None:
+        from twisted.internet import reactor
+        from wormhole import create
+
+        self.settings = settings
+        self._closed = False
+        # The library writes debugging chatter to stderr; none of it is for users.
+        self._w = create(settings.appid, settings.mailbox_url, reactor, versions={}, stderr=io.StringIO())
+
+    async def _wait(self, deferred: Any, timeout_s: float, on_timeout: ChannelFailure) -> Any:
+        try:
+            return await asyncio.wait_for(to_future(deferred), timeout_s)
+        except TimeoutError:
+            raise on_timeout from None
+        except ChannelFailure:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every library error becomes one of a few outcomes
+            raise translate(exc, url=self.settings.mailbox_url) from None
+
+    async def connected(self) -> dict[str, Any]:
+        """Wait for the mailbox's welcome: proves the server is reachable."""
+        s = self.settings
+        welcome = await self._wait(self._w.get_welcome(), s.connect_timeout_s,
+                                   translate_unreachable(s.mailbox_url, s.connect_timeout_s))
+        return welcome if isinstance(welcome, dict) else {}
+
+    async def allocate_code(self) -> str:
+        """Claim a nameplate and return the new code."""
+        self._w.allocate_code(self.settings.code_length)
+        code = await self._wait(self._w.get_code(), self.settings.connect_timeout_s,
+                                translate_unreachable(self.settings.mailbox_url, self.settings.connect_timeout_s))
+        return str(code)
+
+    def set_code(self, code: str) -> None:
+        """Use a code the user typed."""
+        try:
+            self._w.set_code(code)
+        except Exception as exc:  # noqa: BLE001 - KeyFormatError and friends
+            raise translate(exc, url=self.settings.mailbox_url) from None
+
+    def input_code(self) -> Any:
+        """The completion helper (nameplates, then words) for interactive entry."""
+        return self._w.input_code()
+
+    async def code_chosen(self) -> str:
+        """Wait until interactive entry through :meth:`input_code` has produced a code."""
+        return str(await self._wait(self._w.get_code(), self.settings.peer_timeout_s,
+                                    timed_out(self.settings.peer_timeout_s, "the code to be entered")))
+
+    async def verifier(self, *, waiting_for_peer: bool) -> bytes:
+        """Wait for the key exchange with the peer; returns the verifier bytes.
+
+        A wrong code fails here on both sides.
+        """
+        s = self.settings
+        failure = peer_never_came(s.peer_timeout_s) if waiting_for_peer else timed_out(
+            s.peer_timeout_s, "the sender (is the code right?)")
+        return bytes(await self._wait(self._w.get_verifier(), s.peer_timeout_s, failure))
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        """Send one protocol message (not for secrets: use :meth:`send_bytes`)."""
+        self._w.send_message(json.dumps(message).encode("utf-8"))
+
+    def send_bytes(self, message: bytes | bytearray) -> None:
+        """Send one already-encoded protocol message."""
+        self._w.send_message(bytes(message))
+
+    async def receive_json(self, timeout_s: float, what: str) -> dict[str, Any]:
+        """The next protocol message from the peer."""
+        raw = await self._wait(self._w.get_message(), timeout_s, timed_out(timeout_s, what))
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            raise transfer_failed("the other side sent a malformed message")
+        if "error" in message:
+            raise ChannelFailure(Reason.REJECTED, f"the other side stopped: {str(message['error'])[:200]}")
+        return message
+
+    def transit_key(self, length: int) -> bytes:
+        """The key that protects the transit connection for files."""
+        return bytes(self._w.derive_key(TRANSIT_KEY_PURPOSE, length))
+
+    async def close(self) -> None:
+        """Close the wormhole, releasing the nameplate; errors at this point are ignored."""
+        if self._closed:
+            return
+        self._closed = True
+        # The outcome is already decided; a close error (LonelyError...) adds nothing.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(to_future(self._w.close()), 5.0)
+
+
+def translate_unreachable(url: str, timeout_s: float) -> ChannelFailure:
+    """The failure for a mailbox that did not answer in time."""
+    return unreachable(url, f"no answer within {timeout_s:g} s")
+
+
+async def with_timeout(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
+    """Await with a deadline, turning the timeout into a TIMEOUT failure."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    except TimeoutError:
+        raise timed_out(timeout_s, what) from None

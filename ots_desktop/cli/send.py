@@ -1,0 +1,108 @@
+"""``ots send``: share a secret by wormhole code (the link channel joins later)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ots_desktop.cli.context import audit_log, cli_state, handle_errors, prompt_secret
+from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.wormhole_options import (
+    ProgressPrinter,
+    confirm_on_tty,
+    human_events,
+    load_settings_config,
+    server_options,
+)
+from ots_desktop.core.errors import InputError
+from ots_desktop.core.events import EventBus
+from ots_desktop.core.secret import SecretBuffer
+
+MAX_TEXT = 1 << 20
+
+
+def read_text_secret() -> SecretBuffer:
+    """The secret from stdin (one trailing newline dropped), or from a hidden prompt on a terminal."""
+    if sys.stdin.isatty():
+        return prompt_secret("Secret (not shown): ")
+    raw = SecretBuffer.from_stream(sys.stdin.buffer, MAX_TEXT + 2)
+    with raw:
+        view = raw.view()
+        end = len(view)
+        if end and view[end - 1] == 0x0A:
+            end -= 1
+            if end and view[end - 1] == 0x0D:
+                end -= 1
+        secret = SecretBuffer(view[:end])
+        view.release()
+    if not len(secret):
+        secret.close()
+        raise InputError("no secret on stdin; pipe it in or use --file")
+    if len(secret) > MAX_TEXT:
+        secret.close()
+        raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file")
+    return secret
+
+
+def _show_code(code: str, as_json: bool) -> None:
+    if as_json:
+        emit_json({"event": "code", "code": code})
+        return
+    say(f"Wormhole code: {code}")
+    warn("On the other side: ots receive (or: wormhole receive), then type the code.")
+    if sys.stdout.isatty():
+        import segno
+
+        segno.make(f"wormhole-transfer:{code}", error="m").terminal(out=sys.stdout, compact=True)
+
+
+@click.command()
+@click.option("--via", type=click.Choice(["wormhole"]), default="wormhole", show_default=True,
+              help="How the secret travels.")
+@click.option("--file", "file", type=click.Path(path_type=Path, exists=True),
+              help="Send this file or directory instead of text from stdin.")
+@click.option("--label", help="A note for the audit log, like 'prod DB password for Sam'.")
+@click.option("--recipient", help="Who it is for (audit log only).")
+@click.option("--code-length", type=click.IntRange(2, 8), default=None, help="Words in the code (default 3).")
+@click.option("--verify", is_flag=True, help="Confirm the verification words before anything is sent.")
+@click.option("--no-listen", is_flag=True, help="Use only the transit relay for files (no direct connection).")
+@server_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines: code, then delivered or failed.")
+@handle_errors()
+def send(via: str, file: Path | None, label: str | None, recipient: str | None, code_length: int | None,
+         verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
+         timeout: float | None, as_json: bool) -> None:
+    """Share a secret once. It is read from stdin (or --file), never from arguments."""
+    from ots_desktop import runtime
+    from ots_desktop.channels.wormhole import SendHooks, WormholeChannel, WormholeSettings
+
+    config = load_settings_config()
+    settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
+                                            code_length=code_length, peer_timeout_s=timeout)
+    secret = None if file is not None else read_text_secret()
+    bus = EventBus()
+    if not as_json:
+        bus.subscribe(human_events)
+    hooks = SendHooks(on_code=lambda code: _show_code(code, as_json), no_listen=no_listen,
+                      confirm=confirm_on_tty("Does the receiver see the same words?") if verify else None,
+                      progress=ProgressPrinter(as_json) if file is not None else None)
+
+    async def main() -> str:
+        with audit_log(cli_state()) as log:
+            channel = WormholeChannel(settings, log, bus)
+            if secret is not None:
+                return await channel.send_text(secret, hooks, label=label, recipient=recipient)
+            assert file is not None
+            return await channel.send_path(file, hooks, label=label, recipient=recipient)
+
+    try:
+        share_id = runtime.run_main(main)
+    finally:
+        if secret is not None:
+            secret.close()
+    if as_json:
+        emit_json({"event": "delivered", "share_id": share_id})
+    else:
+        warn("Delivered.")

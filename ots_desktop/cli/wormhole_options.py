@@ -1,0 +1,84 @@
+"""Options shared by ``ots send`` and ``ots receive`` for the wormhole channel."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ots_desktop.cli.output import emit_json, warn
+from ots_desktop.core.config import Config, load_config
+from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.paths import app_paths
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def server_options(func: F) -> F:
+    """``--mailbox-url``, ``--transit-helper`` and ``--timeout``."""
+    func = click.option("--timeout", type=click.FloatRange(1, 86400), default=None, metavar="S",
+                        help="Give up after S seconds without the other side (default 600).")(func)
+    func = click.option("--transit-helper", metavar="HINT", help="Transit relay, like tcp:host:4001 "
+                        "(or OTS_TRANSIT_HELPER).")(func)
+    func = click.option("--mailbox-url", metavar="URL", help="Wormhole mailbox, like ws://host:4000/v1 "
+                        "(or OTS_MAILBOX_URL).")(func)
+    return func
+
+
+def load_settings_config() -> Config:
+    """The user's config (with ``OTS_*`` overrides)."""
+    return load_config(app_paths().config_file)
+
+
+class ProgressPrinter:
+    """Progress for people on stderr, or JSON lines; throttled to whole percents."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+        self._last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent == self._last:
+            return
+        self._last = percent
+        if self.as_json:
+            if percent % 5 == 0:
+                emit_json({"event": "progress", "done": done, "total": total})
+        elif sys.stderr.isatty():
+            sys.stderr.write(f"\r{percent:3d}% of {total:,} bytes")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def human_events(event: ChannelEvent) -> None:
+    """One line per step for people (stderr, so stdout stays the payload)."""
+    texts = {
+        EventKind.WAITING: "Waiting for the other side...",
+        EventKind.CONNECTED: "Connected; keys agreed.",
+    }
+    text = texts.get(event.kind)
+    if text:
+        warn(text)
+    elif event.kind is EventKind.ALERT:
+        warn(f"ALERT: {event.message}")
+
+
+def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
+    """A verifier confirmation that asks on the terminal, even when stdin is a pipe."""
+
+    async def confirm(words: str) -> bool:
+        tty = "/dev/tty" if os.path.exists("/dev/tty") else None
+        if tty is None:
+            return False
+        with open(tty, "r+", encoding="utf-8") as term:
+            term.write(f"Verification words: {words}\n{prompt} [y/N] ")
+            term.flush()
+            answer = term.readline().strip().lower()
+        return answer in ("y", "yes")
+
+    return confirm
