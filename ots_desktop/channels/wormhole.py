@@ -10,6 +10,7 @@ code itself is never recorded anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,15 +70,31 @@ class CodeEntry:
 
 
 class WormholeChannel:
-    """Send and receive over Magic Wormhole, with audit and events."""
+    """Send and receive over Magic Wormhole, with audit and events.
 
-    def __init__(self, settings: WormholeSettings, audit: AuditLog, bus: EventBus) -> None:
+    ``audit`` may be a future: the CLI opens the log (keychain, SQLite) on a worker
+    thread while the wormhole connects. Nothing is released before it is ready.
+    """
+
+    def __init__(self, settings: WormholeSettings, audit: AuditLog | Awaitable[AuditLog], bus: EventBus) -> None:
         self.settings = settings
-        self.audit = audit
+        self._audit = audit
         self.bus = bus
 
-    def _reporter(self, direction: str, *, label: str | None = None, recipient: str | None = None) -> Reporter:
-        return Reporter(self.audit, self.bus, Channel.WORMHOLE, b64u_encode(new_share_id()), direction,
+    async def audit(self) -> AuditLog:
+        """The audit log, once it is open."""
+        if not isinstance(self._audit, AuditLog):
+            self._audit = await self._audit
+        return self._audit
+
+    async def _reporter(self, session: WormholeSession, direction: str, *, label: str | None = None,
+                        recipient: str | None = None) -> Reporter:
+        try:
+            audit = await self.audit()
+        except BaseException:
+            await session.close()
+            raise
+        return Reporter(audit, self.bus, Channel.WORMHOLE, b64u_encode(new_share_id()), direction,
                         label=label, recipient=recipient)
 
     async def send_text(self, secret: SecretBuffer, hooks: SendHooks, *, label: str | None = None,
@@ -86,34 +103,41 @@ class WormholeChannel:
 
         Raises ChannelFailure (after recording it) or AuditError (before anything is sent).
         """
-        reporter = self._reporter("send", label=label, recipient=recipient)
+        # The wormhole starts connecting now; nothing is sent before the share is on record.
+        session = WormholeSession(self.settings)
         try:
+            reporter = await self._reporter(session, "send", label=label, recipient=recipient)
             reporter.kind, reporter.size_bytes = "text", len(secret)
-            reporter.fingerprint = self.audit.fingerprint(secret)
+            reporter.fingerprint = reporter.audit.fingerprint(secret)
             reporter.record(EventType.SHARE_CREATED)
         except BaseException:
             secret.close()
+            await session.close()
             raise
         reporter.publish(EventKind.CREATED)
-        await wormhole_send.send(WormholeSession(self.settings), reporter, secret, hooks)
+        await wormhole_send.send(session, reporter, secret, hooks)
         return reporter.share_id
 
     async def send_path(self, path: Path, hooks: SendHooks, *, label: str | None = None,
                         recipient: str | None = None) -> str:
         """Share a file, or a directory as a zip; returns the share id."""
         source = file_source(path)
-        reporter = self._reporter("send", label=label, recipient=recipient)
-        reporter.kind = "directory" if source.is_directory else "file"
-        reporter.size_bytes = source.size
-        reporter.fingerprint = wormhole_send.file_fingerprint(source, reporter)
-        reporter.record(EventType.SHARE_CREATED)
+        session = WormholeSession(self.settings)
+        reporter = await self._reporter(session, "send", label=label, recipient=recipient)
+        try:
+            reporter.kind = "directory" if source.is_directory else "file"
+            reporter.size_bytes = source.size
+            reporter.fingerprint = wormhole_send.file_fingerprint(source, reporter)
+            reporter.record(EventType.SHARE_CREATED)
+        except BaseException:
+            await session.close()
+            raise
         reporter.publish(EventKind.CREATED)
-        await wormhole_send.send(WormholeSession(self.settings), reporter, source, hooks)
+        await wormhole_send.send(session, reporter, source, hooks)
         return reporter.share_id
 
     async def receive(self, code: str | CodeEntry, hooks: ReceiveHooks) -> Received:
         """Receive with a typed code (or a finished :class:`CodeEntry`)."""
-        reporter = self._reporter("receive")
         if isinstance(code, CodeEntry):
             session = code.session
         else:
@@ -121,9 +145,12 @@ class WormholeChannel:
             try:
                 session.set_code(code.strip())
             except ChannelFailure as failure:
+                reporter = await self._reporter(session, "receive")
                 await session.close()
                 reporter.failed(failure, EventType.RECEIVE_FAILED)
                 raise
+        # The key exchange runs while the audit log opens.
+        reporter = await self._reporter(session, "receive")
         try:
             await session.connected()
         except ChannelFailure as failure:

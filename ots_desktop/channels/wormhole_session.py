@@ -41,7 +41,7 @@ class WormholeSettings:
     transit_helper: str
     code_length: int = 3
     appid: str = APPID
-    connect_timeout_s: float = 10.0
+    connect_timeout_s: float = 4.0
     peer_timeout_s: float = 600.0
     transfer_timeout_s: float = 120.0
 

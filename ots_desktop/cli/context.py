@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import getpass
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -70,17 +71,36 @@ def open_keystore(paths: AppPaths, config: Config, state: CliState) -> KeyStore:
     return KeychainStore(scope_for(paths.data_dir))
 
 
-@contextlib.contextmanager
-def audit_log(state: CliState) -> Iterator[AuditLog]:
-    """Open this installation's audit log for the length of a command."""
+def open_audit_log(state: CliState) -> AuditLog:
+    """Open this installation's audit log (the caller closes it)."""
     paths = app_paths().ensure()
     config = load_config(paths.config_file)
     keystore = open_keystore(paths, config, state)
-    log = AuditLog.open(paths, keystore, app_version=__version__)
+    return AuditLog.open(paths, keystore, app_version=__version__)
+
+
+@contextlib.contextmanager
+def audit_log(state: CliState) -> Iterator[AuditLog]:
+    """Open this installation's audit log for the length of a command."""
+    log = open_audit_log(state)
     try:
         yield log
     finally:
         log.close()
+
+
+@contextlib.asynccontextmanager
+async def audit_log_in_background(state: CliState) -> AsyncIterator[asyncio.Future[AuditLog]]:
+    """Open the audit log on a worker thread while the caller starts its network work.
+
+    Yields the future; the log is closed on the way out, whenever it finished opening.
+    """
+    future = asyncio.get_running_loop().run_in_executor(None, open_audit_log, state)
+    try:
+        yield future
+    finally:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            (await asyncio.shield(future)).close()
 
 
 def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:

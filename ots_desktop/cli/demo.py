@@ -1,13 +1,15 @@
-"""``ots demo``: a self-contained, headless walk through the app's core on this machine.
+"""``ots demo``: the whole product, headless, on this machine only.
 
-It runs in a fresh temporary ``OTS_HOME`` so the user's own audit log is untouched.
-Every step is real: the envelope is sealed and opened with the real crypto, the audit
-log signs with keys kept in the OS keychain, and the export is verified offline with
-only the public key.
+It starts an embedded mailbox and transit relay on free loopback ports, then Alice
+shares a generated API key with Bob by wormhole code, Mallory guesses at a second code
+(and kills it), the link envelope is sealed, opened and tampered with, and both audit
+logs are verified and exported. Everything runs in a fresh temporary ``OTS_HOME``, so
+the user's own audit log is untouched; every step is real, nothing is simulated.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import tempfile
@@ -16,13 +18,17 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log, cli_state, handle_errors
+from ots_desktop import __version__
+from ots_desktop.cli.context import handle_errors
 from ots_desktop.cli.output import emit_json, say
 from ots_desktop.core import envelope, ids
-from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.export import export_log
+from ots_desktop.core.audit.keystore import KeychainStore, scope_for
+from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import verify_file
 from ots_desktop.core.errors import EnvelopeError
+from ots_desktop.core.events import ChannelEvent, EventBus
+from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 
 
@@ -39,53 +45,108 @@ class _Steps:
             say(click.style(f"[{self.number}] ", bold=True) + text)
 
 
+def _open_log(home: Path) -> AuditLog:
+    paths = app_paths({"OTS_HOME": str(home)})
+    return AuditLog.open(paths, KeychainStore(scope_for(paths.data_dir)), app_version=__version__)
+
+
+async def _wormhole_part(home: Path, step: _Steps, alice: AuditLog, bob: AuditLog) -> None:
+    from ots_desktop.channels.failures import ChannelFailure
+    from ots_desktop.channels.wormhole import ReceiveHooks, SendHooks, WormholeChannel, WormholeSettings
+    from ots_desktop.server.wormhole_services import start_mailbox, start_transit_relay
+
+    mailbox = await start_mailbox("127.0.0.1", 0, home / "server")
+    relay = await start_transit_relay("127.0.0.1", 0)
+    try:
+        step(f"Started a mailbox at {mailbox.url} and a transit relay at {relay.helper} (loopback only).")
+        settings = WormholeSettings(mailbox.url, relay.helper, peer_timeout_s=20, transfer_timeout_s=20)
+        events: list[ChannelEvent] = []
+        bus = EventBus()
+        bus.subscribe(events.append)
+        code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        secret = SecretBuffer(b"sk_demo_" + os.urandom(16).hex().encode("ascii"))
+        fingerprint = alice.fingerprint(secret)
+        sending = asyncio.ensure_future(WormholeChannel(settings, alice, bus).send_text(
+            secret, SendHooks(on_code=code.set_result), label="demo API key", recipient="Bob"))
+        spoken = await code
+        step(f"Alice shares an API key; she reads Bob the code: {spoken}")
+        received = await WormholeChannel(settings, bob, bus).receive(spoken, ReceiveHooks(out_dir=home))
+        await sending
+        assert received.text is not None
+        with received.text as text:
+            same = alice.fingerprint(text) == fingerprint
+            size = len(text)
+        step(f"Bob received the {size}-byte secret: {'identical' if same else 'DIFFERENT'}; both buffers are "
+             "wiped now.")
+        step("Events on the stream: " + ", ".join(f"{e.direction}:{e.kind}" for e in events))
+        code2: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        second = asyncio.ensure_future(WormholeChannel(settings, alice, bus).send_text(
+            SecretBuffer(b"another secret"), SendHooks(on_code=code2.set_result), label="second key"))
+        nameplate = (await code2).split("-", 1)[0]
+        try:
+            await WormholeChannel(settings, bob, bus).receive(f"{nameplate}-guessed-wrong", ReceiveHooks(out_dir=home))
+        except ChannelFailure as failure:
+            step(f"Mallory guesses at code {nameplate}-...: refused ({failure.reason}).")
+        try:
+            await second
+        except ChannelFailure as failure:
+            step(f"Alice's side stops too, with an alert: {failure.message}")
+    finally:
+        await mailbox.stop()
+        await relay.stop()
+
+
+def _envelope_part(step: _Steps) -> None:
+    with SecretBuffer(b"postgres://app:" + os.urandom(12).hex().encode("ascii") + b"@db/prod") as secret:
+        share_id = ids.new_share_id()
+        with ids.new_fragment_key() as key:
+            sealed = envelope.seal(secret, share_id=share_id, fragment_key=key, meta={"type": "text"})
+            with envelope.open_envelope(sealed, share_id=share_id, fragment_key=key) as opened:
+                same = opened.plaintext == secret
+            damaged = bytearray(sealed)
+            damaged[-1] ^= 1
+            try:
+                envelope.open_envelope(damaged, share_id=share_id, fragment_key=key).close()
+                verdict = "NOT refused"
+            except EnvelopeError as exc:
+                verdict = f"refused ({exc.message})"
+    step(f"One-time link envelope: {len(sealed)} bytes of AES-256-GCM, opens {'identical' if same else 'DIFFERENT'}; "
+         f"one flipped bit: {verdict}.")
+
+
+def _audit_part(home: Path, step: _Steps, logs: dict[str, AuditLog]) -> None:
+    for who, log in logs.items():
+        report = log.verify()
+        out = home / f"{who}-audit.jsonl"
+        export_log(log, "jsonl", out)
+        offline = verify_file(out, log.public_key)
+        alerts = len(log.entries(event_type="alert"))
+        step(f"{who.title()}'s audit log: {report.summary()}; {alerts} alert(s); exported and checked offline "
+             f"with only the public key: {'intact' if offline.ok else 'TAMPERED'}.")
+
+
 @click.command()
-@click.option("--keep", is_flag=True, help="Keep the demo's OTS_HOME instead of deleting it.")
+@click.option("--keep", is_flag=True, help="Keep the demo's home folder instead of deleting it.")
 @click.option("--json", "as_json", is_flag=True, help="Print each step as a JSON line.")
 @handle_errors()
 def demo(keep: bool, as_json: bool) -> None:
-    """Run a local demo: seal, open, audit, tamper-check and export, all offline."""
+    """Run the local demo: wormhole share, wrong-code alert, envelope, audit. Offline, on loopback."""
+    from ots_desktop import runtime
+
     home = Path(tempfile.mkdtemp(prefix="ots-demo-"))
-    os.environ["OTS_HOME"] = str(home)
     step = _Steps(as_json)
     if not as_json:
         say(f"Demo home: {home}")
     started = time.monotonic()
+
+    async def main() -> None:
+        with _open_log(home / "alice") as alice, _open_log(home / "bob") as bob:
+            await _wormhole_part(home, step, alice, bob)
+            _envelope_part(step)
+            _audit_part(home, step, {"alice": alice, "bob": bob})
+
     try:
-        with SecretBuffer(os.urandom(24).hex().encode("ascii")) as secret, audit_log(cli_state()) as log:
-            share_id = ids.new_share_id()
-            sid = ids.b64u_encode(share_id)
-            with ids.new_fragment_key() as key:
-                fingerprint = log.fingerprint(secret)
-                log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK, label="demo API key",
-                                      share_id=sid, fingerprint=fingerprint, kind="text", size_bytes=len(secret)))
-                sealed = envelope.seal(secret, share_id=share_id, fragment_key=key, meta={"type": "text"})
-                step(f"Sealed a {len(secret)}-byte secret into a {len(sealed)}-byte AES-256-GCM envelope "
-                     f"(share {sid}).")
-                with envelope.open_envelope(sealed, share_id=share_id, fragment_key=key) as opened:
-                    same = opened.plaintext == secret
-                step(f"Opened it with the fragment key: {'identical' if same else 'DIFFERENT'} to the original.")
-                log.append(AuditEvent(EventType.SECRET_RECEIVED, channel=Channel.LINK, share_id=sid,
-                                      fingerprint=fingerprint, kind="text", size_bytes=len(secret)))
-                damaged = bytearray(sealed)
-                damaged[-1] ^= 1
-                try:
-                    envelope.open_envelope(damaged, share_id=share_id, fragment_key=key).close()
-                    step("A damaged envelope was NOT refused.")
-                except EnvelopeError as exc:
-                    step(f"One flipped bit and the same key: refused ({exc.message}).")
-                    log.append(AuditEvent(EventType.RECEIVE_FAILED, outcome=Outcome.ALERT, reason=Reason.DAMAGED,
-                                          channel=Channel.LINK, share_id=sid))
-            matches = log.lookup(secret)
-            step(f"Lookup by keyed fingerprint finds {len(matches)} events for that secret "
-                 "(the log never holds the secret itself).")
-            report = log.verify()
-            step(f"Verified the audit log: {report.summary()}")
-            out = home / "audit-export.jsonl"
-            export_log(log, "jsonl", out)
-            offline = verify_file(out, log.public_key)
-            step(f"Exported to {out.name} with a signed manifest; offline check with only the public key: "
-                 f"{offline.summary()}")
+        runtime.run_main(main)
     finally:
         if not keep:
             shutil.rmtree(home, ignore_errors=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log, cli_state, handle_errors
+from ots_desktop.cli.context import audit_log_in_background, cli_state, handle_errors
 from ots_desktop.cli.output import emit_json, say
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
@@ -60,8 +60,10 @@ def receive(code: str | None, out_dir: Path, verify: bool, no_listen: bool, mail
     hooks = ReceiveHooks(out_dir=out_dir, no_listen=no_listen, progress=ProgressPrinter(as_json),
                          confirm=confirm_on_tty("Does the sender see the same words?") if verify else None)
 
+    state = cli_state()
+
     async def main() -> object:
-        with audit_log(cli_state()) as log:
+        async with audit_log_in_background(state) as log:
             return await WormholeChannel(settings, log, bus).receive(the_code, hooks)
 
     received = runtime.run_main(main)

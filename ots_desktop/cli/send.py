@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log, cli_state, handle_errors, prompt_secret
+from ots_desktop.cli.context import audit_log_in_background, cli_state, handle_errors, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
@@ -89,8 +89,10 @@ def send(via: str, file: Path | None, label: str | None, recipient: str | None, 
                       confirm=confirm_on_tty("Does the receiver see the same words?") if verify else None,
                       progress=ProgressPrinter(as_json) if file is not None else None)
 
+    state = cli_state()
+
     async def main() -> str:
-        with audit_log(cli_state()) as log:
+        async with audit_log_in_background(state) as log:
             channel = WormholeChannel(settings, log, bus)
             if secret is not None:
                 return await channel.send_text(secret, hooks, label=label, recipient=recipient)

@@ -40,11 +40,12 @@ class ServerError(OtsError):
 class ListenError(ServerError):
     """A listening socket could not be opened."""
 
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        super().__init__(f"cannot listen on {host_port(host, port)}: {reason}")
+    def __init__(self, host: str, port: int, detail: str) -> None:
+        super().__init__(f"cannot listen on {host_port(host, port)}: {detail}")
         self.host = host
         self.port = port
-        self.reason = reason
+        # Not named ``reason``: handle_errors reports errors with a ``reason`` as channel failures.
+        self.detail = detail
 
 
 def host_port(host: str, port: int) -> str:
@@ -127,8 +128,8 @@ async def listen(host: str, port: int, factory: Factory) -> Listener:
         listening_port = await runtime.to_future(endpoint.listen(tracker))
     except CannotListenError as exc:
         cause = exc.socketError
-        reason = (cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)) or "unknown error"
-        raise ListenError(host, port, reason.lower()) from None
+        detail = (cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)) or "unknown error"
+        raise ListenError(host, port, detail.lower()) from None
     return Listener(listening_port, tracker)
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.benchmarks import bench_audit_verify
+from tests.benchmarks import bench_audit_verify, bench_wormhole_text
 from tests.benchmarks.harness import BenchResult, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: list[BenchResult] = []
     results += bench_audit_verify.run(entries=2_000 if args.quick else 100_000)
+    results += bench_wormhole_text.run(trials=2 if args.quick else 7)
     page = render(results, "make bench")
     print(page)
     if not args.quick:

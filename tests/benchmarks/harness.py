@@ -75,6 +75,6 @@ def render(results: Sequence[BenchResult], command: str) -> str:
         goal = ""
         if r.goal:
             goal = f"{r.goal}: {'met' if r.met else 'NOT met'}"
-        lines.append(f"| {r.name} | {r.value:,.3f} {r.unit} | {r.peer}: {r.peer_value:,.1f} {r.peer_unit} | "
+        lines.append(f"| {r.name} | {r.value:,.3f} {r.unit} | {r.peer}: {r.peer_value:,.3g} {r.peer_unit} | "
                      f"{r.ratio:,.2f} ({r.ratio_meaning}) | {goal} |")
     return "\n".join(lines) + "\n"

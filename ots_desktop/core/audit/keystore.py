@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,12 +84,46 @@ class KeychainStatus:
     problem: str | None
 
 
+def _native_backend() -> keyring.backend.KeyringBackend | None:
+    """The platform's own keychain, found without keyring's scan of every installed plugin.
+
+    The scan costs a noticeable part of a CLI command's start-up. It is skipped only when
+    the user has not chosen a backend (environment variable or keyringrc.cfg).
+    """
+    if os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    try:
+        from keyring.util import platform_
+
+        if (platform_.config_root() / "keyringrc.cfg").exists():
+            return None
+        backend: keyring.backend.KeyringBackend
+        if sys.platform.startswith("linux"):
+            from keyring.backends import SecretService
+
+            backend = SecretService.Keyring()  # type: ignore[no-untyped-call]
+        elif sys.platform == "darwin":
+            from keyring.backends import macOS
+
+            backend = macOS.Keyring()
+        else:
+            return None
+        if backend_problem(backend) is None:
+            return backend
+    except Exception:  # noqa: BLE001 - any doubt falls back to keyring's own detection
+        return None
+    return None
+
+
 def choose_backend() -> keyring.backend.KeyringBackend:
     """The safest keyring backend, or KeychainError saying why there is none.
 
     The chainer backend is unwrapped: chaining would let a write fall through to a
     plaintext file when the real keychain is locked.
     """
+    native = _native_backend()
+    if native is not None:
+        return native
     candidates: list[keyring.backend.KeyringBackend]
     try:
         current = keyring.get_keyring()

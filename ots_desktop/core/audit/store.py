@@ -55,12 +55,14 @@ class AuditStore:
         try:
             if read_only:
                 self._db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
-                                           isolation_level=None, timeout=30)
+                                           isolation_level=None, timeout=30, check_same_thread=False)
             else:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 if not path.exists():
                     os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-                self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+                # The CLI opens the log on a worker thread while the network starts, then uses it
+                # on the loop thread; it is never used from two threads at once.
+                self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
