@@ -16,6 +16,8 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from ots_desktop.core.errors import OtsError
+
 T = TypeVar("T")
 _installed_on: asyncio.AbstractEventLoop | None = None
 SHUTDOWN_GRACE_S = 2.0
@@ -124,6 +126,9 @@ def run_main(main: Callable[[], Awaitable[T]]) -> T:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             loop.run_until_complete(task)
         code = 130
+        raise
+    except OtsError as exc:
+        code = int(exc.exit_code)
         raise
     finally:
         shutdown(loop, exit_code=code)

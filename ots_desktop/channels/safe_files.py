@@ -9,10 +9,13 @@ with O_EXCL, so nothing that exists is ever overwritten or followed.
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 import stat
 import unicodedata
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ots_desktop.channels.failures import ChannelFailure
@@ -42,14 +45,54 @@ def check_name(name: object) -> str:
     return name
 
 
+def numbered(name: str, n: int) -> str:
+    """``name`` for n == 1, else ``stem (n).suffix``, shortened to fit the 255-byte limit."""
+    if n == 1:
+        return name
+    stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
+    tail = f" ({n}){dot}{suffix}"
+    room = MAX_NAME - len(tail.encode("utf-8"))
+    if room < 1:
+        # The suffix alone is huge: number the whole name instead, shortened.
+        stem, tail = name, f" ({n})"
+        room = MAX_NAME - len(tail)
+    stem = stem.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return stem + tail
+
+
+def part_name() -> str:
+    """A short hidden name for bytes still arriving; it never collides with the real name."""
+    return f".ots-{secrets.token_hex(6)}.part"
+
+
+def publish(part: Path, folder: Path, name: str) -> Path:
+    """Give a finished file its real name (or ``name (2)``...) without replacing anything."""
+    for n in range(1, 1000):
+        candidate = folder / numbered(name, n)
+        try:
+            os.link(part, candidate)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise unsafe(f"cannot save {name!r} in {folder}: {exc.strerror}") from None
+            # No hard links on this filesystem: a checked rename is the best left.
+            if candidate.exists():
+                continue
+            os.rename(part, candidate)
+            return candidate
+        part.unlink()
+        return candidate
+    raise unsafe(f"too many files named {name!r} already exist in {folder}")
+
+
 def create_unique(folder: Path, name: str, *, directory: bool = False) -> Path:
     """Create ``folder/name`` (or ``name (2)``, ``name (3)``...) exclusively and return it.
 
     A file is created empty with mode 0600; a directory with mode 0700.
     """
-    stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
     for n in range(1, 1000):
-        candidate = folder / (name if n == 1 else f"{stem} ({n}){dot}{suffix}")
+        candidate = folder / numbered(name, n)
         try:
             if directory:
                 candidate.mkdir(mode=0o700)
@@ -62,6 +105,8 @@ def create_unique(folder: Path, name: str, *, directory: bool = False) -> Path:
 
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, getattr(errno, "ENOTSUP", -1),
+                  getattr(errno, "EOPNOTSUPP", -1)}
 
 
 def open_exclusive(path: Path) -> int:
@@ -95,9 +140,20 @@ def _member_target(root: Path, member: zipfile.ZipInfo) -> Path | None:
 def extract_zip(archive: Path, root: Path, *, max_bytes: int, max_files: int) -> tuple[int, int]:
     """Extract ``archive`` into the new, empty folder ``root``; returns (files, bytes).
 
-    Every member is checked before anything is written. Sizes are enforced while
-    reading, so a zip that lies in its directory cannot fill the disk.
+    Every member is checked before anything is written, and the declared sizes are
+    held to what the sender announced. ``zipfile`` stops each member at its declared
+    size (and fails its CRC check), so a zip that lies cannot write more than that.
+    Any damage or trickery (bad CRC, duplicate names, a file where a folder should
+    be, unsupported compression) refuses the whole zip.
     """
+    try:
+        return _extract(archive, root, max_bytes=max_bytes, max_files=max_files)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError,
+            FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise unsafe("the zip is damaged or lies about its contents") from None
+
+
+def _extract(archive: Path, root: Path, *, max_bytes: int, max_files: int) -> tuple[int, int]:
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
         if len(members) > max_files:
@@ -119,8 +175,6 @@ def extract_zip(archive: Path, root: Path, *, max_bytes: int, max_files: int) ->
             with os.fdopen(fd, "wb") as out, zf.open(member) as src:
                 while chunk := src.read(256 * 1024):
                     written += len(chunk)
-                    if written > max_bytes:
-                        raise unsafe("the zip unpacks to more bytes than the sender announced")
                     out.write(chunk)
             files += 1
     return files, written

@@ -128,8 +128,13 @@ class Hasher(Protocol):
 
 
 async def receive_records(end: Any, sink: BinaryIO, size: int, *, stall_s: float,
-                          progress: Progress | None, hasher: Hasher) -> str:
-    """Receive exactly ``size`` bytes into ``sink``, acknowledge them, and return their SHA-256."""
+                          progress: Progress | None, hasher: Hasher, before_ack: Callable[[], None]) -> str:
+    """Receive exactly ``size`` bytes into ``sink`` and return their SHA-256.
+
+    ``before_ack`` runs once every byte is in (it saves or unpacks them); only when it
+    succeeds does the sender get ``{"ack": "ok"}``. If it raises, the sender is told
+    the transfer failed, so it never reports a refused file as delivered.
+    """
     pipe = await _connect(end, stall_s)
     stall = _Stall(stall_s)
     received = 0
@@ -146,6 +151,11 @@ async def receive_records(end: Any, sink: BinaryIO, size: int, *, stall_s: float
         if got != size:
             raise transfer_failed(f"the sender sent {got} bytes instead of the {size} announced")
         digest = str(hasher.sha256.hexdigest())
+        try:
+            before_ack()
+        except BaseException:
+            pipe.send_record(json.dumps({"ack": "error: the receiver refused the content"}).encode("utf-8"))
+            raise
         pipe.send_record(json.dumps({"ack": "ok", "sha256": digest}).encode("utf-8"))
         return digest
     except (ChannelFailure, asyncio.CancelledError):

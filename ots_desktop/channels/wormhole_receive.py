@@ -14,7 +14,7 @@ from typing import Any
 from ots_desktop.channels import transit
 from ots_desktop.channels.failures import ChannelFailure, cancelled, transfer_failed, translate
 from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
-from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, unsafe
+from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, part_name, publish, unsafe
 from ots_desktop.channels.verifier import describe_verifier
 from ots_desktop.channels.wormhole_session import WormholeSession
 from ots_desktop.core.audit.events import EventType, Reason
@@ -127,7 +127,8 @@ def _check_room(session: WormholeSession, hooks: ReceiveHooks, size: int) -> Non
 
 
 async def _receive_to(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks, end: Any,
-                      part: Path, size: int) -> FingerprintingHasher:
+                      part: Path, size: int, finish: Callable[[], None]) -> FingerprintingHasher:
+    """Receive into ``part``; ``finish`` (publish or unpack) runs before the sender is told "ok"."""
     hasher = FingerprintingHasher(reporter.audit)
 
     def progress(done: int, total: int) -> None:
@@ -137,10 +138,14 @@ async def _receive_to(session: WormholeSession, reporter: Reporter, hooks: Recei
 
     session.send_json({"answer": {"file_ack": "ok"}})
     with part.open("wb") as sink:
+
+        def done() -> None:
+            sink.flush()
+            os.fsync(sink.fileno())
+            finish()
+
         await transit.receive_records(end, sink, size, stall_s=session.settings.transfer_timeout_s,
-                                      progress=progress, hasher=hasher)
-        sink.flush()
-        os.fsync(sink.fileno())
+                                      progress=progress, hasher=hasher, before_ack=done)
     return hasher
 
 
@@ -155,35 +160,16 @@ async def _take_file(session: WormholeSession, reporter: Reporter, hooks: Receiv
     _check_room(session, hooks, size)
     reporter.kind = "file"
     reporter.size_bytes = size
-    part = create_unique(hooks.out_dir, f".{name}.part")
+    part = create_unique(hooks.out_dir, part_name())
+    final: list[Path] = []
     try:
-        hasher = await _receive_to(session, reporter, hooks, end, part, size)
-        final = _publish(part, hooks.out_dir, name)
+        hasher = await _receive_to(session, reporter, hooks, end, part, size,
+                                   lambda: final.append(publish(part, hooks.out_dir, name)))
     except BaseException:
         part.unlink(missing_ok=True)
         raise
     reporter.fingerprint = hasher.fingerprint()
-    return Received(path=final, size=size)
-
-
-def _publish(part: Path, folder: Path, name: str) -> Path:
-    """Give the finished file its real name without ever replacing an existing file."""
-    for n in range(1, 1000):
-        stem, dot, suffix = name.partition(".") if not name.startswith(".") else (name, "", "")
-        candidate = folder / (name if n == 1 else f"{stem} ({n}){dot}{suffix}")
-        try:
-            os.link(part, candidate)
-        except FileExistsError:
-            continue
-        except OSError:
-            # No hard links on this filesystem: a checked rename is the best left.
-            if candidate.exists():
-                continue
-            os.rename(part, candidate)
-            return candidate
-        part.unlink()
-        return candidate
-    raise unsafe(f"too many files named {name!r} already exist in {folder}")
+    return Received(path=final[0], size=size)
 
 
 async def _take_directory(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks, end: Any,
@@ -200,18 +186,22 @@ async def _take_directory(session: WormholeSession, reporter: Reporter, hooks: R
     numfiles = _announced_size(offer.get("numfiles"), "file count")
     _check_room(session, hooks, zip_size + numbytes)
     reporter.kind = "directory"
-    part = create_unique(hooks.out_dir, f".{name}.zip.part")
-    root: Path | None = None
-    try:
-        await _receive_to(session, reporter, hooks, end, part, zip_size)
-        root = create_unique(hooks.out_dir, name, directory=True)
+    part = create_unique(hooks.out_dir, part_name())
+    made: list[Path] = []
+    written: list[int] = []
+
+    def unpack() -> None:
+        made.append(create_unique(hooks.out_dir, name, directory=True))
         # Directories in a zip count as entries too; allow for them.
-        _files, written = extract_zip(part, root, max_bytes=numbytes, max_files=2 * numfiles + 1024)
+        written.append(extract_zip(part, made[0], max_bytes=numbytes, max_files=2 * numfiles + 1024)[1])
+
+    try:
+        await _receive_to(session, reporter, hooks, end, part, zip_size, unpack)
     except BaseException:
-        if root is not None:
+        for root in made:
             shutil.rmtree(root, ignore_errors=True)
         raise
     finally:
         with contextlib.suppress(OSError):
             part.unlink()
-    return Received(path=root, size=written)
+    return Received(path=made[0], size=written[0])

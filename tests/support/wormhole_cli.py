@@ -27,6 +27,7 @@ WORMHOLE = str(Path(sys.executable).parent / "wormhole")
 DEFAULT_TIMEOUT_S = 60.0
 # A process still running when a test gives up on it is killed; this bounds every wait.
 HARD_LIMIT_S = 300.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,14 @@ class CliProcess:
     """A child process whose output is collected by threads; stop it with :meth:`close`."""
 
     def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 stdin: bytes | None = None, base_env: Mapping[str, str] | None = None) -> None:
+                 stdin: bytes | None = None, base_env: Mapping[str, str] | None = None,
+                 cwd: Path | None = None) -> None:
         self.name = name
         self.argv = list(argv)
         full = dict(os.environ if base_env is None else base_env)
         full.update(env or {})
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, env=full, stdin=subprocess.PIPE if stdin is not None
+        self.proc = subprocess.Popen(self.argv, env=full, cwd=cwd, stdin=subprocess.PIPE if stdin is not None
                                      else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.exited_at: float | None = None
         self._queue: queue.Queue[Line | None] = queue.Queue()
@@ -263,9 +265,9 @@ class Wormholes:
         return ["--mailbox-url", self.mailbox_url, "--transit-helper", self.transit_helper]
 
     def spawn(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-              stdin: bytes | None = None) -> CliProcess:
+              stdin: bytes | None = None, cwd: Path | None = None) -> CliProcess:
         """Start any process, closed with the others at the end of the test."""
-        process = CliProcess(name, argv, env=env, stdin=stdin)
+        process = CliProcess(name, argv, env=env, stdin=stdin, cwd=cwd)
         self.processes.append(process)
         return process
 
@@ -302,6 +304,12 @@ class Wormholes:
         process = CliProcess("wormhole", argv, stdin=stdin, base_env=env)
         self.processes.append(process)
         return process
+
+    def evil_send(self, code: str, kind: str) -> CliProcess:
+        """The malicious sender of :mod:`tests.support.evil_sender` (it always exits 0 within its own timeout)."""
+        argv = [sys.executable, "-m", "tests.support.evil_sender", "--relay-url", self.mailbox_url,
+                "--transit-helper", self.transit_helper, "--code", code, "--kind", kind]
+        return self.spawn(f"evil-sender-{kind}", argv, cwd=REPO_ROOT)
 
     def audit(self, side: Side) -> list[dict[str, Any]]:
         """``ots audit list --json`` of one installation."""
