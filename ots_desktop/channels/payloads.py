@@ -22,7 +22,6 @@ def text_offer(secret: SecretBuffer) -> bytearray:
     """
     view = secret.view()
     try:
-        _check_utf8(view)
         out = bytearray(b'{"offer": {"message": "')
         for byte in view:
             escaped = _ESCAPES.get(byte)
@@ -38,12 +37,16 @@ def text_offer(secret: SecretBuffer) -> bytearray:
         view.release()
 
 
-def _check_utf8(view: memoryview) -> None:
+def check_text(secret: SecretBuffer) -> None:
+    """Refuse a secret that is not UTF-8 text: the text protocol carries JSON strings."""
+    view = secret.view()
     # A transient str is the price of validation with the standard library.
     try:
         str(view, "utf-8")
     except UnicodeDecodeError:
         raise InputError("the secret is not UTF-8 text; send it as a file instead (--file)") from None
+    finally:
+        view.release()
 
 
 @dataclass(frozen=True)

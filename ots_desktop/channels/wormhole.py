@@ -17,13 +17,14 @@ from typing import Any
 
 from ots_desktop.channels import wormhole_receive, wormhole_send
 from ots_desktop.channels.failures import ChannelFailure
-from ots_desktop.channels.payloads import file_source
+from ots_desktop.channels.payloads import check_text, file_source
 from ots_desktop.channels.reporting import Reporter
 from ots_desktop.channels.wormhole_receive import Received, ReceiveHooks
 from ots_desktop.channels.wormhole_send import SendHooks
 from ots_desktop.channels.wormhole_session import WormholeSession, WormholeSettings
 from ots_desktop.core.audit.events import Channel, EventType
 from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus, EventKind
 from ots_desktop.core.ids import b64u_encode, new_share_id
 from ots_desktop.core.secret import SecretBuffer
@@ -103,6 +104,11 @@ class WormholeChannel:
 
         Raises ChannelFailure (after recording it) or AuditError (before anything is sent).
         """
+        try:
+            check_text(secret)
+        except InputError:
+            secret.close()
+            raise
         # The wormhole starts connecting now; nothing is sent before the share is on record.
         session = WormholeSession(self.settings)
         try:

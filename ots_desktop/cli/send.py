@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ots_desktop.channels.payloads import check_text
 from ots_desktop.cli.context import audit_log_in_background, cli_state, handle_errors, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.wormhole_options import (
@@ -16,7 +17,7 @@ from ots_desktop.cli.wormhole_options import (
     load_settings_config,
     server_options,
 )
-from ots_desktop.core.errors import InputError
+from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.secret import SecretBuffer
 
@@ -27,7 +28,11 @@ def read_text_secret() -> SecretBuffer:
     """The secret from stdin (one trailing newline dropped), or from a hidden prompt on a terminal."""
     if sys.stdin.isatty():
         return prompt_secret("Secret (not shown): ")
-    raw = SecretBuffer.from_stream(sys.stdin.buffer, MAX_TEXT + 2)
+    try:
+        # Two bytes of slack for the trailing newline dropped below.
+        raw = SecretBuffer.from_stream(sys.stdin.buffer, MAX_TEXT + 2)
+    except SecretTooLargeError:
+        raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file") from None
     with raw:
         view = raw.view()
         end = len(view)
@@ -43,6 +48,11 @@ def read_text_secret() -> SecretBuffer:
     if len(secret) > MAX_TEXT:
         secret.close()
         raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file")
+    try:
+        check_text(secret)
+    except InputError:
+        secret.close()
+        raise
     return secret
 
 

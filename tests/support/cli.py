@@ -18,9 +18,10 @@ def run_ots(*args: str, stdin: bytes | None = None, env: Mapping[str, str] | Non
     """Run ``ots ARGS`` with this test's environment (plus ``env``, minus ``drop``)."""
     full = {k: v for k, v in os.environ.items() if k not in drop}
     full.update(env or {})
-    return subprocess.run([*OTS, *args], input=stdin.decode("utf-8") if stdin is not None else "",
-                          capture_output=True, text=True, env=full, timeout=timeout, pass_fds=pass_fds,
-                          check=False)
+    raw = subprocess.run([*OTS, *args], input=stdin if stdin is not None else b"", capture_output=True,
+                         env=full, timeout=timeout, pass_fds=pass_fds, check=False)
+    return subprocess.CompletedProcess(raw.args, raw.returncode, raw.stdout.decode("utf-8", "replace"),
+                                       raw.stderr.decode("utf-8", "replace"))
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:

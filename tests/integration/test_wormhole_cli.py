@@ -1,0 +1,47 @@
+"""`ots send` / `ots receive` edge cases that need no peer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ots_desktop.core.errors import ExitCode
+from tests.support.cli import json_lines, run_ots
+from tests.support.servers import RunningServer
+
+
+def test_send_without_a_safe_keychain_sends_nothing(wormhole_server: RunningServer) -> None:
+    result = run_ots("send", "--json", "--mailbox-url", wormhole_server.mailbox_url, stdin=b"secret",
+                     env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+                     drop=("DBUS_SESSION_BUS_ADDRESS",))
+    assert result.returncode == ExitCode.KEYCHAIN
+    lines = json_lines(result.stdout)
+    assert [line["event"] for line in lines] == ["error"]  # no code was ever shown
+    assert "does not store secrets safely" in lines[0]["error"]
+
+
+@pytest.mark.usefixtures("keychain")
+def test_empty_and_oversized_text_are_refused(wormhole_server: RunningServer) -> None:
+    flags = ("--mailbox-url", wormhole_server.mailbox_url)
+    empty = run_ots("send", *flags, stdin=b"\n")
+    assert empty.returncode == ExitCode.INPUT and "no secret on stdin" in empty.stderr
+    big = run_ots("send", *flags, stdin=b"x" * (1024 * 1024 + 10))
+    assert big.returncode == ExitCode.INPUT and "--file" in big.stderr
+
+
+@pytest.mark.usefixtures("keychain")
+def test_binary_stdin_is_refused_as_text(wormhole_server: RunningServer) -> None:
+    result = run_ots("send", "--mailbox-url", wormhole_server.mailbox_url, stdin=b"\xff\xfe\x00binary")
+    assert result.returncode == ExitCode.INPUT and "not UTF-8" in result.stderr
+
+
+@pytest.mark.usefixtures("keychain")
+def test_malformed_code_is_a_clear_error(wormhole_server: RunningServer) -> None:
+    result = run_ots("receive", "--json", "--mailbox-url", wormhole_server.mailbox_url, stdin=b"not a code\n")
+    assert result.returncode == ExitCode.WRONG_CODE
+    line = json_lines(result.stdout)[-1]
+    assert line["event"] == "failed" and "not a valid wormhole code" in line["message"]
+
+
+def test_code_length_out_of_range_is_a_usage_error() -> None:
+    result = run_ots("send", "--code-length", "9", stdin=b"x")
+    assert result.returncode == ExitCode.USAGE
