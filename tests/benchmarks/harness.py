@@ -25,6 +25,7 @@ class BenchResult:
     ratio_meaning: str
     goal: str = ""
     met: bool | None = None
+    notes: str = ""
 
 
 def best_of(repeats: int, func: Callable[[], object]) -> tuple[float, float]:
@@ -58,6 +59,10 @@ def machine_line() -> str:
             f"Python {platform.python_version()}")
 
 
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def render(results: Sequence[BenchResult], command: str) -> str:
     """The Markdown page for docs/benchmarks.md."""
     lines = [
@@ -75,6 +80,9 @@ def render(results: Sequence[BenchResult], command: str) -> str:
         goal = ""
         if r.goal:
             goal = f"{r.goal}: {'met' if r.met else 'NOT met'}"
-        lines.append(f"| {r.name} | {r.value:,.3f} {r.unit} | {r.peer}: {r.peer_value:,.3g} {r.peer_unit} | "
+        lines.append(f"| {r.name} | {r.value:,.3f} {r.unit} | {r.peer}: {_num(r.peer_value)} {r.peer_unit} | "
                      f"{r.ratio:,.2f} ({r.ratio_meaning}) | {goal} |")
+    for r in results:
+        if r.notes:
+            lines += ["", f"**{r.name}.** {r.notes}"]
     return "\n".join(lines) + "\n"
