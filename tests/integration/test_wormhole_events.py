@@ -115,3 +115,41 @@ def test_subscriber_errors_do_not_break_a_transfer(loop: asyncio.AbstractEventLo
             return received.size
 
     assert _run(loop, both()) == 1
+
+
+def test_code_entry_completes_nameplates_then_words(loop: asyncio.AbstractEventLoop,
+                                                   wormhole_server: RunningServer, tmp_path: Path) -> None:
+    settings = WormholeSettings(wormhole_server.mailbox_url, wormhole_server.transit_helper, peer_timeout_s=20)
+    bus = EventBus()
+
+    async def both() -> tuple[list[str], list[str], bytes]:
+        with open_log() as alice, open_log(app_paths({"OTS_HOME": str(tmp_path / "bob")})) as bob:
+            code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            sending = asyncio.ensure_future(WormholeChannel(settings, alice, bus).send_text(
+                SecretBuffer(b"typed with completion"), SendHooks(on_code=code.set_result)))
+            nameplate, words = (await code).split("-", 1)
+            bobs = WormholeChannel(settings, bob, bus)
+            entry = await bobs.code_entry()
+            # The mailbox answers the listing asynchronously: poll it with a deadline.
+            deadline = asyncio.get_running_loop().time() + 10
+            while f"{nameplate}-" not in entry.nameplates(nameplate[0]):
+                assert asyncio.get_running_loop().time() < deadline, "nameplate never listed"
+                entry.refresh()
+                await asyncio.sleep(0.05)
+            nameplates = entry.nameplates(nameplate[0])
+            entry.choose_nameplate(nameplate)
+            await entry.wordlist_ready()
+            first = words.split("-")[0]
+            completions = entry.words(first[:2])
+            entry.choose_words(words)
+            received = await bobs.receive(entry, ReceiveHooks(out_dir=tmp_path))
+            await sending
+            assert received.text is not None
+            assert any(c.startswith(first) for c in completions), (first, completions)
+            with received.text as text:
+                return nameplates, completions, bytes(text.view())
+
+    nameplates, completions, text = _run(loop, both())  # type: ignore[misc]
+    assert text == b"typed with completion"
+    assert all(n.endswith("-") for n in nameplates)
+    assert completions and all(c[:2] == completions[0][:2] for c in completions)

@@ -176,13 +176,13 @@ class KeychainStore(KeyStore):
         try:
             return self._backend.get_password(SERVICE, self._account(name))
         except keyring.errors.KeyringError as exc:
-            raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}. {_HOW_TO_FIX}") from None
+            raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
     def set(self, name: str, value: str) -> None:
         try:
             self._backend.set_password(SERVICE, self._account(name), value)
         except keyring.errors.KeyringError as exc:
-            raise KeychainError(f"the OS keychain refused a write: {type(exc).__name__}. {_HOW_TO_FIX}") from None
+            raise KeychainError(f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
 
 class FileKeyStore(KeyStore):
