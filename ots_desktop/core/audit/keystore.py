@@ -182,7 +182,8 @@ class KeychainStore(KeyStore):
         try:
             self._backend.set_password(SERVICE, self._account(name), value)
         except keyring.errors.KeyringError as exc:
-            raise KeychainError(f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
+            raise KeychainError(
+                f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
 
 class FileKeyStore(KeyStore):
