@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import keyring
 import keyring.core
 import pytest
 
+from ots_desktop import runtime
 from tests.support.secret_service import SecretServiceSession, start_secret_service
 from tests.support.servers import RunningServer, start_ots_server
 
@@ -70,3 +72,23 @@ def wormhole_server(tmp_path: Path) -> Iterator[RunningServer]:
     server = start_ots_server(tmp_path)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def twisted_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The one event loop of this test process, with Twisted's reactor installed on it.
+
+    A reactor installs once per process, so this is session-wide. Stopping it at the end
+    joins Twisted's threadpool; without that the process would never exit.
+    """
+    loop = runtime.installed_loop() or runtime.new_loop()
+    runtime.install(loop)
+    yield loop
+    runtime.shutdown(loop)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Whatever installed the reactor, stop it so Twisted's threadpool cannot keep the run alive."""
+    loop = runtime.installed_loop()
+    if loop is not None and not loop.is_closed():
+        runtime.shutdown(loop)

@@ -7,12 +7,10 @@ a real `ots server`, the way the desktop app runs them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ots_desktop import runtime
 from ots_desktop.channels.failures import ChannelFailure
 from ots_desktop.channels.wormhole import ReceiveHooks, SendHooks, WormholeChannel, WormholeSettings
 from ots_desktop.core.audit.events import Reason
@@ -25,13 +23,10 @@ from tests.support.servers import RunningServer
 pytestmark = pytest.mark.usefixtures("keychain")
 
 
-@pytest.fixture(scope="module")
-def loop() -> Iterator[asyncio.AbstractEventLoop]:
-    """The one loop of this test process; the reactor can be installed only once."""
-    existing = runtime.installed_loop()
-    the_loop = existing or runtime.new_loop()
-    runtime.install(the_loop)
-    yield the_loop
+@pytest.fixture
+def loop(twisted_loop: asyncio.AbstractEventLoop) -> asyncio.AbstractEventLoop:
+    """The process's one loop (see conftest: the reactor installs once per process)."""
+    return twisted_loop
 
 
 def _run(loop: asyncio.AbstractEventLoop, coro: object, timeout: float = 30) -> object:
