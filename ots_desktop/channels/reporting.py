@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ots_desktop.channels.failures import ChannelFailure
+from ots_desktop.channels.failures import ChannelFailure, cancelled, translate
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.errors import OtsError
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
 
 
@@ -42,6 +46,28 @@ class Reporter:
                                      label=self.label, share_id=self.share_id, fingerprint=self.fingerprint,
                                      recipient=self.recipient, kind=self.kind, size_bytes=self.size_bytes,
                                      remote_addr=remote_addr))
+
+    @contextlib.contextmanager
+    def outcome(self, failed_type: EventType, *, url: str) -> Iterator[None]:
+        """Record and publish how the enclosed transfer failed, and re-raise it as a ChannelFailure.
+
+        Audit, keychain and input errors pass through untouched: they carry their own
+        message, and the audit log may be the thing that failed.
+        """
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.failed(cancelled(), failed_type)
+            raise
+        except ChannelFailure as failure:
+            self.failed(failure, failed_type)
+            raise
+        except OtsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the audit must record every way a transfer can end
+            translated = translate(exc, url=url)
+            self.failed(translated, failed_type)
+            raise translated from None
 
     def failed(self, failure: ChannelFailure, failed_type: EventType) -> None:
         """Record and publish a failure; a wrong code or a crowded mailbox is an alert."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ots_desktop.channels import transit
-from ots_desktop.channels.failures import ChannelFailure, cancelled, transfer_failed, translate
+from ots_desktop.channels.failures import ChannelFailure, transfer_failed
 from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
 from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, part_name, publish, unsafe
 from ots_desktop.channels.verifier import describe_verifier
@@ -47,28 +46,19 @@ class ReceiveHooks:
 async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
     """Wait for the sender's offer and take it. Records and publishes the outcome."""
     try:
-        verifier = await session.verifier(waiting_for_peer=False)
-        reporter.publish(EventKind.CONNECTED)
-        if hooks.confirm is not None:
-            reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-            if not await hooks.confirm(describe_verifier(verifier)):
-                session.send_json({"error": "the receiver did not confirm the verification words"})
-                raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
-        result = await _take_offer(session, reporter, hooks)
-        reporter.size_bytes = result.size
-        reporter.record(EventType.SECRET_RECEIVED)
-        reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
-        return result
-    except asyncio.CancelledError:
-        reporter.failed(cancelled(), EventType.RECEIVE_FAILED)
-        raise
-    except ChannelFailure as failure:
-        reporter.failed(failure, EventType.RECEIVE_FAILED)
-        raise
-    except Exception as exc:  # noqa: BLE001 - the audit must record every way a receive can end
-        translated = translate(exc, url=session.settings.mailbox_url)
-        reporter.failed(translated, EventType.RECEIVE_FAILED)
-        raise translated from None
+        with reporter.outcome(EventType.RECEIVE_FAILED, url=session.settings.mailbox_url):
+            verifier = await session.verifier(waiting_for_peer=False)
+            reporter.publish(EventKind.CONNECTED)
+            if hooks.confirm is not None:
+                reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+                if not await hooks.confirm(describe_verifier(verifier)):
+                    session.send_json({"error": "the receiver did not confirm the verification words"})
+                    raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
+            result = await _take_offer(session, reporter, hooks)
+            reporter.size_bytes = result.size
+            reporter.record(EventType.SECRET_RECEIVED)
+            reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
+            return result
     finally:
         await session.close()
 

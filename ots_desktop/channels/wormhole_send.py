@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ots_desktop.channels import transit
-from ots_desktop.channels.failures import ChannelFailure, cancelled, transfer_failed, translate
+from ots_desktop.channels.failures import ChannelFailure, transfer_failed
 from ots_desktop.channels.payloads import FileSource, text_offer
 from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
 from ots_desktop.channels.verifier import describe_verifier
@@ -34,34 +33,25 @@ async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuff
                hooks: SendHooks) -> None:
     """Run one share to the end. Records and publishes the outcome; raises ChannelFailure."""
     try:
-        await session.connected()
-        code = await session.allocate_code()
-        hooks.on_code(code)
-        reporter.publish(EventKind.WAITING)
-        verifier = await session.verifier(waiting_for_peer=True)
-        reporter.publish(EventKind.CONNECTED)
-        if hooks.confirm is not None:
-            reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-            if not await hooks.confirm(describe_verifier(verifier)):
-                session.send_json({"error": "the sender did not confirm the verification words"})
-                raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
-                                     "sent")
-        if isinstance(payload, SecretBuffer):
-            await _send_text(session, payload)
-        else:
-            await _send_file(session, reporter, payload, hooks)
-        reporter.record(EventType.SHARE_DELIVERED)
-        reporter.publish(EventKind.DELIVERED)
-    except asyncio.CancelledError:
-        reporter.failed(cancelled(), EventType.SHARE_FAILED)
-        raise
-    except ChannelFailure as failure:
-        reporter.failed(failure, EventType.SHARE_FAILED)
-        raise
-    except Exception as exc:  # noqa: BLE001 - the audit must record every way a share can end
-        translated = translate(exc, url=session.settings.mailbox_url)
-        reporter.failed(translated, EventType.SHARE_FAILED)
-        raise translated from None
+        with reporter.outcome(EventType.SHARE_FAILED, url=session.settings.mailbox_url):
+            await session.connected()
+            code = await session.allocate_code()
+            hooks.on_code(code)
+            reporter.publish(EventKind.WAITING)
+            verifier = await session.verifier(waiting_for_peer=True)
+            reporter.publish(EventKind.CONNECTED)
+            if hooks.confirm is not None:
+                reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+                if not await hooks.confirm(describe_verifier(verifier)):
+                    session.send_json({"error": "the sender did not confirm the verification words"})
+                    raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
+                                         "sent")
+            if isinstance(payload, SecretBuffer):
+                await _send_text(session, payload)
+            else:
+                await _send_file(session, reporter, payload, hooks)
+            reporter.record(EventType.SHARE_DELIVERED)
+            reporter.publish(EventKind.DELIVERED)
     finally:
         if isinstance(payload, SecretBuffer):
             payload.close()
