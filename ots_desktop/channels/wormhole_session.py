@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import io
 import json
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -103,11 +102,6 @@ class WormholeSession:
         """The completion helper (nameplates, then words) for interactive entry."""
         return self._w.input_code()
 
-    async def code_chosen(self) -> str:
-        """Wait until interactive entry through :meth:`input_code` has produced a code."""
-        return str(await self._wait(self._w.get_code(), self.settings.peer_timeout_s,
-                                    timed_out(self.settings.peer_timeout_s, "the code to be entered")))
-
     async def verifier(self, *, waiting_for_peer: bool) -> bytes:
         """Wait for the key exchange with the peer; returns the verifier bytes.
 
@@ -156,11 +150,3 @@ class WormholeSession:
 def translate_unreachable(url: str, timeout_s: float) -> ChannelFailure:
     """The failure for a mailbox that did not answer in time."""
     return unreachable(url, f"no answer within {timeout_s:g} s")
-
-
-async def with_timeout(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
-    """Await with a deadline, turning the timeout into a TIMEOUT failure."""
-    try:
-        return await asyncio.wait_for(awaitable, timeout_s)
-    except TimeoutError:
-        raise timed_out(timeout_s, what) from None

@@ -8,15 +8,16 @@ from typing import Any
 
 import click
 
-from ots_desktop.cli.context import audit_log, cli_state, handle_errors, prompt_secret
+from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.events import AuditEvent, EventType, Outcome, Reason
 from ots_desktop.core.audit.export import FORMATS, export_log, manifest_path
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import read_public_key, verify_file
 from ots_desktop.core.audit.verify import VerifyReport
 from ots_desktop.core.errors import AuditError, ExitCode, InputError
-from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.secret import SecretBuffer, without_final_newline
 
 MAX_LOOKUP = 10 * 1024 * 1024
 _LIST_COLUMNS = ("seq", "ts_utc", "event_type", "outcome", "channel", "label", "share_id", "reason")
@@ -162,10 +163,10 @@ def lookup(file: Path | None, as_json: bool) -> None:
             raise InputError("no secret was given on stdin")
         _review(log, Reason.LOOKUP)
         matches = {row["seq"]: row for row in log.lookup(candidate)}
+        # `echo secret | ots audit lookup` adds a newline the original did not have.
         view = candidate.view()
-        if len(view) > 1 and view[-1] == 0x0A:
-            # `echo secret | ots audit lookup` adds a newline the original did not have.
-            with SecretBuffer(view[:-1]) as trimmed:
+        with without_final_newline(SecretBuffer(view)) as trimmed:
+            if 0 < len(trimmed) < len(candidate):
                 matches.update({row["seq"]: row for row in log.lookup(trimmed)})
         view.release()
     rows = [matches[k] for k in sorted(matches)]

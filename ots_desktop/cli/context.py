@@ -1,37 +1,24 @@
-"""What every command needs: paths, config, the keystore and the audit log."""
+"""What commands that touch secrets need: passphrase input, the keystore and the audit log."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import getpass
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import click
+from collections.abc import AsyncIterator, Iterator
 
 from ots_desktop import __version__
-from ots_desktop.cli.output import emit_json, warn
+from ots_desktop.cli.state import CliState
 from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config
-from ots_desktop.core.errors import ExitCode, KeychainError, OtsError
+from ots_desktop.core.errors import OtsError
 from ots_desktop.core.paths import AppPaths, app_paths
-from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.secret import SecretBuffer, without_final_newline
 
-F = TypeVar("F", bound=Callable[..., Any])
 MAX_PASSPHRASE = 4096
-
-
-@dataclass
-class CliState:
-    """Options given before the sub-command."""
-
-    keyfile_passphrase_fd: int | None = None
 
 
 def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
@@ -41,14 +28,7 @@ def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
             raw = SecretBuffer.from_stream(stream, limit)
     except OSError as exc:
         raise OtsError(f"cannot read the passphrase from file descriptor {fd}: {exc.strerror}") from None
-    with raw:
-        size = len(raw)
-        view = raw.view()
-        while size and view[size - 1] in (0x0A, 0x0D):
-            size -= 1
-        out = SecretBuffer(view[:size])
-        view.release()
-    return out
+    return without_final_newline(raw)
 
 
 def prompt_secret(prompt: str) -> SecretBuffer:
@@ -101,41 +81,3 @@ async def audit_log_in_background(state: CliState) -> AsyncIterator[asyncio.Futu
     finally:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             (await asyncio.shield(future)).close()
-
-
-def handle_errors(json_flag: str = "as_json") -> Callable[[F], F]:
-    """Turn OtsError into a clean message (or a JSON error line) and its exit code."""
-
-    def wrap(func: F) -> F:
-        @functools.wraps(func)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return func(*args, **kwargs)
-            except OtsError as exc:
-                if kwargs.get(json_flag):
-                    reason = getattr(exc, "reason", None)
-                    if reason is not None:
-                        emit_json({"event": "failed", "reason": str(reason), "message": exc.message,
-                                   "exit_code": int(exc.exit_code)})
-                    else:
-                        emit_json({"event": "error", "error": exc.message, "exit_code": int(exc.exit_code)})
-                warn(f"ots: error: {exc.message}")
-                raise SystemExit(int(exc.exit_code)) from None
-            except KeyboardInterrupt:
-                warn("ots: cancelled")
-                raise SystemExit(130) from None
-
-        return run  # type: ignore[return-value]
-
-    return wrap
-
-
-def cli_state() -> CliState:
-    """The group's state object."""
-    ctx = click.get_current_context()
-    state = ctx.find_object(CliState)
-    return state if state is not None else CliState()
-
-
-__all__ = ["CliState", "ExitCode", "KeychainError", "audit_log", "cli_state", "handle_errors",
-           "read_fd_secret"]

@@ -19,8 +19,8 @@ from pathlib import Path
 import click
 
 from ots_desktop import __version__
-from ots_desktop.cli.context import handle_errors
 from ots_desktop.cli.output import emit_json, say
+from ots_desktop.cli.state import handle_errors
 from ots_desktop.core import envelope, ids
 from ots_desktop.core.audit.export import export_log
 from ots_desktop.core.audit.keystore import KeychainStore, scope_for

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ots_desktop import __version__
-from ots_desktop.cli.context import CliState
+from ots_desktop.cli.state import CliState
 from ots_desktop.core.hardening import harden_process
 
 # Sub-commands load on first use: `ots send` should not pay for the server's imports.

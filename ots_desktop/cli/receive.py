@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log_in_background, cli_state, handle_errors
+from ots_desktop.cli.context import audit_log_in_background
 from ots_desktop.cli.output import emit_json, say
+from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
     confirm_on_tty,

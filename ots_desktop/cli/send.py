@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from ots_desktop.channels.payloads import check_text
-from ots_desktop.cli.context import audit_log_in_background, cli_state, handle_errors, prompt_secret
+from ots_desktop.cli.context import audit_log_in_background, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
     confirm_on_tty,
@@ -19,7 +20,7 @@ from ots_desktop.cli.wormhole_options import (
 )
 from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
-from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.secret import SecretBuffer, without_final_newline
 
 MAX_TEXT = 1 << 20
 
@@ -33,15 +34,7 @@ def read_text_secret() -> SecretBuffer:
         raw = SecretBuffer.from_stream(sys.stdin.buffer, MAX_TEXT + 2)
     except SecretTooLargeError:
         raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file") from None
-    with raw:
-        view = raw.view()
-        end = len(view)
-        if end and view[end - 1] == 0x0A:
-            end -= 1
-            if end and view[end - 1] == 0x0D:
-                end -= 1
-        secret = SecretBuffer(view[:end])
-        view.release()
+    secret = without_final_newline(raw)
     if not len(secret):
         secret.close()
         raise InputError("no secret on stdin; pipe it in or use --file")

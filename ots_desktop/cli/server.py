@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import handle_errors
 from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.state import handle_errors
 from ots_desktop.core.paths import app_paths
 from ots_desktop.runtime import run_main
 from ots_desktop.server.app import ServerInfo, serve

@@ -202,3 +202,23 @@ class SecretBuffer:
 
     def __deepcopy__(self, memo: object) -> NoReturn:
         raise TypeError("a SecretBuffer cannot be copied")
+
+
+def without_final_newline(secret: SecretBuffer) -> SecretBuffer:
+    """``secret`` less one trailing ``\n`` or ``\r\n`` (what ``echo`` and terminals add).
+
+    The input is closed; a new buffer is returned only when something was cut.
+    """
+    view = secret.view()
+    end = len(view)
+    if end and view[end - 1] == 0x0A:
+        end -= 1
+        if end and view[end - 1] == 0x0D:
+            end -= 1
+    if end == len(view):
+        view.release()
+        return secret
+    trimmed = SecretBuffer(view[:end])
+    view.release()
+    secret.close()
+    return trimmed

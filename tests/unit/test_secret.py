@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from ots_desktop.core.errors import SecretTooLargeError
-from ots_desktop.core.secret import SecretBuffer, wipe
+from ots_desktop.core.secret import SecretBuffer, wipe, without_final_newline
 
 
 def test_close_wipes_the_backing_bytearray() -> None:
@@ -98,3 +98,14 @@ def test_memory_lock_is_best_effort() -> None:
 def test_wipe_refuses_read_only_buffers() -> None:
     with pytest.raises(TypeError):
         wipe(memoryview(b"immutable"))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(b"pw\n", b"pw"), (b"pw\r\n", b"pw"), (b"pw", b"pw"),
+                                               (b"pw\n\n", b"pw\n"), (b"\n", b""), (b"", b"")])
+def test_without_final_newline_cuts_one_line_ending(raw: bytes, expected: bytes) -> None:
+    original = SecretBuffer(raw)
+    backing = original._buf
+    with without_final_newline(original) as trimmed:
+        assert trimmed == expected
+    assert original.closed
+    assert backing == bytearray(len(raw))
