@@ -1,6 +1,13 @@
 """A real Secret Service for tests: a private dbus-daemon plus gnome-keyring-daemon.
 
 Nothing is mocked: keyring talks to gnome-keyring over D-Bus exactly as on a desktop.
+
+The bus has no service directories, so nothing is D-Bus-activated: a probe sent to
+``org.freedesktop.secrets`` before our daemon owns the name would otherwise start a second,
+password-less gnome-keyring from the system's service file, and on a slow machine that one
+wins the name, has no collection, and every keychain call waits for a prompt nobody answers.
+Readiness is therefore ``NameHasOwner`` on the bus itself, and the default collection is
+created explicitly through gnome-keyring's master-password interface.
 """
 
 from __future__ import annotations
@@ -11,7 +18,30 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from jeepney import DBusAddress, new_method_call
+from jeepney.io.blocking import DBusConnection, open_dbus_connection
+
 from tests.support.processes import Service, wait_until
+
+_SERVICE = DBusAddress("/org/freedesktop/secrets", bus_name="org.freedesktop.secrets",
+                       interface="org.freedesktop.Secret.Service")
+_MASTER = _SERVICE.with_interface("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface")
+_BUS = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus")
+_PROPERTIES = "org.freedesktop.DBus.Properties"
+_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+_COLLECTION = "org.freedesktop.Secret.Collection"
 
 
 @dataclass
@@ -41,33 +71,53 @@ def start_secret_service(root: Path) -> SecretServiceSession:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home"),
            "XDG_RUNTIME_DIR": str(runtime), "XDG_DATA_HOME": str(data_home)}
     socket = runtime / "bus"
-    bus = Service("dbus-daemon", ["dbus-daemon", "--session", f"--address=unix:path={socket}", "--nofork",
-                                  "--nosyslog", "--print-address=1"], env=env, log_dir=root)
+    config = root / "bus.conf"
+    config.write_text(_BUS_CONFIG.format(socket=socket), "utf-8")
+    bus = Service("dbus-daemon", ["dbus-daemon", f"--config-file={config}", "--nofork", "--nosyslog",
+                                  "--print-address=1"], env=env, log_dir=root)
     assert bus.proc.stdout is not None
     address = bus.proc.stdout.readline().decode().strip()
     if not address:
         bus.stop()
         raise RuntimeError(f"dbus-daemon did not start: {bus.log_text()}")
     env["DBUS_SESSION_BUS_ADDRESS"] = address
-    daemon = Service("gnome-keyring", ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                     env=env, stdin=subprocess.PIPE, log_dir=root)
-    assert daemon.proc.stdin is not None
-    daemon.proc.stdin.write(b"test-keyring-password")
-    daemon.proc.stdin.close()
+    daemon = Service("gnome-keyring", ["gnome-keyring-daemon", "--foreground", "--components=secrets"],
+                     env=env, stdin=subprocess.DEVNULL, log_dir=root)
     session = SecretServiceSession(address=address, data_home=data_home, bus=bus, daemon=daemon)
 
     def answers() -> bool:
         if not daemon.alive():
             raise RuntimeError(f"gnome-keyring-daemon exited: {daemon.log_text()}")
-        probe = subprocess.run(
-            ["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.secrets",
-             "/org/freedesktop/secrets", "org.freedesktop.DBus.Peer.Ping"],
-            env=env, capture_output=True, timeout=10, check=False)
-        return probe.returncode == 0
+        with open_dbus_connection(bus=address) as conn:
+            (owned,) = _call(conn, _BUS, "NameHasOwner", "s", ("org.freedesktop.secrets",))
+        return bool(owned)
 
     try:
-        wait_until(answers, timeout=30, what="gnome-keyring's Secret Service on D-Bus")
+        wait_until(answers, timeout=30, what="gnome-keyring to own org.freedesktop.secrets", interval=0.05)
+        make_default_collection(address)
     except BaseException:
         session.stop()
         raise
     return session
+
+
+def _call(conn: DBusConnection, target: DBusAddress, method: str, signature: str, body: tuple[object, ...]
+          ) -> tuple[object, ...]:
+    reply = conn.send_and_get_reply(new_method_call(target, method, signature, body), timeout=10)
+    result: tuple[object, ...] = reply.body
+    return result
+
+
+def make_default_collection(address: str) -> None:
+    """Create an unlocked collection without a prompt and make it the ``default`` alias."""
+    with open_dbus_connection(bus=address) as conn:
+        _, session = _call(conn, _SERVICE, "OpenSession", "sv", ("plain", ("s", "")))
+        label = {"org.freedesktop.Secret.Collection.Label": ("s", "ots-tests")}
+        (path,) = _call(conn, _MASTER, "CreateWithMasterPassword", "a{sv}(oayays)",
+                        (label, (session, b"", b"test-keyring-password", "text/plain")))
+        _call(conn, _SERVICE, "SetAlias", "so", ("default", path))
+        (alias,) = _call(conn, _SERVICE, "ReadAlias", "s", ("default",))
+        collection = DBusAddress(str(path), bus_name="org.freedesktop.secrets", interface=_PROPERTIES)
+        ((_, locked),) = _call(conn, collection, "Get", "ss", (_COLLECTION, "Locked"))
+        if alias != path or locked:
+            raise RuntimeError(f"gnome-keyring did not set up an unlocked default collection ({alias}, {locked=})")
