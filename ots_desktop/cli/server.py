@@ -1,19 +1,28 @@
-"""``ots server``: host a Magic Wormhole mailbox server and transit relay."""
+"""``ots server``: host a Magic Wormhole mailbox server, transit relay and one-time link relay."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from pathlib import Path
 
 import click
 
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import handle_errors
+from ots_desktop.core.errors import InputError
 from ots_desktop.core.paths import app_paths
+from ots_desktop.core.sizes import format_size, parse_size
 from ots_desktop.runtime import run_main
-from ots_desktop.server.app import ServerInfo, serve
+from ots_desktop.server.app import LinkOptions, ServerInfo, serve
+from ots_desktop.server.link_api import RelaySettings
+from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
+from ots_desktop.server.ratelimit import Rate
+from ots_desktop.server.stores import check_store_url, describe_store
 from ots_desktop.server.wormhole_services import is_loopback
 
 _WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - names we recognise, not an address we bind by default
+MAX_MAX_SIZE = 1024**3
 
 
 def default_data_dir() -> Path:
@@ -21,52 +30,119 @@ def default_data_dir() -> Path:
     return app_paths().state_dir / "server"
 
 
+def _rate(ctx: click.Context, param: click.Parameter, value: str) -> Rate:
+    try:
+        return Rate.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
+    if value is None:
+        return DEFAULT_MAX_SIZE
+    try:
+        size = parse_size(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not 1024 <= size <= MAX_MAX_SIZE:
+        raise click.BadParameter("must be between 1 KiB and 1 GiB")
+    return size
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback needs TLS (wss) in front.")
+              help="Address to listen on. Anything but loopback needs TLS in front.")
 @click.option("--port", type=click.IntRange(0, 65535), default=4000, show_default=True,
               help="Mailbox (websocket) port; 0 picks any free port.")
 @click.option("--transit-port", type=click.IntRange(0, 65535), default=4001, show_default=True,
               help="Transit relay port; 0 picks any free port.")
+@click.option("--link-port", type=click.IntRange(0, 65535), default=4080, show_default=True,
+              help="Link relay (HTTP) port; 0 picks any free port.")
+@click.option("--store", "store_url", default="sqlite", show_default=True,
+              help="Where links are kept: 'sqlite' (a file in the data directory), 'sqlite:///path', "
+                   "'redis://host:port/db' or 'unix:///path/redis.sock?db=0'.")
+@click.option("--max-size", callback=_size, default=None,
+              help="Largest secret a link may carry, e.g. 10MiB (the default) or 512k.")
+@click.option("--public-url", default=None,
+              help="The base URL people's links start with, e.g. https://secrets.example.com "
+                   "(default: the address the relay listens on).")
+@click.option("--create-rate", default="120", show_default=True, callback=_rate,
+              help="Links one client address may create per minute (N or N/BURST; 0 = unlimited).")
+@click.option("--reveal-rate", default="60", show_default=True, callback=_rate,
+              help="Reveal attempts one client address may make per minute (N or N/BURST; 0 = unlimited).")
+@click.option("--trust-proxy", is_flag=True,
+              help="Take the client address from X-Forwarded-For (only behind a proxy you run).")
+@click.option("--reuse-port", is_flag=True,
+              help="Let several relay processes share --link-port (Linux SO_REUSEPORT), e.g. on one Redis.")
+@click.option("--no-wormhole", is_flag=True, help="Run only the link relay (no mailbox, no transit relay).")
+@click.option("--no-link", is_flag=True, help="Run only the wormhole mailbox and transit relay.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Directory for the channel database (default: 'server' in the app's state directory).")
+              help="Directory for the databases (default: 'server' in the app's state directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON 'ready' line once listening.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True, help="What goes to stderr: requests are logged at info, without ids or bodies.")
 @handle_errors()
-def server(host: str, port: int, transit_port: int, data_dir: Path | None, as_json: bool) -> None:
-    """Run a self-hosted Magic Wormhole mailbox server and transit relay until stopped.
+def server(host: str, port: int, transit_port: int, link_port: int, store_url: str, max_size: int,
+           public_url: str | None, create_rate: Rate, reveal_rate: Rate, trust_proxy: bool, reuse_port: bool,
+           no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
+    """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
+    relay, and the one-time link relay.
 
     Stop it with Ctrl+C or SIGTERM.
     """
-    if port != 0 and port == transit_port:
+    if no_wormhole and no_link:
+        raise click.UsageError("--no-wormhole and --no-link together leave nothing to run")
+    if not no_wormhole and port != 0 and port == transit_port:
         raise click.UsageError("--port and --transit-port must differ")
+    if not no_wormhole and not no_link and link_port != 0 and link_port in (port, transit_port):
+        raise click.UsageError("--link-port must differ from --port and --transit-port")
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with https:// (or http:// for local tests)", param_hint="--public-url")
+    check_store_url(store_url)
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not is_loopback(host):
-        warn(f"ots: warning: listening on {host}, which is not a loopback address. The mailbox speaks plain "
-             "ws:// and the relay plain TCP; put a TLS proxy (wss://) in front of the mailbox before clients "
-             "on other machines use it.")
+        warn(f"ots: warning: listening on {host}, which is not a loopback address. These services speak plain "
+             "HTTP, ws:// and TCP; put a TLS proxy (https/wss) in front before clients on other machines use them.")
     directory = data_dir if data_dir is not None else default_data_dir()
+    link = None
+    if not no_link:
+        settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
+                                 create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy)
+        link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port)
 
     def ready(info: ServerInfo) -> None:
         if as_json:
             emit_json({"event": "ready", "mailbox_url": info.mailbox_url, "transit_helper": info.transit_helper,
                        "mailbox_port": info.mailbox_port, "transit_port": info.transit_port,
-                       "data_dir": str(info.data_dir)})
+                       "link_url": info.link_url, "link_port": info.link_port, "public_url": info.public_url,
+                       "store": info.store, "max_size": max_size, "data_dir": str(info.data_dir)})
         else:
-            _print_ready(info)
+            _print_ready(info, store_url, max_size)
 
-    run_main(lambda: serve(host, port, transit_port, directory, ready))
+    run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link))
 
 
-def _print_ready(info: ServerInfo) -> None:
+def _print_ready(info: ServerInfo, store_url: str, max_size: int) -> None:
     url, helper = info.mailbox_url, info.transit_helper
-    say(f"Mailbox server:  {url}")
-    say(f"Transit relay:   {helper}")
+    if url is not None:
+        say(f"Mailbox server:  {url}")
+        say(f"Transit relay:   {helper}")
+    if info.link_url is not None:
+        say(f"Link relay:      {info.link_url} (links start with {info.public_url}/s/)")
+        say(f"Link store:      {describe_store(store_url)}; secrets up to {format_size(max_size)}")
     say(f"Data directory:  {info.data_dir}")
     if info.host in _WILDCARDS:
         say(f"(listening on every interface: clients use this machine's name or address instead of {info.host})")
     say("")
     say("Point clients at it:")
-    say(f"  ots send --mailbox-url {url} --transit-helper {helper}")
-    say(f"  wormhole --relay-url {url} --transit-helper {helper} send")
-    say(f"  export OTS_MAILBOX_URL={url} OTS_TRANSIT_HELPER={helper}")
+    if url is not None:
+        say(f"  ots send --mailbox-url {url} --transit-helper {helper}")
+        say(f"  wormhole --relay-url {url} --transit-helper {helper} send")
+    if info.public_url is not None:
+        say(f"  ots send --via link --relay {info.public_url}")
+    env = [f"OTS_MAILBOX_URL={url} OTS_TRANSIT_HELPER={helper}" if url else "",
+           f"OTS_RELAY_URL={info.public_url}" if info.public_url else ""]
+    say(f"  export {' '.join(e for e in env if e)}")
     say("")
     say("Press Ctrl+C to stop.")

@@ -1,7 +1,7 @@
 """``ots server``: the self-hosted services, all in one process on one event loop.
 
-Today that is the Magic Wormhole mailbox server and transit relay; the one-time
-link relay joins later as one more entry in the list of started services.
+The Magic Wormhole mailbox server and transit relay, and the one-time link relay. Either
+part can be left out: scaled-out relay processes run with the wormhole part off.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.wormhole_services import prepare_data_dir, start_mailbox, start_transit_relay
 
 STOP_TIMEOUT_S = 1.5
@@ -24,14 +25,28 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ServerInfo:
-    """Where the running server can be reached, as clients should be told."""
+    """Where the running server can be reached, as clients should be told (None: not running)."""
 
-    mailbox_url: str
-    transit_helper: str
     host: str
-    mailbox_port: int
-    transit_port: int
     data_dir: Path
+    mailbox_url: str | None = None
+    transit_helper: str | None = None
+    mailbox_port: int | None = None
+    transit_port: int | None = None
+    link_url: str | None = None
+    link_port: int | None = None
+    public_url: str | None = None
+    store: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkOptions:
+    """How to run the link relay (None: do not run it)."""
+
+    port: int
+    store_url: str
+    settings: RelaySettings
+    reuse_port: bool = False
 
 
 class RunningService(Protocol):
@@ -43,13 +58,15 @@ class RunningService(Protocol):
         """Stop listening and release what the service holds."""
 
 
-async def serve(host: str, port: int, transit_port: int, data_dir: Path,
-                ready: Callable[[ServerInfo], None], *, motd: str | None = None) -> None:
+async def serve(host: str, port: int | None, transit_port: int, data_dir: Path,
+                ready: Callable[[ServerInfo], None], *, motd: str | None = None,
+                link: LinkOptions | None = None) -> None:
     """Start every service, report them through ``ready``, then serve until stopped.
 
     Runs until the task is cancelled, or until SIGTERM or SIGINT arrives: those cancel
     the serving task, and ``serve`` then returns normally so the process exits 0.
     Ports may be 0 (the OS picks one); ``ready`` receives the ports actually bound.
+    ``port`` None leaves the wormhole mailbox and transit relay out.
     """
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -66,12 +83,24 @@ async def serve(host: str, port: int, transit_port: int, data_dir: Path,
     services: list[RunningService] = []
     try:
         data_dir = prepare_data_dir(data_dir)
-        mailbox = await start_mailbox(host, port, data_dir, motd=motd)
-        services.append(mailbox)
-        transit = await start_transit_relay(host, transit_port)
-        services.append(transit)
-        ready(ServerInfo(mailbox_url=mailbox.url, transit_helper=transit.helper, host=host,
-                         mailbox_port=mailbox.port, transit_port=transit.port, data_dir=data_dir))
+        info = ServerInfo(host=host, data_dir=data_dir)
+        if port is not None:
+            mailbox = await start_mailbox(host, port, data_dir, motd=motd)
+            services.append(mailbox)
+            transit = await start_transit_relay(host, transit_port)
+            services.append(transit)
+            info = replace(info, mailbox_url=mailbox.url, transit_helper=transit.helper, mailbox_port=mailbox.port,
+                           transit_port=transit.port)
+        if link is not None:
+            from ots_desktop.server.link_service import start_link_relay
+
+            relay = await start_link_relay(host, link.port, link.store_url, data_dir, link.settings,
+                                           reuse_port=link.reuse_port)
+            services.append(relay)
+            public = link.settings.public_url or relay.url
+            info = replace(info, link_url=relay.url, link_port=relay.port, public_url=public,
+                           store=relay.store.name)
+        ready(info)
         await asyncio.Event().wait()
     except asyncio.CancelledError:
         if not received:

@@ -27,6 +27,7 @@ class RunningServer:
     data_dir: Path
     service: Service
     ready: dict[str, Any]
+    link_url: str | None = None
 
     @property
     def pid(self) -> int:
@@ -40,7 +41,8 @@ class RunningServer:
 
 def server_argv(data_dir: Path, *extra: str) -> list[str]:
     """The command line of a test server on OS-assigned ports."""
-    return [sys.executable, "-m", "ots_desktop.cli", "server", "--port", "0", "--transit-port", "0",
+    ports = [] if "--no-wormhole" in extra else ["--port", "0", "--transit-port", "0"]
+    return [sys.executable, "-m", "ots_desktop.cli", "server", *ports, "--link-port", "0",
             "--data-dir", str(data_dir), "--json", *extra]
 
 
@@ -89,6 +91,6 @@ def start_ots_server(tmp_dir: Path, *extra: str, timeout: float = READY_TIMEOUT_
     except BaseException:
         service.stop()
         raise
-    return RunningServer(mailbox_url=ready["mailbox_url"], transit_helper=ready["transit_helper"],
-                         mailbox_port=int(ready["mailbox_port"]), transit_port=int(ready["transit_port"]),
-                         data_dir=Path(ready["data_dir"]), service=service, ready=ready)
+    return RunningServer(mailbox_url=ready["mailbox_url"] or "", transit_helper=ready["transit_helper"] or "",
+                         mailbox_port=int(ready["mailbox_port"] or 0), transit_port=int(ready["transit_port"] or 0),
+                         data_dir=Path(ready["data_dir"]), service=service, ready=ready, link_url=ready["link_url"])

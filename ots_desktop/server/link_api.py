@@ -1,0 +1,260 @@
+"""The link relay's HTTP API on aiohttp: handlers, error shaping, limits and metrics.
+
+The contract is ``docs/link-api.md`` and the OpenAPI document from
+:mod:`ots_desktop.server.openapi`. Handlers never log a body, a token or an id; the
+access log line is the route template, the status and the time taken.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ots_desktop.core.ids import b64u_encode
+from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
+from ots_desktop.server.link_policy import (
+    ApiError,
+    address_allowed,
+    check_id,
+    new_status_token,
+    parse_auth_token,
+    parse_create,
+    status_hash_from_header,
+)
+from ots_desktop.server.metrics import RelayMetrics
+from ots_desktop.server.openapi import build_openapi
+from ots_desktop.server.ratelimit import Rate, RateLimiter
+from ots_desktop.server.reveal_page import reveal_page_response
+
+_log = logging.getLogger("ots_desktop.server.access")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+JSON_BODY_SLACK = 4096
+
+
+@dataclass
+class RelaySettings:
+    """How one relay process behaves."""
+
+    public_url: str
+    max_size: int
+    create_rate: Rate = field(default_factory=lambda: Rate(120, 120))
+    reveal_rate: Rate = field(default_factory=lambda: Rate(60, 60))
+    trust_proxy: bool = False
+    clock: Callable[[], float] = time.time
+
+
+def iso(ts: float | None) -> str | None:
+    """RFC 3339 UTC to the second, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=lambda d: json.dumps(d, separators=(",", ":")))
+
+
+def _gone(state: SecretState) -> ApiError:
+    text = {SecretState.REVEALED: "this secret was already opened and is gone",
+            SecretState.EXPIRED: "this secret expired before it was opened",
+            SecretState.REVOKED: "the sender revoked this secret",
+            SecretState.BURNED: "this secret was destroyed after too many wrong passphrases"}  # fmt: skip
+    return ApiError(410, "gone", text.get(state, "this secret is gone"), state=state.value)
+
+
+_NOT_FOUND = ApiError(404, "not_found", "no such secret: the link is wrong, or the secret ended long ago")
+
+
+class LinkRelay:
+    """The handlers, bound to one store and one set of settings."""
+
+    def __init__(self, store: LinkStore, settings: RelaySettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.metrics = RelayMetrics()
+        self.create_limit = RateLimiter(settings.create_rate, time.monotonic)
+        self.reveal_limit = RateLimiter(settings.reveal_rate, time.monotonic)
+        self._openapi: bytes | None = None
+
+    def client_ip(self, request: web.Request) -> str:
+        """The TCP peer, or the first X-Forwarded-For hop when the proxy is trusted."""
+        if self.settings.trust_proxy:
+            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+            if forwarded:
+                return forwarded[:64]
+        return request.remote or "unknown"
+
+    def _limit(self, limiter: RateLimiter, endpoint: str, request: web.Request) -> None:
+        wait = limiter.check(self.client_ip(request))
+        if wait:
+            self.metrics.rate_limited.labels(endpoint).inc()
+            raise ApiError(429, "rate_limited", "too many requests from your address; try again shortly",
+                           retry_after=RateLimiter.retry_after(wait))
+
+    @staticmethod
+    async def _body(request: web.Request) -> object:
+        if request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send the request body as application/json")
+        try:
+            return json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "bad_request", "the request body is not valid JSON") from None
+
+    async def create(self, request: web.Request) -> web.Response:
+        """POST /api/v1/secrets."""
+        self._limit(self.create_limit, "create", request)
+        parsed = parse_create(await self._body(request), self.settings.max_size)
+        token, status_hash = new_status_token()
+        secret = parsed.to_secret(status_hash, self.settings.clock())
+        if not await self.store.create(secret):
+            raise ApiError(409, "exists", "a secret with this id already exists")
+        self.metrics.created.inc()
+        return _json({"id": secret.id, "status_token": token, "expires_at": iso(secret.expires_at)}, 201)
+
+    async def _pending(self, share_id: str) -> SecretInfo:
+        info = await self.store.info(check_id(share_id), self.settings.clock())
+        if info is None:
+            raise _NOT_FOUND
+        if info.state is not SecretState.PENDING:
+            raise _gone(info.state)
+        return info
+
+    async def meta(self, request: web.Request) -> web.Response:
+        """GET /api/v1/secrets/{id}: never consumes."""
+        info = await self._pending(request.match_info["id"])
+        return _json({"id": info.id, "state": info.state.value, "needs_passphrase": info.needs_passphrase,
+                      "expires_at": iso(info.expires_at), "views_left": info.views_left,
+                      "header": b64u_encode(info.header)})
+
+    async def reveal(self, request: web.Request) -> web.Response:
+        """POST /api/v1/secrets/{id}/reveal: claims one view, then serves the envelope."""
+        share_id = check_id(request.match_info["id"])
+        self._limit(self.reveal_limit, "reveal", request)
+        auth_hash = parse_auth_token(await self._body(request))
+        now = self.settings.clock()
+        info = await self._pending(share_id)
+        ip = self.client_ip(request)
+        if not address_allowed(ip, info.allow_cidrs):
+            await self.store.note_blocked(share_id, now)
+            self.metrics.reveals.labels("blocked").inc()
+            raise ApiError(403, "forbidden_network", "your network address is not allowed to open this secret")
+        result = await self.store.reveal(share_id, auth_hash, ip, now)
+        self.metrics.reveals.labels(result.outcome.value).inc()
+        if result.outcome is RevealOutcome.REVEALED and result.envelope is not None:
+            return _json({"envelope": b64u_encode(result.envelope), "views_left": result.views_left})
+        if result.outcome is RevealOutcome.WRONG_TOKEN:
+            what = "wrong passphrase" if info.needs_passphrase else "wrong key: the link is incomplete or mangled"
+            raise ApiError(401, "wrong_auth", f"{what}; {result.attempts_left} attempts left before the secret "
+                           "is destroyed", attempts_left=result.attempts_left)
+        if result.outcome is RevealOutcome.NOT_FOUND:
+            raise _NOT_FOUND
+        raise _gone(result.state or SecretState.BURNED)
+
+    async def _owned(self, request: web.Request) -> SecretInfo:
+        share_id = check_id(request.match_info["id"])
+        presented = status_hash_from_header(request.headers.get("Authorization"))
+        info = await self.store.info(share_id, self.settings.clock())
+        if info is None:
+            raise _NOT_FOUND
+        if not hmac.compare_digest(info.status_hash.encode(), presented.encode()):
+            raise ApiError(403, "wrong_status_token", "this status token does not belong to this secret")
+        return info
+
+    async def status(self, request: web.Request) -> web.Response:
+        """GET /api/v1/secrets/{id}/status with the status token."""
+        info = await self._owned(request)
+        return _json({
+            "id": info.id, "state": info.state.value, "created_at": iso(info.created_at),
+            "expires_at": iso(info.expires_at), "ended_at": iso(info.ended_at), "max_views": info.max_views,
+            "views_left": info.views_left, "failed_attempts": info.failed_attempts,
+            "blocked_attempts": info.blocked_attempts, "needs_passphrase": info.needs_passphrase,
+            "reveals": [{"at": iso(r.at), "from": r.ip} for r in info.reveals],
+        })  # fmt: skip
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        """DELETE /api/v1/secrets/{id} with the status token."""
+        info = await self._owned(request)
+        state = await self.store.revoke(info.id, self.settings.clock())
+        if state is None:
+            raise _NOT_FOUND
+        if state is not SecretState.REVOKED or info.state is not SecretState.PENDING:
+            raise _gone(state)
+        return _json({"id": info.id, "state": state.value})
+
+    async def health(self, request: web.Request) -> web.Response:
+        """GET /healthz: 200 when the store answers, else 503."""
+        try:
+            await self.store.ping()
+        except Exception as exc:  # noqa: BLE001 - any store failure means unhealthy
+            self.metrics.store_up.set(0)
+            _log.warning("health check: the %s store does not answer: %s", self.store.name, type(exc).__name__)
+            return _json({"status": "unavailable", "store": self.store.name}, 503)
+        self.metrics.store_up.set(1)
+        return _json({"status": "ok", "store": self.store.name})
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        """GET /metrics."""
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": self.metrics.content_type})
+
+    async def openapi_doc(self, request: web.Request) -> web.Response:
+        """GET /api/v1/openapi.json."""
+        if self._openapi is None:  # built on first use: the public URL is known only once listening
+            self._openapi = json.dumps(build_openapi(self.settings.max_size, self.settings.public_url)).encode()
+        return web.Response(body=self._openapi, content_type="application/json")
+
+    async def page(self, request: web.Request) -> web.Response:
+        """GET /s/{id}: the reveal page. Never consumes, never even looks the share up."""
+        check_id(request.match_info["id"])
+        return reveal_page_response()
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Shape every error as JSON, count and time requests, and log without ids or bodies."""
+        started = time.perf_counter()
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        try:
+            response = await handler(request)
+        except ApiError as exc:
+            headers = {"Retry-After": exc.extra.pop("retry_after")} if "retry_after" in exc.extra else None
+            response = _json(exc.body(), exc.status, headers)
+        except web.HTTPRequestEntityTooLarge:
+            response = _json({"error": f"the request is larger than this relay accepts ({self.settings.max_size}"
+                              " bytes of secret)", "code": "too_large", "max_size": self.settings.max_size}, 413)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = _json({"error": exc.reason, "code": exc.reason.lower().replace(" ", "_")}, exc.status)
+        except Exception:  # noqa: BLE001 - a last resort: the client gets a JSON 500, the log the trace
+            _log.exception("internal error on %s %s", request.method, route)
+            response = _json({"error": "internal error", "code": "internal"}, 500)
+        elapsed = time.perf_counter() - started
+        self.metrics.requests.labels(route, request.method, str(response.status)).inc()
+        self.metrics.latency.labels(route).observe(elapsed)
+        _log.info("%s %s %d %.1fms", request.method, route, response.status, elapsed * 1000)
+        return response
+
+
+def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
+    """The aiohttp application of the relay (the caller owns the store's lifetime)."""
+    relay = LinkRelay(store, settings)
+    app = web.Application(middlewares=[relay.middleware],
+                          client_max_size=settings.max_size * 4 // 3 + JSON_BODY_SLACK)
+    app.router.add_post("/api/v1/secrets", relay.create)
+    app.router.add_get("/api/v1/secrets/{id}", relay.meta)
+    app.router.add_delete("/api/v1/secrets/{id}", relay.revoke)
+    app.router.add_post("/api/v1/secrets/{id}/reveal", relay.reveal)
+    app.router.add_get("/api/v1/secrets/{id}/status", relay.status)
+    app.router.add_get("/api/v1/openapi.json", relay.openapi_doc)
+    app.router.add_get("/healthz", relay.health)
+    app.router.add_get("/metrics", relay.metrics_page)
+    app.router.add_get("/s/{id}", relay.page)
+    app["relay"] = relay
+    return app

@@ -1,0 +1,140 @@
+"""What the link relay stores and the interface every store implements.
+
+A store holds, per share: the envelope (ciphertext only), the SHA-256 of the auth token
+the recipient must present, the SHA-256 of the sender's status token, the envelope's
+44-byte header (public: salt and iterations), and the policy and history of the share.
+Nothing in it can decrypt the secret: the fragment key never reaches the relay.
+
+Every state change is atomic in the store (claim first, then serve): a reveal either
+consumes a view and gets the envelope, or changes nothing but a failure counter.
+Times are POSIX seconds, passed in by the caller so that tests can move the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+# Policy limits (the API refuses anything outside them with a 400).
+MIN_EXPIRY_S = 5 * 60
+MAX_EXPIRY_S = 30 * 24 * 3600
+DEFAULT_EXPIRY_S = 3600
+MIN_VIEWS = 1
+MAX_VIEWS = 10
+DEFAULT_VIEWS = 1
+MAX_FAILED_ATTEMPTS = 5
+MAX_CIDRS = 32
+DEFAULT_MAX_SIZE = 10 * 1024 * 1024
+# How long a finished share's record (never its envelope) stays for `ots link status`.
+TOMBSTONE_S = 7 * 24 * 3600
+
+
+class SecretState(StrEnum):
+    """Where a share is in its life. Only ``pending`` still holds an envelope."""
+
+    PENDING = "pending"
+    REVEALED = "revealed"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    BURNED = "burned"
+
+
+@dataclass(frozen=True)
+class NewSecret:
+    """A share as the API hands it to :meth:`LinkStore.create`."""
+
+    id: str
+    envelope: bytes
+    header: bytes
+    needs_passphrase: bool
+    auth_hash: str
+    status_hash: str
+    created_at: float
+    expires_at: float
+    max_views: int
+    allow_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RevealRecord:
+    """One consumed view: when, and from which client address."""
+
+    at: float
+    ip: str
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """Everything about a share except its envelope. ``state`` already accounts for expiry."""
+
+    id: str
+    state: SecretState
+    header: bytes
+    needs_passphrase: bool
+    status_hash: str
+    created_at: float
+    expires_at: float
+    max_views: int
+    views_left: int
+    failed_attempts: int
+    blocked_attempts: int
+    allow_cidrs: tuple[str, ...]
+    reveals: tuple[RevealRecord, ...] = field(default_factory=tuple)
+    ended_at: float | None = None
+
+
+class RevealOutcome(StrEnum):
+    """What :meth:`LinkStore.reveal` did."""
+
+    REVEALED = "revealed"  # a view was consumed; ``envelope`` is set
+    WRONG_TOKEN = "wrong_token"  # noqa: S105 - failed_attempts went up; still pending
+    BURNED = "burned"  # this wrong token was the last allowed one: the envelope is gone
+    GONE = "gone"  # not pending (``state`` says why); nothing changed
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class RevealResult:
+    """The result of one reveal attempt."""
+
+    outcome: RevealOutcome
+    envelope: bytes | None = None
+    views_left: int = 0
+    attempts_left: int = 0
+    state: SecretState | None = None
+
+
+class LinkStore(Protocol):
+    """Storage behind the relay API. Implementations: SQLite (embedded) and Redis (scale-out)."""
+
+    name: str
+
+    async def create(self, secret: NewSecret) -> bool:
+        """Store a new share durably; return False (and change nothing) if the id exists."""
+
+    async def info(self, share_id: str, now: float) -> SecretInfo | None:
+        """The share's record without its envelope, or None if unknown (or its tombstone is gone)."""
+
+    async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
+        """Atomically consume one view if the share is pending, unexpired and ``auth_hash`` matches.
+
+        A wrong hash adds one failed attempt; the MAX_FAILED_ATTEMPTS-th burns the share.
+        An expired share is marked expired and its envelope dropped. The claim is durable
+        before this returns, so a crash right after cannot hand the envelope out again.
+        """
+
+    async def note_blocked(self, share_id: str, now: float) -> None:
+        """Count a reveal refused by the share's network allowlist. Never consumes."""
+
+    async def revoke(self, share_id: str, now: float) -> SecretState | None:
+        """Revoke a pending share (drop its envelope). Return the state after the call, None if unknown."""
+
+    async def sweep(self, now: float) -> int:
+        """Drop envelopes of expired shares and tombstones older than TOMBSTONE_S; return rows touched."""
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+
+    async def close(self) -> None:
+        """Release connections and files."""

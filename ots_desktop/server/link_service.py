@@ -1,0 +1,75 @@
+"""Running the link relay as one of ``ots server``'s services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from ots_desktop.server.link_api import RelaySettings, build_app
+from ots_desktop.server.link_model import LinkStore
+from ots_desktop.server.stores import open_store
+from ots_desktop.server.wormhole_services import ListenError, host_port
+
+SWEEP_INTERVAL_S = 60.0
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkRelayService:
+    """A listening relay: its address, its store, and what stopping it must undo."""
+
+    name: str
+    url: str
+    port: int
+    store: LinkStore
+    runner: web.AppRunner
+    sweeper: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, then close the store."""
+        self.sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.sweeper
+        await self.runner.cleanup()
+        await self.store.close()
+
+
+async def _sweep_forever(store: LinkStore, settings: RelaySettings) -> None:
+    while True:
+        try:
+            await store.sweep(settings.clock())
+        except Exception as exc:  # noqa: BLE001 - a failed sweep is retried next round
+            _log.warning("sweeping expired shares failed: %s", exc)
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+
+
+async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path, settings: RelaySettings,
+                           *, reuse_port: bool = False) -> LinkRelayService:
+    """Open the store and listen; ``port`` 0 takes any free port."""
+    store = await open_store(store_url, data_dir)
+    runner = web.AppRunner(build_app(store, settings), access_log=None, handle_signals=False)
+    try:
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await store.close()
+        raise ListenError(host, port, exc.strerror or str(exc)) from None
+    except BaseException:
+        await runner.cleanup()
+        await store.close()
+        raise
+    addresses = runner.addresses
+    bound = int(addresses[0][1]) if addresses else port
+    url = f"http://{host_port(host, bound)}"
+    if not settings.public_url:
+        settings.public_url = url
+    sweeper = asyncio.get_running_loop().create_task(_sweep_forever(store, settings))
+    return LinkRelayService(name="link relay", url=url, port=bound, store=store,
+                            runner=runner, sweeper=sweeper)

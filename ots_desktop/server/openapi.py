@@ -1,0 +1,160 @@
+"""The OpenAPI 3.0 document of the link relay, served at ``/api/v1/openapi.json``.
+
+It is built here, next to the limits it quotes, so that it cannot drift from them; the
+tests fuzz the running server against it and compare its routes with the server's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ots_desktop.server.link_model import (
+    DEFAULT_EXPIRY_S,
+    DEFAULT_VIEWS,
+    MAX_CIDRS,
+    MAX_EXPIRY_S,
+    MAX_FAILED_ATTEMPTS,
+    MAX_VIEWS,
+    MIN_EXPIRY_S,
+    MIN_VIEWS,
+    SecretState,
+)
+from ots_desktop.server.link_policy import HASH_PATTERN, ID_PATTERN, TOKEN_PATTERN
+
+API_VERSION = "1.0.0"
+_JSON = "application/json"
+_B64U = "^[A-Za-z0-9_-]+$"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_response(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref(schema)}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Malformed request", 401: "Missing or wrong credentials", 403: "Not allowed",
+            404: "No such share", 409: "The id is taken", 410: "The share has ended", 413: "Too large",
+            415: "Not JSON", 429: "Rate limited (see Retry-After)"}  # fmt: skip
+    return {str(code): _json_response(text[code]) for code in codes}
+
+
+def _schemas(max_size: int) -> dict[str, Any]:
+    state = {"type": "string", "enum": [s.value for s in SecretState]}
+    time = {"type": "string", "format": "date-time"}
+    share_id = {"type": "string", "pattern": ID_PATTERN}
+    return {
+        "Error": {
+            "type": "object", "required": ["error", "code"],
+            "properties": {"error": {"type": "string"}, "code": {"type": "string"}, "state": state,
+                           "attempts_left": {"type": "integer"}, "max_size": {"type": "integer"}},
+        },
+        "CreateRequest": {
+            "type": "object", "additionalProperties": False, "required": ["id", "envelope", "auth_hash"],
+            "properties": {
+                "id": share_id,
+                "envelope": {"type": "string", "pattern": _B64U, "maxLength": max_size * 4 // 3 + 4,
+                             "description": f"A v1 envelope, base64url; at most {max_size} bytes decoded"},
+                "auth_hash": {"type": "string", "pattern": HASH_PATTERN},
+                "expires_in": {"type": "integer", "minimum": MIN_EXPIRY_S, "maximum": MAX_EXPIRY_S,
+                               "default": DEFAULT_EXPIRY_S},
+                "max_views": {"type": "integer", "minimum": MIN_VIEWS, "maximum": MAX_VIEWS,
+                              "default": DEFAULT_VIEWS},
+                "allow_cidrs": {"type": "array", "maxItems": MAX_CIDRS, "items": {"type": "string"}},
+            },
+        },
+        "Created": {
+            "type": "object", "required": ["id", "status_token", "expires_at"],
+            "properties": {"id": share_id, "status_token": {"type": "string", "pattern": TOKEN_PATTERN},
+                           "expires_at": time},
+        },
+        "Meta": {
+            "type": "object", "required": ["id", "state", "needs_passphrase", "expires_at", "views_left", "header"],
+            "properties": {"id": share_id, "state": state, "needs_passphrase": {"type": "boolean"},
+                           "expires_at": time, "views_left": {"type": "integer"},
+                           "header": {"type": "string", "pattern": _B64U}},
+        },
+        "RevealRequest": {
+            "type": "object", "additionalProperties": False, "required": ["auth_token"],
+            "properties": {"auth_token": {"type": "string", "pattern": TOKEN_PATTERN}},
+        },
+        "Revealed": {
+            "type": "object", "required": ["envelope", "views_left"],
+            "properties": {"envelope": {"type": "string", "pattern": _B64U}, "views_left": {"type": "integer"}},
+        },
+        "Status": {
+            "type": "object",
+            "required": ["id", "state", "created_at", "expires_at", "ended_at", "max_views", "views_left",
+                         "failed_attempts", "blocked_attempts", "needs_passphrase", "reveals"],
+            "properties": {
+                "id": share_id, "state": state, "created_at": time, "expires_at": time,
+                "ended_at": {**time, "nullable": True}, "max_views": {"type": "integer"},
+                "views_left": {"type": "integer"}, "failed_attempts": {"type": "integer"},
+                "blocked_attempts": {"type": "integer"}, "needs_passphrase": {"type": "boolean"},
+                "reveals": {"type": "array", "items": {
+                    "type": "object", "required": ["at", "from"],
+                    "properties": {"at": time, "from": {"type": "string"}}}},
+            },
+        },
+        "Revoked": {"type": "object", "required": ["id", "state"], "properties": {"id": share_id, "state": state}},
+        "Health": {"type": "object", "required": ["status", "store"],
+                   "properties": {"status": {"type": "string"}, "store": {"type": "string"}}},
+    }  # fmt: skip
+
+
+def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
+    """The whole document for a relay accepting envelopes up to ``max_size`` bytes."""
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    bearer: list[dict[str, list[str]]] = [{"statusToken": []}]
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "ots-desktop link relay", "version": API_VERSION,
+                 "description": "Parks encrypted one-time secrets. The relay never sees a key or plaintext."},
+        "servers": [{"url": public_url}],
+        "components": {
+            "schemas": _schemas(max_size),
+            "securitySchemes": {"statusToken": {"type": "http", "scheme": "bearer",
+                                                "description": "The status token returned at creation"}},
+        },
+        "paths": {
+            "/api/v1/secrets": {"post": {
+                "operationId": "createSecret", "summary": "Park an encrypted share",
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRequest")}}},
+                "responses": {"201": _json_response("Stored durably", "Created"),
+                              **_errors(400, 409, 413, 415, 429)},
+            }},
+            "/api/v1/secrets/{id}": {
+                "parameters": [id_param],
+                "get": {"operationId": "getSecretMeta", "summary": "Describe a share without consuming it",
+                        "responses": {"200": _json_response("Pending", "Meta"), **_errors(400, 404, 410)}},
+                "delete": {"operationId": "revokeSecret", "summary": "Revoke a pending share", "security": bearer,
+                           "responses": {"200": _json_response("Revoked", "Revoked"),
+                                         **_errors(400, 401, 403, 404, 410)}},
+            },
+            "/api/v1/secrets/{id}/reveal": {"parameters": [id_param], "post": {
+                "operationId": "revealSecret",
+                "summary": f"Consume one view (a wrong auth token counts; the {MAX_FAILED_ATTEMPTS}th burns)",
+                "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
+                "responses": {"200": _json_response("The envelope", "Revealed"),
+                              **_errors(400, 401, 403, 404, 410, 415, 429)},
+            }},
+            "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {
+                "operationId": "getSecretStatus", "summary": "The sender's view of a share", "security": bearer,
+                "responses": {"200": _json_response("Status", "Status"), **_errors(400, 401, 403, 404)},
+            }},
+            "/healthz": {"get": {"operationId": "health", "summary": "Liveness and store reachability",
+                                 "responses": {"200": _json_response("Healthy", "Health"),
+                                               "503": _json_response("Store unreachable", "Health")}}},
+            "/metrics": {"get": {"operationId": "metrics", "summary": "Prometheus metrics",
+                                 "responses": {"200": {"description": "Text exposition format",
+                                                       "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/s/{id}": {"parameters": [id_param], "get": {
+                "operationId": "revealPage", "summary": "The reveal page (never consumes)",
+                "responses": {"200": {"description": "HTML page",
+                                      "content": {"text/html": {"schema": {"type": "string"}}}},
+                              **_errors(400)},
+            }},
+        },
+    }  # fmt: skip

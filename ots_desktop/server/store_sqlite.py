@@ -1,0 +1,311 @@
+"""The embedded link store: one SQLite file in WAL mode, written by one thread with group commit.
+
+Every operation runs on a single worker thread that owns the connection. The worker takes
+whatever operations are queued, runs each inside its own savepoint of one ``BEGIN
+IMMEDIATE`` transaction, commits once (``synchronous = FULL``: the WAL is fsynced), and only
+then answers the callers. A create is therefore on disk before its 201, and a reveal's
+claim is on disk before the envelope leaves the server; under load many operations share
+one fsync. Because the worker is the only writer and each operation reads and changes its
+row inside the transaction, a view is consumed at most once.
+
+Envelopes sit in their own table and are deleted (``secure_delete`` zeroes the freed
+pages) the moment a share ends; the row in ``secrets`` stays as a tombstone for
+``ots link status`` until TOMBSTONE_S after it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ots_desktop.core.errors import OtsError
+from ots_desktop.server.link_model import (
+    MAX_FAILED_ATTEMPTS,
+    TOMBSTONE_S,
+    NewSecret,
+    RevealOutcome,
+    RevealRecord,
+    RevealResult,
+    SecretInfo,
+    SecretState,
+)
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS secrets (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    header BLOB NOT NULL,
+    needs_passphrase INTEGER NOT NULL,
+    auth_hash TEXT NOT NULL,
+    status_hash TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    max_views INTEGER NOT NULL,
+    views_left INTEGER NOT NULL,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    blocked_attempts INTEGER NOT NULL DEFAULT 0,
+    allow_cidrs TEXT NOT NULL DEFAULT '[]',
+    reveals TEXT NOT NULL DEFAULT '[]',
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS secrets_by_expiry ON secrets (state, expires_at);
+CREATE TABLE IF NOT EXISTS envelopes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+"""
+_COLUMNS = ("id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,"
+            " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at")
+
+
+class StoreError(OtsError):
+    """The link store failed (disk full, unreadable file, closed store)."""
+
+
+class _Worker(threading.Thread):
+    """Owns the connection; runs queued operations in batches, one commit per batch."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(name="ots-link-store", daemon=True)
+        self.conn = conn
+        self.jobs: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(batch)
+            if stop:
+                break
+        self.conn.close()
+
+    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        conn = self.conn
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = op(conn)
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+                    conn.execute("ROLLBACK TO op")
+                    results.append((future, None, exc))
+                else:
+                    results.append((future, value, None))
+                conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            failure = StoreError(f"the link store could not write: {exc}")
+            results = [(future, None, failure) for _, future in batch]
+        for future, value, error in results:
+            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+class SqliteStore:
+    """:class:`~ots_desktop.server.link_model.LinkStore` on one SQLite file."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path, worker: _Worker) -> None:
+        self.path = path
+        self._worker = worker
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``, readable by the owner only."""
+        return await asyncio.to_thread(cls._open_sync, path)
+
+    @classmethod
+    def _open_sync(cls, path: Path) -> SqliteStore:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA secure_delete = ON")
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open the link store {path}: {exc}") from None
+        worker = _Worker(conn)
+        worker.start()
+        return cls(path, worker)
+
+    async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreError("the link store is closed")
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._worker.jobs.put((op, future))
+        return await future
+
+    async def create(self, secret: NewSecret) -> bool:
+        """Insert the share and its envelope; False if the id is taken."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
+                " created_at, expires_at, max_views, views_left, allow_cidrs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
+                 secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
+                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs))),
+            )  # fmt: skip
+            if cursor.rowcount != 1:
+                return False
+            conn.execute("INSERT INTO envelopes (id, data) VALUES (?, ?)", (secret.id, secret.envelope))
+            return True
+
+        return await self._run(op)
+
+    async def info(self, share_id: str, now: float) -> SecretInfo | None:
+        """The share's record with its state as of ``now``."""
+        return await self._run(lambda conn: _info(conn, share_id, now))
+
+    async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
+        """Claim one view (durably) and return the envelope, or say why not."""
+        return await self._run(lambda conn: _reveal(conn, share_id, auth_hash, ip, now))
+
+    async def note_blocked(self, share_id: str, now: float) -> None:
+        """Count one reveal refused by the allowlist."""
+        await self._run(lambda conn: conn.execute(
+            "UPDATE secrets SET blocked_attempts = blocked_attempts + 1 WHERE id = ?", (share_id,)))
+
+    async def revoke(self, share_id: str, now: float) -> SecretState | None:
+        """End a pending share as revoked; report the state it is in afterwards."""
+
+        def op(conn: sqlite3.Connection) -> SecretState | None:
+            info = _info(conn, share_id, now)
+            if info is None:
+                return None
+            if info.state is SecretState.PENDING:
+                _end(conn, share_id, SecretState.REVOKED, now)
+                return SecretState.REVOKED
+            if info.state is SecretState.EXPIRED:
+                _end(conn, share_id, SecretState.EXPIRED, info.expires_at)
+            return info.state
+
+        return await self._run(op)
+
+    async def sweep(self, now: float) -> int:
+        """Mark expired shares, drop their envelopes, and forget tombstones past their time."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            expired = [row[0] for row in conn.execute(
+                "SELECT id FROM secrets WHERE state = ? AND expires_at <= ?", (SecretState.PENDING.value, now))]
+            for share_id in expired:
+                conn.execute("UPDATE secrets SET state = ?, ended_at = expires_at WHERE id = ?",
+                             (SecretState.EXPIRED.value, share_id))
+                conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+            forgotten = conn.execute("DELETE FROM secrets WHERE ended_at IS NOT NULL AND ended_at <= ?",
+                                     (now - TOMBSTONE_S,)).rowcount
+            return len(expired) + forgotten
+
+        return await self._run(op)
+
+    async def ping(self) -> None:
+        """Run a trivial query through the worker."""
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        """Finish queued work, then close the connection."""
+        if self._closed:
+            return
+        self._closed = True
+        self._worker.jobs.put(None)
+        await asyncio.to_thread(self._worker.join)
+
+
+def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
+    (share_id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,
+     failed, blocked, cidrs, reveals, ended_at) = row
+    current = SecretState(state)
+    if current is SecretState.PENDING and now >= expires_at:
+        current, ended_at = SecretState.EXPIRED, expires_at
+    return SecretInfo(
+        id=share_id, state=current, header=bytes(header), needs_passphrase=bool(needs_passphrase),
+        status_hash=status_hash, created_at=created_at, expires_at=expires_at, max_views=max_views,
+        views_left=views_left, failed_attempts=failed, blocked_attempts=blocked,
+        allow_cidrs=tuple(json.loads(cidrs)),
+        reveals=tuple(RevealRecord(at=r["at"], ip=r["ip"]) for r in json.loads(reveals)), ended_at=ended_at,
+    )  # fmt: skip
+
+
+def _info(conn: sqlite3.Connection, share_id: str, now: float) -> SecretInfo | None:
+    row = conn.execute(f"SELECT {_COLUMNS} FROM secrets WHERE id = ?", (share_id,)).fetchone()  # noqa: S608
+    return None if row is None else _row_info(row, now)
+
+
+def _end(conn: sqlite3.Connection, share_id: str, state: SecretState, at: float) -> None:
+    conn.execute("UPDATE secrets SET state = ?, ended_at = ? WHERE id = ?", (state.value, at, share_id))
+    conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+
+
+def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
+    row = conn.execute("SELECT state, expires_at, auth_hash, views_left, failed_attempts, reveals FROM secrets"
+                       " WHERE id = ?", (share_id,)).fetchone()
+    if row is None:
+        return RevealResult(RevealOutcome.NOT_FOUND)
+    state, expires_at, stored_hash, views_left, failed, reveals = row
+    if state != SecretState.PENDING.value:
+        return RevealResult(RevealOutcome.GONE, state=SecretState(state))
+    if now >= expires_at:
+        _end(conn, share_id, SecretState.EXPIRED, expires_at)
+        return RevealResult(RevealOutcome.GONE, state=SecretState.EXPIRED)
+    if not hmac.compare_digest(stored_hash.encode(), auth_hash.encode()):
+        failed += 1
+        conn.execute("UPDATE secrets SET failed_attempts = ? WHERE id = ?", (failed, share_id))
+        if failed >= MAX_FAILED_ATTEMPTS:
+            _end(conn, share_id, SecretState.BURNED, now)
+            return RevealResult(RevealOutcome.BURNED, state=SecretState.BURNED)
+        return RevealResult(RevealOutcome.WRONG_TOKEN, attempts_left=MAX_FAILED_ATTEMPTS - failed,
+                            state=SecretState.PENDING)
+    envelope_row = conn.execute("SELECT data FROM envelopes WHERE id = ?", (share_id,)).fetchone()
+    if envelope_row is None:  # cannot happen while pending; refuse rather than serve nothing
+        _end(conn, share_id, SecretState.BURNED, now)
+        return RevealResult(RevealOutcome.GONE, state=SecretState.BURNED)
+    views_left -= 1
+    history = json.loads(reveals)
+    history.append({"at": now, "ip": ip})
+    conn.execute("UPDATE secrets SET views_left = ?, reveals = ? WHERE id = ?",
+                 (views_left, json.dumps(history), share_id))
+    if views_left == 0:
+        _end(conn, share_id, SecretState.REVEALED, now)
+    state_after = SecretState.PENDING if views_left else SecretState.REVEALED
+    return RevealResult(RevealOutcome.REVEALED, envelope=bytes(envelope_row[0]), views_left=views_left,
+                        attempts_left=MAX_FAILED_ATTEMPTS - failed, state=state_after)
