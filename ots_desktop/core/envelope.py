@@ -240,6 +240,19 @@ def _layout(body_len: int, chunk_size: int) -> tuple[int, int]:
     return count, body_len - count * TAG_LEN
 
 
+def check_layout(data: BytesLike) -> Header:
+    """Check an envelope's header and that its length fits the chunk layout, without any key.
+
+    This is all a relay can check: it catches truncation and padding, not tampering.
+    """
+    view = memoryview(data).cast("B")
+    header = read_header(view)
+    if len(view) < HEADER_LEN + header.meta_len:
+        raise EnvelopeError(_CUT)
+    _layout(len(view) - HEADER_LEN - header.meta_len, header.chunk_size)
+    return header
+
+
 def seal(
     plaintext: SecretBuffer | BytesLike,
     *,

@@ -37,6 +37,7 @@ from ots_desktop.server.reveal_page import reveal_page_response
 _log = logging.getLogger("ots_desktop.server.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JSON_BODY_SLACK = 4096
+RELAY_KEY: web.AppKey[LinkRelay] = web.AppKey("relay")
 
 
 @dataclass
@@ -256,5 +257,5 @@ def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
     app.router.add_get("/healthz", relay.health)
     app.router.add_get("/metrics", relay.metrics_page)
     app.router.add_get("/s/{id}", relay.page)
-    app["relay"] = relay
+    app[RELAY_KEY] = relay
     return app

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ots_desktop.core.envelope import HEADER_LEN, read_header
+from ots_desktop.core.envelope import HEADER_LEN, check_layout
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.ids import b64u_decode, b64u_encode
 from ots_desktop.server.link_model import (
@@ -151,7 +151,7 @@ def parse_create(body: object, max_size: int) -> CreateRequest:
                        max_size=max_size)
     try:
         envelope = b64u_decode(encoded)
-        header = read_header(envelope)
+        header = check_layout(envelope)
     except (ValueError, binascii.Error, InputError):
         raise bad_request("envelope is not valid base64url") from None
     except EnvelopeError as exc:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -16,6 +17,8 @@ from ots_desktop.server.stores import open_store
 from ots_desktop.server.wormhole_services import ListenError, host_port
 
 SWEEP_INTERVAL_S = 60.0
+# aiohttp's own access log would print the path, which holds the share id; link_api logs the route instead.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "handle_signals": False}
 _log = logging.getLogger(__name__)
 
 
@@ -52,7 +55,7 @@ async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path,
                            *, reuse_port: bool = False) -> LinkRelayService:
     """Open the store and listen; ``port`` 0 takes any free port."""
     store = await open_store(store_url, data_dir)
-    runner = web.AppRunner(build_app(store, settings), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(store, settings), **RUNNER_OPTIONS)
     try:
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)

@@ -1,0 +1,345 @@
+"""The scale-out link store: Redis, shared by any number of relay processes.
+
+Per share there are three keys: a hash with the record (hashes of the tokens, the 44-byte
+header, the policy, the counters), a string with the envelope (ciphertext only) and a list
+with the reveal history. Two sorted sets index the shares still pending (by ``expires_at``)
+and the ended ones (by ``ended_at``) for :meth:`RedisStore.sweep`.
+
+Every change is one Lua script, so it is atomic across processes: a reveal checks the state,
+the expiry and the auth hash, reads the envelope, consumes the view and deletes the envelope
+in one step, and exactly one caller wins each view. Expiry is always decided against the
+``now`` the caller passes (tests move that clock); Redis' own TTLs, set from the real clock
+and never less than ``MIN_TTL_S`` ahead of it, are only a backstop that makes forgotten data
+disappear even if nobody sweeps. Floats are stored as Python writes them and never formatted
+by Lua, so they come back exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from ots_desktop.server.link_model import (
+    MAX_FAILED_ATTEMPTS,
+    TOMBSTONE_S,
+    NewSecret,
+    RevealOutcome,
+    RevealRecord,
+    RevealResult,
+    SecretInfo,
+    SecretState,
+)
+from ots_desktop.server.stores import describe_store
+from ots_desktop.server.wormhole_services import ServerError
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 10.0
+# A TTL is never set closer than this to the real clock, whatever ``now`` the caller claims.
+MIN_TTL_S = 60
+SWEEP_BATCH = 500
+MIN_SERVER_VERSION = (6, 2)  # SET ... PXAT
+
+# Shared by the scripts that end a share. KEYS: record, envelope, reveals, pending, ended.
+# ARGV[1] id, ARGV[2] the earliest allowed expiry in ms (real clock), ARGV[3] now.
+_FINISH = f"""
+local function finish(state, ended_at)
+  local keep = math.max((tonumber(ended_at) + {TOMBSTONE_S}) * 1000, tonumber(ARGV[2]))
+  keep = string.format('%.0f', math.floor(keep))
+  redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ended_at, 'keep_ms', keep)
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('ZADD', KEYS[5], ended_at, ARGV[1])
+  redis.call('PEXPIREAT', KEYS[1], keep)
+  redis.call('PEXPIREAT', KEYS[3], keep)
+end
+"""
+
+# ARGV[4] envelope, ARGV[5] envelope expiry ms, ARGV[6] record expiry ms, ARGV[7] expires_at, ARGV[8..] fields.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[2], ARGV[4], 'PXAT', ARGV[5])
+redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+"""
+
+# ARGV[4] auth hash, ARGV[5] the reveal record (JSON). Returns {outcome, state, views_left, attempts_left, envelope}.
+_REVEAL = _FINISH + f"""
+local m = redis.call('HMGET', KEYS[1], 'state', 'auth_hash', 'expires_at', 'failed_attempts', 'keep_ms')
+if not m[1] then return {{'not_found'}} end
+if m[1] ~= 'pending' then return {{'gone', m[1]}} end
+if tonumber(ARGV[3]) >= tonumber(m[3]) then
+  finish('expired', m[3])
+  return {{'gone', 'expired'}}
+end
+local failed = tonumber(m[4])
+if m[2] ~= ARGV[4] then
+  failed = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
+  if failed >= {MAX_FAILED_ATTEMPTS} then
+    finish('burned', ARGV[3])
+    return {{'burned', 'burned'}}
+  end
+  return {{'wrong_token', 'pending', 0, {MAX_FAILED_ATTEMPTS} - failed}}
+end
+local envelope = redis.call('GET', KEYS[2])
+if not envelope then
+  -- Only Redis' clock running ahead of the caller's can drop it first: it did expire.
+  finish('expired', m[3])
+  return {{'gone', 'expired'}}
+end
+local left = redis.call('HINCRBY', KEYS[1], 'views_left', -1)
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('PEXPIREAT', KEYS[3], m[5])
+local state = 'pending'
+if left <= 0 then
+  finish('revealed', ARGV[3])
+  state = 'revealed'
+end
+return {{'revealed', state, left, {MAX_FAILED_ATTEMPTS} - failed, envelope}}
+"""
+
+_NOTE_BLOCKED = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'blocked_attempts', 1) end
+return 0
+"""
+
+_REVOKE = _FINISH + """
+local m = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+if not m[1] then return false end
+if m[1] ~= 'pending' then return m[1] end
+if tonumber(ARGV[3]) >= tonumber(m[2]) then
+  finish('expired', m[2])
+  return 'expired'
+end
+finish('revoked', ARGV[3])
+return 'revoked'
+"""
+
+# Sweep steps return 1 (changed the share), 0 (dropped a stale index entry) or -1 (left as is).
+_EXPIRE_ONE = _FINISH + """
+local m = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
+if m[1] ~= 'pending' then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  return 0
+end
+if tonumber(ARGV[3]) < tonumber(m[2]) then return -1 end
+finish('expired', m[2])
+return 1
+"""
+
+_FORGET_ONE = f"""
+local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at')
+if (not m[1]) or m[1] == 'pending' or (not m[2]) then
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  return 0
+end
+if tonumber(ARGV[3]) < tonumber(m[2]) + {TOMBSTONE_S} then return -1 end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+"""
+
+
+class RedisStoreError(ServerError):
+    """The Redis store cannot be reached or refused a command."""
+
+
+def safe_url(url: str) -> str:
+    """``url`` as it may be shown: no password, neither in the netloc nor in ``?password=``."""
+    shown = describe_store(url)
+    parts = urlsplit(shown)
+    if not parts.query:
+        return shown
+    query = [(k, "***" if k.lower() == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return parts._replace(query=urlencode(query, safe="*/")).geturl()
+
+
+def _num(value: float) -> str:
+    return repr(float(value))
+
+
+def _floor_ms() -> int:
+    return int((time.time() + MIN_TTL_S) * 1000)
+
+
+def _at_ms(at: float, floor_ms: int) -> str:
+    return str(max(int(at * 1000), floor_ms))
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    """:class:`~ots_desktop.server.link_model.LinkStore` on one Redis database."""
+
+    name = "redis"
+
+    def __init__(self, client: aioredis.Redis, url: str, prefix: str) -> None:
+        self._client = client
+        self._url = safe_url(url)
+        self._prefix = prefix
+        self._pending_key = f"{prefix}pending"
+        self._ended_key = f"{prefix}ended"
+        self._create = client.register_script(_CREATE)
+        self._reveal = client.register_script(_REVEAL)
+        self._note_blocked = client.register_script(_NOTE_BLOCKED)
+        self._revoke = client.register_script(_REVOKE)
+        self._expire_one = client.register_script(_EXPIRE_ONE)
+        self._forget_one = client.register_script(_FORGET_ONE)
+
+    @classmethod
+    async def connect(cls, url: str, *, prefix: str = "ots:") -> RedisStore:
+        """Connect to ``redis://[:password@]host:port/db`` or ``unix:///path/to/sock?db=N`` and check it answers."""
+        shown = safe_url(url)
+        try:
+            client: aioredis.Redis = aioredis.Redis.from_url(
+                url, decode_responses=False, socket_connect_timeout=CONNECT_TIMEOUT_S,
+                socket_timeout=COMMAND_TIMEOUT_S)
+        except ValueError as exc:
+            raise RedisStoreError(f"invalid Redis store URL {shown}: {exc}") from None
+        try:
+            await client.ping()
+            server = await client.info("server")
+        except (RedisError, OSError) as exc:
+            await client.aclose()
+            raise RedisStoreError(f"cannot reach the Redis store at {shown}: {exc}") from None
+        version = str(server.get("redis_version", "0"))
+        if tuple(int(p) for p in version.split(".")[:2] if p.isdigit()) < MIN_SERVER_VERSION:
+            await client.aclose()
+            raise RedisStoreError(f"the Redis store at {shown} runs Redis {version}; "
+                                  f"{'.'.join(map(str, MIN_SERVER_VERSION))} or newer is needed")
+        return cls(client, url, prefix)
+
+    def _keys(self, share_id: str) -> list[str]:
+        p = self._prefix
+        return [f"{p}secret:{share_id}", f"{p}envelope:{share_id}", f"{p}reveals:{share_id}",
+                self._pending_key, self._ended_key]
+
+    async def _guard(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except (RedisError, OSError) as exc:
+            raise RedisStoreError(f"the Redis store at {self._url} failed: {exc}") from None
+
+    async def _run(self, script: AsyncScript, share_id: str, now: float, *extra: Any) -> Any:
+        args = [share_id, _floor_ms(), _num(now), *extra]
+        return await self._guard(script(keys=self._keys(share_id), args=args))
+
+    async def create(self, secret: NewSecret) -> bool:
+        """Store the share and its envelope in one step; False if the id is taken."""
+        floor_ms = _floor_ms()
+        record_ms = _at_ms(secret.expires_at + TOMBSTONE_S, floor_ms)
+        fields: dict[str, bytes | str | int] = {
+            "state": SecretState.PENDING.value, "header": secret.header,
+            "needs_passphrase": int(secret.needs_passphrase), "auth_hash": secret.auth_hash,
+            "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
+            "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
+            "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
+            "keep_ms": record_ms,
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        args = [secret.id, floor_ms, _num(secret.created_at), secret.envelope,
+                _at_ms(secret.expires_at, floor_ms), record_ms, _num(secret.expires_at), *flat]
+        created = await self._guard(self._create(keys=self._keys(secret.id), args=args))
+        return bool(created)
+
+    async def info(self, share_id: str, now: float) -> SecretInfo | None:
+        """The share's record with its state as of ``now``, read in one transaction."""
+        record_key, _, reveals_key, _, _ = self._keys(share_id)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(record_key)
+            pipe.lrange(reveals_key, 0, -1)
+            record, reveals = await self._guard(pipe.execute())
+        if not record:
+            return None
+        return _decode_info(share_id, record, reveals, now)
+
+    async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
+        """Check and claim one view in one script; the envelope comes back only to the winner."""
+        record = json.dumps({"at": now, "ip": ip})
+        reply = await self._run(self._reveal, share_id, now, auth_hash, record)
+        outcome = RevealOutcome(_text(reply[0]))
+        state = SecretState(_text(reply[1])) if len(reply) > 1 else None
+        if outcome is RevealOutcome.REVEALED:
+            return RevealResult(outcome, envelope=bytes(reply[4]), views_left=int(reply[2]),
+                                attempts_left=int(reply[3]), state=state)
+        if outcome is RevealOutcome.WRONG_TOKEN:
+            return RevealResult(outcome, attempts_left=int(reply[3]), state=state)
+        return RevealResult(outcome, state=state)
+
+    async def note_blocked(self, share_id: str, now: float) -> None:
+        """Count one reveal refused by the allowlist (only if the share is known)."""
+        await self._run(self._note_blocked, share_id, now)
+
+    async def revoke(self, share_id: str, now: float) -> SecretState | None:
+        """End a pending share as revoked; report the state it is in afterwards."""
+        reply = await self._run(self._revoke, share_id, now)
+        return None if reply is None else SecretState(_text(reply))
+
+    async def sweep(self, now: float) -> int:
+        """Mark shares expired by ``now`` and drop their envelopes; forget tombstones past TOMBSTONE_S.
+
+        Redis' TTLs forget data on the real clock anyway; this follows ``now`` and keeps the
+        two indexes small. Returns the number of shares changed or forgotten.
+        """
+        touched = await self._sweep_index(self._pending_key, now, self._expire_one, now)
+        touched += await self._sweep_index(self._ended_key, now - TOMBSTONE_S, self._forget_one, now)
+        return touched
+
+    async def _sweep_index(self, index: str, upto: float, script: AsyncScript, now: float) -> int:
+        touched = 0
+        while True:
+            members = await self._guard(self._client.zrangebyscore(index, "-inf", _num(upto), start=0,
+                                                                   num=SWEEP_BATCH))
+            if not members:
+                return touched
+            floor_ms = _floor_ms()
+            async with self._client.pipeline(transaction=False) as pipe:
+                for member in members:
+                    share_id = _text(member)
+                    await script(keys=self._keys(share_id), args=[share_id, floor_ms, _num(now)], client=pipe)
+                results = await self._guard(pipe.execute())
+            touched += sum(1 for r in results if int(r) == 1)
+            if len(members) < SWEEP_BATCH or all(int(r) < 0 for r in results):
+                return touched
+
+    async def ping(self) -> None:
+        """Raise :class:`RedisStoreError` if Redis does not answer."""
+        await self._guard(self._client.ping())
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+
+def _decode_info(share_id: str, record: dict[bytes, bytes], reveals: list[bytes], now: float) -> SecretInfo:
+    def text(name: str) -> str:
+        return record[name.encode()].decode()
+
+    state = SecretState(text("state"))
+    expires_at = float(text("expires_at"))
+    ended_raw = record.get(b"ended_at")
+    ended_at = float(ended_raw) if ended_raw is not None else None
+    if state is SecretState.PENDING and now >= expires_at:
+        state, ended_at = SecretState.EXPIRED, expires_at
+    history = tuple(RevealRecord(at=float(r["at"]), ip=str(r["ip"])) for r in map(json.loads, reveals))
+    return SecretInfo(
+        id=share_id, state=state, header=record[b"header"], needs_passphrase=text("needs_passphrase") == "1",
+        status_hash=text("status_hash"), created_at=float(text("created_at")), expires_at=expires_at,
+        max_views=int(text("max_views")), views_left=int(text("views_left")),
+        failed_attempts=int(text("failed_attempts")), blocked_attempts=int(text("blocked_attempts")),
+        allow_cidrs=tuple(json.loads(text("allow_cidrs"))), reveals=history, ended_at=ended_at,
+    )  # fmt: skip
