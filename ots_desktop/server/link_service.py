@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path,
     except OSError as exc:
         await runner.cleanup()
         await store.close()
-        raise ListenError(host, port, exc.strerror or str(exc)) from None
+        raise ListenError(host, port, os.strerror(exc.errno).lower() if exc.errno else str(exc)) from None
     except BaseException:
         await runner.cleanup()
         await store.close()
