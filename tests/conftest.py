@@ -92,3 +92,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     loop = runtime.installed_loop()
     if loop is not None and not loop.is_closed():
         runtime.shutdown(loop)
+
+
+# ---------------------------------------------------------------- Redis (link relay store)
+# Kept in one appended block (imports included) so it merges cleanly with other edits above.
+
+from tests.support.redis_server import RedisServer, start_redis  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real ``redis-server`` on a private unix socket for the whole run, stopped by PID."""
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The store URL of an empty database 0 (flushed before and after each test)."""
+    redis_server.flushdb()
+    yield redis_server.url
+    redis_server.flushdb()

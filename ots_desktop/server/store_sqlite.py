@@ -72,6 +72,16 @@ class StoreError(OtsError):
     """The link store failed (disk full, unreadable file, closed store)."""
 
 
+class _Bare:
+    """A statement that must run outside any transaction (a WAL checkpoint)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        conn.execute(self.sql).fetchall()
+
+
 class _Worker(threading.Thread):
     """Owns the connection; runs queued operations in batches, one commit per batch."""
 
@@ -102,6 +112,18 @@ class _Worker(threading.Thread):
         self.conn.close()
 
     def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        bare = [job for job in batch if isinstance(job[0], _Bare)]
+        batch = [job for job in batch if not isinstance(job[0], _Bare)]
+        if batch:
+            self._run_transaction(batch)
+        for op, future in bare:
+            try:
+                value, error = op(self.conn), None
+            except sqlite3.Error as exc:
+                value, error = None, StoreError(f"the link store could not checkpoint: {exc}")
+            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+
+    def _run_transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
         conn = self.conn
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
@@ -236,7 +258,16 @@ class SqliteStore:
                                      (now - TOMBSTONE_S,)).rowcount
             return len(expired) + forgotten
 
-        return await self._run(op)
+        touched = await self._run(op)
+        # Deleted envelopes are zeroed in the main file (secure_delete) only once the WAL is
+        # checkpointed; doing it here bounds how long old ciphertext lingers in the WAL.
+        await self._run_outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
+        return touched
+
+    async def _run_outside_transaction(self, sql: str) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._worker.jobs.put((_Bare(sql), future))
+        await future
 
     async def ping(self) -> None:
         """Run a trivial query through the worker."""
