@@ -16,6 +16,7 @@ from ots_desktop.core.hardening import harden_process
 COMMANDS = {
     "send": "ots_desktop.cli.send:send",
     "receive": "ots_desktop.cli.receive:receive",
+    "link": "ots_desktop.cli.link:link",
     "audit": "ots_desktop.cli.audit:audit",
     "server": "ots_desktop.cli.server:server",
     "demo": "ots_desktop.cli.demo:demo",

@@ -1,4 +1,4 @@
-"""``ots receive``: take a secret by wormhole code."""
+"""``ots receive``: take a secret by wormhole code or one-time link."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ def _read_code(code: str | None) -> str:
     if code:
         return code.strip()
     if sys.stdin.isatty():
-        code = click.prompt("Wormhole code", err=True)
+        code = click.prompt("Wormhole code or link", err=True, hide_input=False)
     else:
         code = sys.stdin.readline()
     if not code or not code.strip():
-        raise InputError("no code given: pass it as an argument or on stdin")
+        raise InputError("no code or link given: pass it as an argument or on stdin")
     return code.strip()
 
 
@@ -37,21 +37,41 @@ def _read_code(code: str | None) -> str:
 @click.argument("code", required=False)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False, exists=True), default=".",
               show_default=True, help="Folder for a received file or directory.")
+@click.option("--output", type=click.Path(path_type=Path), default=None,
+              help="Links: save what the link holds here (a folder, or a new file name) instead of printing it.")
+@click.option("--passphrase-fd", type=click.IntRange(0), metavar="N",
+              help="Links: read the link's passphrase from file descriptor N (otherwise asked on the terminal).")
 @click.option("--verify", is_flag=True, help="Confirm the verification words before accepting.")
 @click.option("--no-listen", is_flag=True, help="Use only the transit relay for files (no direct connection).")
 @server_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON line for the result.")
 @handle_errors()
-def receive(code: str | None, out_dir: Path, verify: bool, no_listen: bool, mailbox_url: str | None,
-            transit_helper: str | None, timeout: float | None, as_json: bool) -> None:
-    """Receive a secret. The CODE may also come on stdin, to keep it out of shell history.
+def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd: int | None, verify: bool,
+            no_listen: bool, mailbox_url: str | None, transit_helper: str | None, timeout: float | None,
+            as_json: bool) -> None:
+    """Receive a secret by wormhole CODE or one-time LINK. Either may also come on stdin, to keep it out of
+    shell history.
 
     Text goes to stdout; a file or directory is saved in --out (never overwriting).
     """
     from ots_desktop import runtime
+    from ots_desktop.channels.link_urls import is_link
     from ots_desktop.channels.wormhole import ReceiveHooks, WormholeChannel, WormholeSettings
 
     the_code = _read_code(code)
+    if is_link(the_code):
+        wormhole_only = [name for name, value in (
+            ("--verify", verify), ("--no-listen", no_listen), ("--mailbox-url", mailbox_url),
+            ("--transit-helper", transit_helper), ("--timeout", timeout),
+        ) if value]  # fmt: skip
+        if wormhole_only:
+            raise click.UsageError(f"{', '.join(wormhole_only)}: only for wormhole codes, not links")
+        from ots_desktop.cli.link_receive import receive_link
+
+        receive_link(the_code, out_dir=out_dir, output=output, passphrase_fd=passphrase_fd, as_json=as_json)
+        return
+    if output is not None or passphrase_fd is not None:
+        raise click.UsageError("--output and --passphrase-fd are for links; a wormhole code saves files in --out")
     config = load_settings_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)

@@ -1,4 +1,4 @@
-"""``ots send``: share a secret by wormhole code (the link channel joins later)."""
+"""``ots send``: share a secret by wormhole code or by one-time link."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 
 from ots_desktop.channels.payloads import check_text
 from ots_desktop.cli.context import audit_log_in_background, prompt_secret
+from ots_desktop.cli.link_send import LinkSendOptions, link_options, send_link
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
@@ -62,22 +63,53 @@ def _show_code(code: str, as_json: bool) -> None:
 
 
 @click.command()
-@click.option("--via", type=click.Choice(["wormhole"]), default="wormhole", show_default=True,
-              help="How the secret travels.")
+@click.option("--via", type=click.Choice(["wormhole", "link"]), default="wormhole", show_default=True,
+              help="How the secret travels: a code read aloud, or a one-time link.")
 @click.option("--file", "file", type=click.Path(path_type=Path, exists=True),
               help="Send this file or directory instead of text from stdin.")
 @click.option("--label", help="A note for the audit log, like 'prod DB password for Sam'.")
-@click.option("--recipient", help="Who it is for (audit log only).")
+@click.option("--recipient", multiple=True, help="Who it is for (audit log). With --via link, repeat it: each "
+              "recipient gets their own link.")
 @click.option("--code-length", type=click.IntRange(2, 8), default=None, help="Words in the code (default 3).")
 @click.option("--verify", is_flag=True, help="Confirm the verification words before anything is sent.")
 @click.option("--no-listen", is_flag=True, help="Use only the transit relay for files (no direct connection).")
 @server_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines: code, then delivered or failed.")
+@link_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines: the code (then delivered or failed), or "
+              "one line per link.")
 @handle_errors()
-def send(via: str, file: Path | None, label: str | None, recipient: str | None, code_length: int | None,
+def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, ...], code_length: int | None,
          verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
-         timeout: float | None, as_json: bool) -> None:
-    """Share a secret once. It is read from stdin (or --file), never from arguments."""
+         timeout: float | None, expire: str | None, views: int | None, use_passphrase: bool,
+         passphrase_fd: int | None, allow_cidrs: tuple[str, ...], relay: str | None, as_json: bool) -> None:
+    """Share a secret once. It is read from stdin (or --file), never from arguments.
+
+    With --via link, each recipient gets a one-time link (printed on stdout); with the
+    default --via wormhole, a code to read aloud.
+    """
+    link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay)
+    if via == "link":
+        wormhole_only = [name for name, value in (
+            ("--code-length", code_length), ("--verify", verify), ("--no-listen", no_listen),
+            ("--mailbox-url", mailbox_url), ("--transit-helper", transit_helper), ("--timeout", timeout),
+        ) if value]  # fmt: skip
+        if wormhole_only:
+            raise click.UsageError(f"{', '.join(wormhole_only)}: only for --via wormhole")
+        send_link(read_text_secret if file is None else None, file, link, recipients=recipient, label=label,
+                  as_json=as_json)
+        return
+    if link.given():
+        raise click.UsageError("--expire, --views, --passphrase, --passphrase-fd, --allow-cidr and --relay are only "
+                               "for --via link")
+    if len(recipient) > 1:
+        raise click.UsageError("a wormhole code goes to one person: give --recipient once (or use --via link)")
+    _send_wormhole(file, label, recipient[0] if recipient else None, code_length, verify, no_listen, mailbox_url,
+                   transit_helper, timeout, as_json)
+
+
+def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, code_length: int | None,
+                   verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
+                   timeout: float | None, as_json: bool) -> None:
     from ots_desktop import runtime
     from ots_desktop.channels.wormhole import SendHooks, WormholeChannel, WormholeSettings
 

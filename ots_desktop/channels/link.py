@@ -1,0 +1,317 @@
+"""The link channel: park an encrypted secret on a relay and hand out a one-time link.
+
+Sending seals the secret into an envelope (:mod:`ots_desktop.core.envelope`) under a
+fresh share id and fragment key, records the share in the audit log (before anything
+leaves this machine: fail closed), parks the envelope on the relay and keeps the
+relay's status token in the local shares file. Several recipients get one distinct
+link each: their own id, key and audit entry, so each can be revealed, watched and
+revoked on its own. The key exists only in the link, which is handed to the caller.
+
+Receiving, status, revocation and watching live in :mod:`link_receive` and
+:mod:`link_status`; :class:`LinkChannel` is the one entry point for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import ipaddress
+import mimetypes
+import stat
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from ots_desktop.channels import link_receive, link_status
+from ots_desktop.channels.link_errors import LinkFailure
+from ots_desktop.channels.link_receive import LinkReceived, ReceiveOptions
+from ots_desktop.channels.link_reporting import LinkReporter
+from ots_desktop.channels.link_status import WatchUpdate
+from ots_desktop.channels.link_urls import ParsedLink, make_link, relay_base
+from ots_desktop.channels.payloads import check_text
+from ots_desktop.channels.relay_client import RelayClient, ShareStatus
+from ots_desktop.core.audit.events import Channel, EventType, Outcome, Reason
+from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.envelope import read_header, seal, seal_stream
+from ots_desktop.core.errors import InputError
+from ots_desktop.core.events import EventBus, EventKind
+from ots_desktop.core.ids import b64u_encode, new_fragment_key, new_share_id
+from ots_desktop.core.kdf import auth_token_hash, derive_keys
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.shares import ShareRecord, SharesError, ShareStore
+
+MIN_EXPIRY_S = 5 * 60
+MAX_EXPIRY_S = 30 * 24 * 3600
+MAX_VIEWS = 10
+MAX_CIDRS = 32
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+__all__ = ["LinkChannel", "LinkPolicy", "LinkReceived", "ReceiveOptions", "SentLink", "WatchUpdate"]
+
+
+def rfc3339(moment: datetime) -> str:
+    """``2026-11-28T04:00:00Z``: the relay's time format."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    """How long a link lives, how many times it opens, and from which networks."""
+
+    expires_in: int = 3600
+    max_views: int = 1
+    allow_cidrs: tuple[str, ...] = ()
+
+    def checked(self) -> LinkPolicy:
+        """This policy with networks normalised; raises InputError for anything the relay would refuse."""
+        if not MIN_EXPIRY_S <= self.expires_in <= MAX_EXPIRY_S:
+            raise InputError("a link expires after 5 minutes at the earliest and 30 days at the latest")
+        if not 1 <= self.max_views <= MAX_VIEWS:
+            raise InputError(f"a link opens 1 to {MAX_VIEWS} times")
+        if len(self.allow_cidrs) > MAX_CIDRS:
+            raise InputError(f"at most {MAX_CIDRS} allowed networks per link")
+        networks = []
+        for text in self.allow_cidrs:
+            try:
+                networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
+            except ValueError:
+                raise InputError(f"{text!r} is not a network: use an address or a CIDR like 10.0.0.0/8") from None
+        return LinkPolicy(self.expires_in, self.max_views, tuple(networks))
+
+
+@dataclass(frozen=True)
+class SentLink:
+    """One link made for one recipient. ``link`` holds the key: show it to the sender, never log it."""
+
+    share_id: str
+    link: str
+    expires_at: str
+    max_views: int
+    needs_passphrase: bool
+    recipient: str | None = None
+
+    def __repr__(self) -> str:
+        return (f"SentLink(share_id={self.share_id!r}, link=[redacted], expires_at={self.expires_at!r}, "
+                f"max_views={self.max_views}, recipient={self.recipient!r})")
+
+
+@dataclass
+class _Payload:
+    """What to seal: text in a wipeable buffer, or a file read (and fingerprinted) as a stream."""
+
+    kind: str
+    size: int
+    text: SecretBuffer | None = None
+    path: Path | None = None
+    fingerprint: str | None = None
+
+    def meta(self) -> dict[str, object]:
+        if self.path is None:
+            return {"type": "text", "size": self.size}
+        meta: dict[str, object] = {"type": "file", "name": self.path.name, "size": self.size}
+        mime = mimetypes.guess_type(self.path.name)[0]
+        if mime:
+            meta["mime"] = mime
+        return meta
+
+
+class _FingerprintingReader:
+    """Feeds the audit fingerprint with every byte ``seal_stream`` reads from a file."""
+
+    def __init__(self, stream: BinaryIO, audit: AuditLog) -> None:
+        self._stream = stream
+        self._mac = audit.fingerprint_mac()
+        self.count = 0
+
+    def readinto(self, buffer: memoryview) -> int:
+        n = self._stream.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self._mac.update(memoryview(buffer)[:n])
+            self.count += n
+        return int(n or 0)
+
+    def fingerprint(self) -> str:
+        return AuditLog.fingerprint_of(self._mac)
+
+
+def new_link_id() -> bytes:
+    """A fresh share id whose text form does not start with '-', so that it never reads as an option.
+
+    That drops one value in 64 of a 128-bit space: no loss that matters.
+    """
+    while True:
+        raw = new_share_id()
+        if not b64u_encode(raw).startswith("-"):
+            return raw
+
+
+def _file_payload(path: Path) -> _Payload:
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path} is a folder: a link carries one file. Zip it first, or send it with --via wormhole")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path} is not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(f"{path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: send it with --via wormhole")
+    return _Payload("file", info.st_size, path=path)
+
+
+class LinkChannel:
+    """Send, receive, inspect and revoke one-time links, with audit and events.
+
+    ``audit`` may be a future (the CLI may open the log on a worker thread). ``shares``
+    is the local shares file; only the sender's operations use it.
+    """
+
+    def __init__(self, audit: AuditLog | Awaitable[AuditLog], bus: EventBus, shares: ShareStore | None = None,
+                 *, client: Callable[[str], RelayClient] = RelayClient) -> None:
+        self._audit = audit
+        self.bus = bus
+        self._shares = shares
+        self._client = client
+
+    async def audit(self) -> AuditLog:
+        """The audit log, once it is open."""
+        if not isinstance(self._audit, AuditLog):
+            self._audit = await self._audit
+        return self._audit
+
+    def shares(self) -> ShareStore:
+        """The local shares file (the sender's operations need it)."""
+        if self._shares is None:
+            raise SharesError("this operation needs the local shares file, which was not opened")
+        return self._shares
+
+    # -- sending ------------------------------------------------------------------
+
+    async def send_text(self, secret: SecretBuffer, relay_url: str, policy: LinkPolicy, *,
+                        recipients: Sequence[str | None] = (None,), passphrase: SecretBuffer | None = None,
+                        label: str | None = None, on_link: Callable[[SentLink], None] | None = None,
+                        ) -> list[SentLink]:
+        """Make one link per recipient for a UTF-8 text secret. The buffer is wiped when this returns."""
+        try:
+            check_text(secret)
+            payload = _Payload("text", len(secret), text=secret)
+            return await self._send(payload, relay_url, policy, recipients, passphrase, label, on_link)
+        finally:
+            secret.close()
+
+    async def send_file(self, path: Path, relay_url: str, policy: LinkPolicy, *,
+                        recipients: Sequence[str | None] = (None,), passphrase: SecretBuffer | None = None,
+                        label: str | None = None, on_link: Callable[[SentLink], None] | None = None,
+                        ) -> list[SentLink]:
+        """Make one link per recipient for a file (streamed through the cipher, never held as plaintext)."""
+        return await self._send(_file_payload(path), relay_url, policy, recipients, passphrase, label, on_link)
+
+    async def _send(self, payload: _Payload, relay_url: str, policy: LinkPolicy,
+                    recipients: Sequence[str | None], passphrase: SecretBuffer | None, label: str | None,
+                    on_link: Callable[[SentLink], None] | None) -> list[SentLink]:
+        base = relay_base(relay_url)
+        policy = policy.checked()
+        if not recipients:
+            recipients = (None,)
+        if passphrase is not None and not len(passphrase):
+            raise InputError("the passphrase is empty")
+        audit = await self.audit()
+        sent: list[SentLink] = []
+        async with self._client(base) as relay:
+            for recipient in recipients:
+                link = await self._send_one(audit, relay, payload, policy, recipient, passphrase, label)
+                sent.append(link)
+                if on_link is not None:
+                    on_link(link)
+        return sent
+
+    def _seal(self, payload: _Payload, share_id: bytes, key: SecretBuffer, passphrase: SecretBuffer | None,
+              audit: AuditLog) -> tuple[bytes, str]:
+        """The envelope and the hex SHA-256 of its auth token (runs on a worker thread: PBKDF2 is slow)."""
+        if payload.text is not None:
+            envelope = seal(payload.text, share_id=share_id, fragment_key=key, meta=payload.meta(),
+                            passphrase=passphrase)
+            if payload.fingerprint is None:
+                payload.fingerprint = audit.fingerprint(payload.text)
+        else:
+            assert payload.path is not None
+            out = io.BytesIO()
+            try:
+                with payload.path.open("rb") as stream:
+                    reader = _FingerprintingReader(stream, audit)
+                    seal_stream(reader, out, share_id=share_id, fragment_key=key,  # type: ignore[arg-type]
+                                meta=payload.meta(), passphrase=passphrase)
+            except OSError as exc:
+                raise InputError(f"cannot read {payload.path}: {exc.strerror}") from None
+            if payload.fingerprint is None:
+                payload.fingerprint, payload.size = reader.fingerprint(), reader.count
+            envelope = out.getvalue()
+        header = read_header(envelope)
+        with derive_keys(key, header.salt, passphrase if header.needs_passphrase else None,
+                         header.iterations) as keys:
+            return envelope, auth_token_hash(keys.auth_token)
+
+    async def _send_one(self, audit: AuditLog, relay: RelayClient, payload: _Payload, policy: LinkPolicy,
+                        recipient: str | None, passphrase: SecretBuffer | None, label: str | None) -> SentLink:
+        raw_id = new_link_id()
+        share_id = b64u_encode(raw_id)
+        with new_fragment_key() as key:
+            envelope, auth_hash = await asyncio.to_thread(self._seal, payload, raw_id, key, passphrase, audit)
+            expires_at = rfc3339(datetime.now(UTC) + timedelta(seconds=policy.expires_in))
+            reporter = LinkReporter(audit, self.bus, Channel.LINK, share_id, "send", label=label, recipient=recipient,
+                                    kind=payload.kind, size_bytes=payload.size, fingerprint=payload.fingerprint,
+                                    expires_at=expires_at, max_views=policy.max_views)
+            # On record before anything leaves this machine; an AuditError stops the share here.
+            reporter.record(EventType.SHARE_CREATED)
+            reporter.publish(EventKind.CREATED)
+            with reporter.outcome(EventType.SHARE_FAILED, url=relay.url):
+                created = await relay.create(share_id, envelope, auth_hash, expires_in=policy.expires_in,
+                                             max_views=policy.max_views, allow_cidrs=policy.allow_cidrs)
+            del envelope
+            record = ShareRecord(share_id=share_id, relay_url=relay.base_url, status_token=created.status_token,
+                                 created_at=rfc3339(datetime.now(UTC)), expires_at=created.expires_at,
+                                 max_views=policy.max_views, kind=payload.kind, recipient=recipient, label=label)
+            try:
+                self.shares().add(record)
+            except SharesError:
+                # Without its status token nobody could revoke the share: take it back now.
+                await _take_back(relay, share_id, created.status_token)
+                reporter.record(EventType.SHARE_FAILED, outcome=Outcome.FAILED, reason=Reason.ERROR)
+                raise
+            reporter.publish(EventKind.WAITING)
+            return SentLink(share_id=share_id, link=make_link(relay.base_url, share_id, key),
+                            expires_at=created.expires_at, max_views=policy.max_views,
+                            needs_passphrase=passphrase is not None, recipient=recipient)
+
+    # -- receiving and the sender's view -------------------------------------------------
+
+    async def receive(self, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:
+        """Open a link: look, derive the auth token (with the passphrase if one is needed), reveal, decrypt."""
+        return await link_receive.receive(self, link, options)
+
+    async def status(self, share_id: str) -> tuple[ShareRecord, ShareStatus]:
+        """The relay's view of one of our shares; records anything new in the audit log."""
+        return await link_status.status(self, share_id)
+
+    async def revoke(self, share_id: str) -> tuple[ShareRecord, str, bool]:
+        """Revoke one of our shares: ``(record, state, revoked_now)``."""
+        return await link_status.revoke(self, share_id)
+
+    async def watch(self, share_id: str, *, timeout_s: float, on_update: Callable[[WatchUpdate], None],
+                    interval_s: float = 1.0) -> ShareStatus:
+        """Poll the status until the share ends; report and record each new reveal and attempt."""
+        return await link_status.watch(self, share_id, timeout_s=timeout_s, on_update=on_update,
+                                       interval_s=interval_s)
+
+    def client(self, base_url: str) -> RelayClient:
+        """A relay client (tests may substitute one)."""
+        return self._client(base_url)
+
+
+async def _take_back(relay: RelayClient, share_id: str, status_token: str) -> None:
+    try:
+        await relay.revoke(share_id, status_token)
+    except LinkFailure:
+        pass

@@ -1,0 +1,102 @@
+"""Audit and events for links: the wormhole's Reporter plus link policy, and what `status` learns.
+
+The audit log is written first and fails closed, as for the wormhole. Sender-side
+observations (a reveal, failed or blocked attempts, the end of a share) are recorded
+exactly once: the shares file remembers what was already recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ots_desktop.channels.failures import ChannelFailure, cancelled
+from ots_desktop.channels.link_errors import LinkFailure
+from ots_desktop.channels.relay_client import ShareStatus
+from ots_desktop.channels.reporting import Reporter
+from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
+from ots_desktop.core.errors import OtsError
+from ots_desktop.core.shares import Seen, ShareRecord
+
+# At most this many blocked-attempt alerts per look at the status: an allowlist under
+# attack must not flood the log. The counter still moves to the full number.
+MAX_BLOCKED_ALERTS = 10
+
+
+@dataclass
+class LinkReporter(Reporter):
+    """A :class:`Reporter` that also records the link's expiry and views."""
+
+    expires_at: str | None = None
+    max_views: int | None = None
+
+    def record(self, event_type: EventType, *, outcome: Outcome = Outcome.OK, reason: Reason | None = None,
+               remote_addr: str | None = None) -> None:
+        """Append to the audit log; raises AuditError, which must stop the action."""
+        self.audit.append(AuditEvent(event_type, outcome=outcome, reason=reason, channel=self.channel,
+                                     label=self.label, share_id=self.share_id, fingerprint=self.fingerprint,
+                                     recipient=self.recipient, kind=self.kind, size_bytes=self.size_bytes,
+                                     expires_at=self.expires_at, max_views=self.max_views,
+                                     remote_addr=remote_addr))
+
+    @contextlib.contextmanager
+    def outcome(self, failed_type: EventType, *, url: str) -> Iterator[None]:
+        """Record how the enclosed step failed. Like Reporter.outcome, without the wormhole's translation."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            self.failed(cancelled(), failed_type)
+            raise
+        except ChannelFailure as failure:
+            self.failed(failure, failed_type)
+            raise
+        except OtsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the audit must record every way a share can end
+            unexpected = LinkFailure(Reason.ERROR, f"the link operation with {url} failed ({type(exc).__name__})")
+            self.failed(unexpected, failed_type)
+            raise unexpected from None
+
+
+def sender_event(record: ShareRecord, event_type: EventType, *, outcome: Outcome = Outcome.OK,
+                 reason: Reason | None = None, remote_addr: str | None = None) -> AuditEvent:
+    """An audit event about one of our shares, described from its local record."""
+    return AuditEvent(event_type, outcome=outcome, reason=reason, channel=Channel.LINK, label=record.label,
+                      share_id=record.share_id, recipient=record.recipient, kind=record.kind,
+                      expires_at=record.expires_at, max_views=record.max_views, remote_addr=remote_addr)
+
+
+def _remote(addr: str) -> str | None:
+    text = addr.strip()
+    return text[:200] if text and text.isprintable() else None
+
+
+def observe(record: ShareRecord, status: ShareStatus) -> tuple[list[AuditEvent], Seen]:
+    """What ``status`` shows that the audit log does not hold yet, and the new ``seen`` marks.
+
+    New reveals -> SHARE_REVEALED (with the address); new failed attempts -> ALERT
+    WRONG_PASSPHRASE; new blocked attempts -> ALERT BLOCKED_NETWORK; an ending ->
+    SHARE_EXPIRED, SHARE_REVOKED or ALERT BURNED (a reveal ending is the reveals).
+    """
+    seen = record.seen
+    events = [sender_event(record, EventType.SHARE_REVEALED, remote_addr=_remote(reveal.remote_addr))
+              for reveal in status.reveals[seen.reveals:]]
+    alert = Outcome.ALERT
+    failed_new = max(0, status.failed_attempts - seen.failed)
+    events += [sender_event(record, EventType.ALERT, outcome=alert, reason=Reason.WRONG_PASSPHRASE)] * failed_new
+    blocked_new = min(MAX_BLOCKED_ALERTS, max(0, status.blocked_attempts - seen.blocked))
+    events += [sender_event(record, EventType.ALERT, outcome=alert, reason=Reason.BLOCKED_NETWORK)] * blocked_new
+    state = seen.state
+    if status.state != "pending" and seen.state is None:
+        state = status.state
+        if status.state == "expired":
+            events.append(sender_event(record, EventType.SHARE_EXPIRED, reason=Reason.EXPIRED))
+        elif status.state == "revoked":
+            events.append(sender_event(record, EventType.SHARE_REVOKED, reason=Reason.REVOKED))
+        elif status.state == "burned":
+            events.append(sender_event(record, EventType.ALERT, outcome=alert, reason=Reason.BURNED))
+    new_seen = Seen(reveals=max(seen.reveals, len(status.reveals)), failed=max(seen.failed, status.failed_attempts),
+                    blocked=max(seen.blocked, status.blocked_attempts), state=state)
+    return events, new_seen

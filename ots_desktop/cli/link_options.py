@@ -1,0 +1,132 @@
+"""What the link commands share: the relay URL, passphrases, the shares file and running a coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import ipaddress
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from ots_desktop.cli.context import read_fd_secret
+from ots_desktop.cli.output import warn
+from ots_desktop.core.config import Config, load_config
+from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.core.kdf import passphrase_from_text
+from ots_desktop.core.paths import app_paths
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.shares import ShareStore
+
+T = TypeVar("T")
+NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it from a file descriptor with "
+          "--passphrase-fd N")
+
+
+def load_link_config() -> Config:
+    """The user's config (with ``OTS_*`` overrides)."""
+    return load_config(app_paths().config_file)
+
+
+def relay_url_from(option: str | None, config: Config) -> str:
+    """``--relay``, else the ``relay_url`` setting; checked and normalised."""
+    from ots_desktop.channels.link_urls import relay_base
+
+    url = (option or config.relay_url or "").strip()
+    if not url:
+        raise ConfigError("no link relay is set: pass --relay URL, or set relay_url in config.toml "
+                          "(or the OTS_RELAY_URL variable)")
+    base = relay_base(url)
+    parts = urlsplit(base)
+    if parts.scheme == "http" and not _is_local(parts.hostname or ""):
+        warn(f"ots: warning: {base} is plain http: anyone on the way can see and consume the encrypted secret. "
+             "Use https:// for a relay on another machine.")
+    return base
+
+
+def _is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def have_tty() -> bool:
+    """Whether this process can talk to a terminal (its controlling tty)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _normalised(raw: SecretBuffer) -> SecretBuffer:
+    """The NFC-normalised UTF-8 form the envelope needs; refuses an empty or non-UTF-8 passphrase."""
+    with raw:
+        if not len(raw):
+            raise InputError("the passphrase is empty")
+        try:
+            text = raw.reveal_text()
+        except UnicodeDecodeError:
+            raise InputError("the passphrase is not UTF-8 text") from None
+        # The transient str is unavoidable for NFC; it is dropped at once.
+        try:
+            return passphrase_from_text(text)
+        finally:
+            del text
+
+
+def _ask(prompt: str) -> SecretBuffer:
+    if not have_tty():
+        raise InputError(NO_TTY)
+    try:
+        return SecretBuffer(bytearray(getpass.getpass(prompt).encode("utf-8")), wipe_source=True)
+    except EOFError:
+        raise InputError("no passphrase was typed") from None
+
+
+def ask_new_passphrase() -> SecretBuffer:
+    """Ask twice on the terminal (echo off); both must match."""
+    first = _normalised(_ask("Passphrase for the link: "))
+    try:
+        with _normalised(_ask("Type it again: ")) as second:
+            if first != second:
+                raise InputError("the two passphrases differ; nothing was sent")
+    except BaseException:
+        first.close()
+        raise
+    return first
+
+
+def ask_passphrase() -> SecretBuffer:
+    """Ask once on the terminal (echo off)."""
+    return _normalised(_ask("Passphrase: "))
+
+
+def passphrase_from_fd(fd: int) -> SecretBuffer:
+    """Read a passphrase from an inherited descriptor (without its final newline)."""
+    return _normalised(read_fd_secret(fd))
+
+
+@contextlib.contextmanager
+def shares_file() -> Iterator[ShareStore]:
+    """This installation's shares file, for the length of a command."""
+    store = ShareStore.open(app_paths().ensure().shares_db)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def run(main: Callable[[], Awaitable[T]]) -> T:
+    """Run a link command's coroutine on a fresh event loop (links need no Twisted reactor)."""
+
+    async def wrapper() -> T:
+        return await main()
+
+    return asyncio.run(wrapper())

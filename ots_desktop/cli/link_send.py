@@ -1,0 +1,142 @@
+"""``ots send --via link``: one one-time link per recipient, printed on stdout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ots_desktop.cli.context import audit_log
+from ots_desktop.cli.link_options import (
+    ask_new_passphrase,
+    load_link_config,
+    passphrase_from_fd,
+    relay_url_from,
+    run,
+    shares_file,
+)
+from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.state import cli_state
+from ots_desktop.core.durations import format_duration, parse_duration
+from ots_desktop.core.errors import InputError
+from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
+from ots_desktop.core.secret import SecretBuffer
+
+
+@dataclass(frozen=True)
+class LinkSendOptions:
+    """The link options of ``ots send``, as given (None = not given)."""
+
+    expire: str | None
+    views: int | None
+    passphrase: bool
+    passphrase_fd: int | None
+    allow_cidrs: tuple[str, ...]
+    relay: str | None
+
+    def given(self) -> bool:
+        """Whether any link-only option was used (an error with --via wormhole)."""
+        return bool(self.expire is not None or self.views is not None or self.passphrase
+                    or self.passphrase_fd is not None or self.allow_cidrs or self.relay)
+
+
+def link_options(func: Callable[..., object]) -> Callable[..., object]:
+    """The options only ``--via link`` takes."""
+    options = [
+        click.option("--relay", metavar="URL", help="Link relay, like https://ots.example.com (or OTS_RELAY_URL)."),
+        click.option("--allow-cidr", "allow_cidrs", multiple=True, metavar="CIDR",
+                     help="Only reveal to clients in this network (repeatable), like 10.0.0.0/8."),
+        click.option("--passphrase-fd", type=click.IntRange(0), metavar="N",
+                     help="Also require a passphrase, read from file descriptor N (for scripts)."),
+        click.option("--passphrase", "use_passphrase", is_flag=True,
+                     help="Also require a passphrase, typed on the terminal (twice); tell it by another way."),
+        click.option("--views", type=click.IntRange(1, 10), default=None, metavar="N",
+                     help="How many times each link opens, 1 to 10 (default 1, or link_max_views)."),
+        click.option("--expire", metavar="DURATION",
+                     help="How long a link lives, 5m to 30d, like 1h or 7d (default 1h, or link_expiry_s)."),
+    ]
+    for option in options:
+        func = option(func)
+    return func
+
+
+def _expiry(text: str | None, default_s: int) -> int:
+    if text is None:
+        return default_s
+    seconds = parse_duration(text)
+    if not 5 * 60 <= seconds <= 30 * 86400:
+        raise InputError(f"--expire {text} is out of range: a link lives 5 minutes (5m) to 30 days (30d)")
+    return seconds
+
+
+def _human_events(event: ChannelEvent) -> None:
+    if event.kind is EventKind.ALERT:
+        warn(f"ALERT: {event.message}")
+
+
+def _show(link: object, as_json: bool, *, expires_in: int) -> None:
+    from ots_desktop.channels.link import SentLink
+
+    assert isinstance(link, SentLink)
+    if as_json:
+        emit_json({"event": "link", "id": link.share_id, "link": link.link, "expires_at": link.expires_at,
+                   "recipient": link.recipient, "max_views": link.max_views,
+                   "needs_passphrase": link.needs_passphrase})
+        return
+    who = f" for {link.recipient}" if link.recipient else ""
+    views = "once" if link.max_views == 1 else f"{link.max_views} times"
+    extra = "; it needs the passphrase, which you tell by another way" if link.needs_passphrase else ""
+    warn(f"Link{who} (opens {views}, expires in {format_duration(expires_in)} at {link.expires_at}{extra}):")
+    say(link.link)
+
+
+def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None, options: LinkSendOptions, *,
+              recipients: Sequence[str], label: str | None, as_json: bool) -> None:
+    """Check the options, read the text secret (``read_secret``) or use ``file``, make the links, print them."""
+    from ots_desktop.channels.link import LinkChannel, LinkPolicy
+
+    passphrase: SecretBuffer | None = None
+    secret: SecretBuffer | None = None
+    try:
+        if options.passphrase and options.passphrase_fd is not None:
+            raise click.UsageError("use --passphrase or --passphrase-fd, not both")
+        config = load_link_config()
+        relay_url = relay_url_from(options.relay, config)
+        policy = LinkPolicy(expires_in=_expiry(options.expire, config.link_expiry_s),
+                            max_views=options.views if options.views is not None else config.link_max_views,
+                            allow_cidrs=tuple(options.allow_cidrs)).checked()
+        if len(set(recipients)) != len(recipients):
+            raise InputError("each --recipient must be different: every recipient gets their own link")
+        if read_secret is not None:
+            secret = read_secret()
+        if options.passphrase_fd is not None:
+            passphrase = passphrase_from_fd(options.passphrase_fd)
+        elif options.passphrase:
+            passphrase = ask_new_passphrase()
+        bus = EventBus()
+        if not as_json:
+            bus.subscribe(_human_events)
+        targets: list[str | None] = list(recipients) or [None]
+
+        def shown(link: object) -> None:
+            _show(link, as_json, expires_in=policy.expires_in)
+
+        with audit_log(cli_state()) as log, shares_file() as shares:
+            channel = LinkChannel(log, bus, shares)
+
+            async def main() -> object:
+                if secret is not None:
+                    return await channel.send_text(secret, relay_url, policy, recipients=targets,
+                                                   passphrase=passphrase, label=label, on_link=shown)
+                assert file is not None
+                return await channel.send_file(file, relay_url, policy, recipients=targets,
+                                               passphrase=passphrase, label=label, on_link=shown)
+
+            run(main)
+    finally:
+        if secret is not None:
+            secret.close()
+        if passphrase is not None:
+            passphrase.close()
