@@ -1,10 +1,12 @@
 """``ots demo``: the whole product, headless, on this machine only.
 
-It starts an embedded mailbox and transit relay on free loopback ports, then Alice
-shares a generated API key with Bob by wormhole code, Mallory guesses at a second code
-(and kills it), the link envelope is sealed, opened and tampered with, and both audit
-logs are verified and exported. Everything runs in a fresh temporary ``OTS_HOME``, so
-the user's own audit log is untouched; every step is real, nothing is simulated.
+It starts an embedded mailbox, transit relay and link relay on free loopback ports, then
+Alice shares a generated API key with Bob by wormhole code, Mallory guesses at a second
+code (and kills it), Alice sends a database URL as a one-time link that Bob opens once
+(a second try is refused and alerts), Mallory guesses passphrases on a protected link,
+the link envelope is tampered with, and both audit logs are verified and exported.
+Everything runs in a fresh temporary ``OTS_HOME``, so the user's own audit log is
+untouched; every step is real, nothing is simulated.
 """
 
 from __future__ import annotations
@@ -96,6 +98,53 @@ async def _wormhole_part(home: Path, step: _Steps, alice: AuditLog, bob: AuditLo
         await relay.stop()
 
 
+async def _link_part(home: Path, step: _Steps, alice: AuditLog, bob: AuditLog) -> None:
+    from ots_desktop.channels.failures import ChannelFailure
+    from ots_desktop.channels.link import LinkChannel, LinkPolicy
+    from ots_desktop.channels.link_receive import ReceiveOptions
+    from ots_desktop.channels.link_urls import parse_link
+    from ots_desktop.core.shares import ShareStore
+    from ots_desktop.server.link_api import RelaySettings
+    from ots_desktop.server.link_service import start_link_relay
+
+    relay = await start_link_relay("127.0.0.1", 0, "sqlite", home / "server",
+                                   RelaySettings(public_url="", max_size=1024 * 1024))
+    try:
+        step(f"Started a link relay at {relay.url} (SQLite store, loopback only).")
+        bus = EventBus()
+        with ShareStore.open(app_paths({"OTS_HOME": str(home / "alice")}).shares_db) as shares:
+            sender = LinkChannel(alice, bus, shares)
+            receiver = LinkChannel(bob, bus)
+            secret = SecretBuffer(b"postgres://app:" + os.urandom(12).hex().encode("ascii") + b"@db/prod")
+            fingerprint = alice.fingerprint(secret)
+            (sent,) = await sender.send_text(secret, relay.url, LinkPolicy(expires_in=600), label="prod DB URL",
+                                             recipients=["Bob"])
+            step(f"Alice sends a database URL as a one-time link (expires {sent.expires_at}); the relay keeps "
+                 "only ciphertext, the key stays in the part after '#'.")
+            got = await receiver.receive(parse_link(sent.link), ReceiveOptions(out_dir=home))
+            assert got.text is not None
+            with got.text as text:
+                same = alice.fingerprint(text) == fingerprint
+            step(f"Bob opens the link: {'identical' if same else 'DIFFERENT'}.")
+            try:
+                await receiver.receive(parse_link(sent.link), ReceiveOptions(out_dir=home))
+            except ChannelFailure as failure:
+                step(f"Bob opens it again: refused ({failure.reason}), and an alert goes into his audit log.")
+            _, status = await sender.status(sent.share_id)
+            step(f"Alice checks the link: {status.state}, opened from {status.reveals[0].remote_addr}.")
+            (guarded,) = await sender.send_text(SecretBuffer(b"a second secret"), relay.url, LinkPolicy(),
+                                                passphrase=SecretBuffer(b"correct horse battery"))
+            for guess in (b"hunter2", b"password"):
+                try:
+                    await receiver.receive(parse_link(guarded.link), ReceiveOptions(passphrase=SecretBuffer(guess)))
+                except ChannelFailure as failure:
+                    step(f"Mallory has the protected link and guesses a passphrase: refused ({failure.message})")
+            await sender.revoke(guarded.share_id)
+            step("Alice revokes the protected link before Mallory guesses again.")
+    finally:
+        await relay.stop()
+
+
 def _envelope_part(step: _Steps) -> None:
     with SecretBuffer(b"postgres://app:" + os.urandom(12).hex().encode("ascii") + b"@db/prod") as secret:
         share_id = ids.new_share_id()
@@ -130,7 +179,7 @@ def _audit_part(home: Path, step: _Steps, logs: dict[str, AuditLog]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print each step as a JSON line.")
 @handle_errors()
 def demo(keep: bool, as_json: bool) -> None:
-    """Run the local demo: wormhole share, wrong-code alert, envelope, audit. Offline, on loopback."""
+    """Run the local demo: wormhole share, wrong-code alert, one-time links, envelope, audit. Offline, on loopback."""
     from ots_desktop import runtime
 
     home = Path(tempfile.mkdtemp(prefix="ots-demo-"))
@@ -142,6 +191,7 @@ def demo(keep: bool, as_json: bool) -> None:
     async def main() -> None:
         with _open_log(home / "alice") as alice, _open_log(home / "bob") as bob:
             await _wormhole_part(home, step, alice, bob)
+            await _link_part(home, step, alice, bob)
             _envelope_part(step)
             _audit_part(home, step, {"alice": alice, "bob": bob})
 

@@ -22,6 +22,10 @@ def test_demo_runs_every_step_and_removes_its_home(isolated_home: Home) -> None:
     out = result.stdout
     assert "Bob received the" in out and "identical" in out and "DIFFERENT" not in out
     assert "refused (wrong_code)" in out
+    assert "Bob opens the link: identical" in out
+    assert "Bob opens it again: refused (already_consumed)" in out
+    assert "Alice checks the link: revealed, opened from 127.0.0.1" in out
+    assert "4 attempts left" in out and "3 attempts left" in out
     assert "one flipped bit: refused (the envelope is damaged" in out
     assert out.count("matches the keychain checkpoint") == 2
     assert out.count("checked offline with only the public key: intact") == 2
@@ -43,4 +47,6 @@ def test_demo_json_and_keep_leave_verifiable_logs(isolated_home: Home) -> None:
         assert verify.returncode == 0, verify.stderr
         alerts = json_lines(run_ots("audit", "list", "--json", "--type", "alert",
                                     env={"OTS_HOME": str(home / who)}).stdout)
-        assert [a["reason"] for a in alerts] == ["wrong_code"]
+        expected = {"alice": ["wrong_code"],
+                    "bob": ["already_consumed", "wrong_code", "wrong_passphrase", "wrong_passphrase"]}[who]
+        assert sorted(a["reason"] for a in alerts) == expected
