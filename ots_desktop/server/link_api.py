@@ -32,7 +32,7 @@ from ots_desktop.server.link_policy import (
 from ots_desktop.server.metrics import RelayMetrics
 from ots_desktop.server.openapi import build_openapi
 from ots_desktop.server.ratelimit import Rate, RateLimiter
-from ots_desktop.server.reveal_page import reveal_page_response
+from ots_desktop.server.reveal_page import reveal_page_response, static_asset
 
 _log = logging.getLogger("ots_desktop.server.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -106,8 +106,8 @@ class LinkRelay:
             raise ApiError(415, "unsupported_media_type", "send the request body as application/json")
         try:
             return json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "bad_request", "the request body is not valid JSON") from None
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            raise ApiError(400, "bad_request", "the request body is not valid JSON (or nested too deeply)") from None
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /api/v1/secrets."""
@@ -227,8 +227,9 @@ class LinkRelay:
             headers = {"Retry-After": exc.extra.pop("retry_after")} if "retry_after" in exc.extra else None
             response = _json(exc.body(), exc.status, headers)
         except web.HTTPRequestEntityTooLarge:
-            response = _json({"error": f"the request is larger than this relay accepts ({self.settings.max_size}"
-                              " bytes of secret)", "code": "too_large", "max_size": self.settings.max_size}, 413)
+            response = _json({"error": f"the request is larger than this relay accepts (secrets up to "
+                              f"{self.settings.max_size} bytes)", "code": "too_large",
+                              "max_size": self.settings.max_size}, 413)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -257,5 +258,6 @@ def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
     app.router.add_get("/healthz", relay.health)
     app.router.add_get("/metrics", relay.metrics_page)
     app.router.add_get("/s/{id}", relay.page)
+    app.router.add_get("/static/{name}", static_asset)
     app[RELAY_KEY] = relay
     return app

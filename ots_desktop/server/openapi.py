@@ -107,6 +107,7 @@ def _schemas(max_size: int) -> dict[str, Any]:
 def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
     """The whole document for a relay accepting envelopes up to ``max_size`` bytes."""
     id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    name_param = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     bearer: list[dict[str, list[str]]] = [{"statusToken": []}]
     return {
         "openapi": "3.0.3",
@@ -138,11 +139,16 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                 "summary": f"Consume one view (a wrong auth token counts; the {MAX_FAILED_ATTEMPTS}th burns)",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
                 "responses": {"200": _json_response("The envelope", "Revealed"),
-                              **_errors(400, 401, 403, 404, 410, 415, 429)},
+                              **_errors(400, 401, 403, 404, 410, 413, 415, 429)},
             }},
             "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {
                 "operationId": "getSecretStatus", "summary": "The sender's view of a share", "security": bearer,
                 "responses": {"200": _json_response("Status", "Status"), **_errors(400, 401, 403, 404)},
+            }},
+            "/api/v1/openapi.json": {"get": {
+                "operationId": "openapi", "summary": "This document",
+                "responses": {"200": {"description": "OpenAPI 3.0 document",
+                                      "content": {_JSON: {"schema": {"type": "object"}}}}},
             }},
             "/healthz": {"get": {"operationId": "health", "summary": "Liveness and store reachability",
                                  "responses": {"200": _json_response("Healthy", "Health"),
@@ -155,6 +161,13 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                 "responses": {"200": {"description": "HTML page",
                                       "content": {"text/html": {"schema": {"type": "string"}}}},
                               **_errors(400)},
+            }},
+            "/static/{name}": {"parameters": [name_param], "get": {
+                "operationId": "revealPageAsset", "summary": "The reveal page's own script and style sheet",
+                "responses": {"200": {"description": "The file",
+                                      "content": {"text/javascript": {"schema": {"type": "string"}},
+                                                  "text/css": {"schema": {"type": "string"}}}},
+                              "404": _json_response("No such file")},
             }},
         },
     }  # fmt: skip

@@ -8,6 +8,10 @@ claim is on disk before the envelope leaves the server; under load many operatio
 one fsync. Because the worker is the only writer and each operation reads and changes its
 row inside the transaction, a view is consumed at most once.
 
+Reads that change nothing (``info``, ``ping``) use a second, read-only connection on the
+caller's thread instead: in WAL mode a reader sees every committed change and never waits
+for the writer, and a lookup is microseconds, so it does not queue behind a batch's fsync.
+
 Envelopes sit in their own table and are deleted (``secure_delete`` zeroes the freed
 pages) the moment a share ends; the row in ``secrets`` stays as a tombstone for
 ``ots link status`` until TOMBSTONE_S after it ended.
@@ -162,9 +166,10 @@ class SqliteStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path, worker: _Worker) -> None:
+    def __init__(self, path: Path, worker: _Worker, reader: sqlite3.Connection) -> None:
         self.path = path
         self._worker = worker
+        self._reader = reader
         self._closed = False
 
     @classmethod
@@ -184,11 +189,14 @@ class SqliteStore:
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.executescript(_SCHEMA)
+            reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                     check_same_thread=False)
+            reader.execute("PRAGMA busy_timeout = 10000")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the link store {path}: {exc}") from None
         worker = _Worker(conn)
         worker.start()
-        return cls(path, worker)
+        return cls(path, worker, reader)
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -196,6 +204,14 @@ class SqliteStore:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._worker.jobs.put((op, future))
         return await future
+
+    def _read(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StoreError("the link store is closed")
+        try:
+            return op(self._reader)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the link store could not read: {exc}") from None
 
     async def create(self, secret: NewSecret) -> bool:
         """Insert the share and its envelope; False if the id is taken."""
@@ -217,7 +233,7 @@ class SqliteStore:
 
     async def info(self, share_id: str, now: float) -> SecretInfo | None:
         """The share's record with its state as of ``now``."""
-        return await self._run(lambda conn: _info(conn, share_id, now))
+        return self._read(lambda conn: _info(conn, share_id, now))
 
     async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
         """Claim one view (durably) and return the envelope, or say why not."""
@@ -272,12 +288,14 @@ class SqliteStore:
     async def ping(self) -> None:
         """Run a trivial query through the worker."""
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+        self._read(lambda conn: conn.execute("SELECT count(*) FROM secrets WHERE 0").fetchone())
 
     async def close(self) -> None:
         """Finish queued work, then close the connection."""
         if self._closed:
             return
         self._closed = True
+        self._reader.close()
         self._worker.jobs.put(None)
         await asyncio.to_thread(self._worker.join)
 

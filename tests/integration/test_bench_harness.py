@@ -15,3 +15,14 @@ def test_audit_verify_benchmark_runs_small() -> None:
     page = render([result], "pytest")
     assert "| `ots audit verify`, 1,500 entries" in page
     assert "libsodium Ed25519 verify" in page
+
+
+def test_link_relay_benchmark_runs_small() -> None:
+    from tests.benchmarks import bench_link_relay
+
+    results = bench_link_relay.run(pairs=150, trials=1, clients=20)
+    assert len(results) == 4
+    assert all(r.value > 0 and r.peer_value > 0 and r.ratio > 0 for r in results)
+    page = render(results, "pytest")
+    assert "| link relay create+reveal, SQLite, 1 process (20 clients, 150 pairs, median of 1)" in page
+    assert "the kernel gave them" in page

@@ -262,7 +262,7 @@ def test_bots_get_and_head_never_consume(tmp_path: Path) -> None:
                 await client.get(path)
                 await client.head(path)
         page = await client.get(f"/s/{share.id}")
-        assert page.status == 200 and "default-src 'none'" in page.headers["Content-Security-Policy"]
+        assert page.status == 200 and "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
         assert (await reveal(client, share))[0] == 200
 
     run(tmp_path, scenario)

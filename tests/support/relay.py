@@ -256,18 +256,15 @@ def relay_argv(data_dir: Path, *, store: str, port: int, extra: Sequence[str]) -
             "--store", store, "--data-dir", str(data_dir), "--json", *extra]
 
 
-def start_relay(work_dir: Path, *, name: str = "relay", store: str = "sqlite", port: int = 0,
-                data_dir: Path | None = None, extra: Sequence[str] = UNLIMITED,
-                timeout: float = READY_TIMEOUT_S) -> RelayProcess:
-    """Start one relay and wait for its ready line; its stderr goes to ``work_dir/<name>.log``.
+def launch(work_dir: Path, name: str, argv: Sequence[str], *, timeout: float = READY_TIMEOUT_S,
+           env: Mapping[str, str] | None = None) -> tuple[Service, dict[str, Any]]:
+    """Start a process that prints a JSON ``ready`` line with a ``link_url``; wait for that line.
 
-    ``data_dir`` defaults to ``work_dir/<name>-data``; pass the same one again to restart a
-    relay on the same SQLite store.
+    Its environment is this process's (or ``env``); its stderr goes to ``work_dir/<name>.log``.
+    On any failure the process is stopped.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
-    data = data_dir if data_dir is not None else work_dir / f"{name}-data"
-    service = Service(name, relay_argv(data, store=store, port=port, extra=extra), env=dict(os.environ),
-                      log_dir=work_dir)
+    service = Service(name, argv, env=dict(os.environ if env is None else env), log_dir=work_dir)
     try:
         line = LineReader(service).next_line(timeout=timeout)
         ready = json.loads(line)
@@ -276,16 +273,31 @@ def start_relay(work_dir: Path, *, name: str = "relay", store: str = "sqlite", p
     except BaseException:
         service.stop()
         raise
+    return service, ready
+
+
+def start_relay(work_dir: Path, *, name: str = "relay", store: str = "sqlite", port: int = 0,
+                data_dir: Path | None = None, extra: Sequence[str] = UNLIMITED,
+                timeout: float = READY_TIMEOUT_S, env: Mapping[str, str] | None = None) -> RelayProcess:
+    """Start one relay and wait for its ready line; its stderr goes to ``work_dir/<name>.log``.
+
+    ``data_dir`` defaults to ``work_dir/<name>-data``; pass the same one again to restart a
+    relay on the same SQLite store.
+    """
+    data = data_dir if data_dir is not None else work_dir / f"{name}-data"
+    argv = relay_argv(data, store=store, port=port, extra=extra)
+    service, ready = launch(work_dir, name, argv, timeout=timeout, env=env)
     return RelayProcess(service=service, ready=ready, data_dir=data)
 
 
 @contextmanager
 def relays(work_dir: Path, count: int = 1, *, store: str = "sqlite", share_port: bool = False,
            extra: Sequence[str] = UNLIMITED) -> Iterator[list[RelayProcess]]:
-    """``count`` relays on one store, stopped by PID on the way out.
+    """``count`` relays on ``store``, stopped by PID on the way out.
 
-    With ``share_port`` they all listen on one port (``--reuse-port``: the kernel spreads
-    connections); otherwise each has its own OS-assigned port.
+    A Redis (or ``sqlite:///path``) store URL is shared by all of them; plain ``sqlite`` gives
+    each its own file in its data dir. With ``share_port`` they all listen on one port
+    (``--reuse-port``: the kernel spreads connections); otherwise each has its own OS-assigned port.
     """
     flags = [*extra, "--reuse-port"] if share_port else list(extra)
     with ExitStack() as stack:
