@@ -69,7 +69,7 @@ def files_of(folder: Path) -> list[str]:
 def test_a_wrong_code_fails_fast_on_both_sides_and_raises_alerts(worm: Wormholes) -> None:
     # An `ots receive` needs the interpreter, Twisted and magic-wormhole before it can
     # even try the code; that start-up cost is not what this test is about. It is
-    # measured here (as `ots --version`, run once) and added to the 2 s budget.
+    # measured here (as `ots --version`, run once) and added, twice, to a 5 s budget.
     startup = startup_time()
     sender = worm.start_send(b"the real secret")
     code = sender.read_code(timeout=TIMEOUT_S)
@@ -82,8 +82,10 @@ def test_a_wrong_code_fails_fast_on_both_sides_and_raises_alerts(worm: Wormholes
     assert sender.wait(TIMEOUT_S) == ExitCode.WRONG_CODE, sender.describe()
     assert receiver.exited_at is not None and sender.exited_at is not None
     slowest = max(receiver.exited_at, sender.exited_at) - started
-    assert slowest < 2.0 + startup, f"both sides exited {slowest:.2f} s after the receiver started " \
-                                    f"(start-up {startup:.2f} s)"
+    # Generous on purpose (a loaded CI machine): the point is "fails at once", against the
+    # 600 s a peer is otherwise waited for; the figures themselves are in the closing notes.
+    assert slowest < 5.0 + 2 * startup, f"both sides exited {slowest:.2f} s after the receiver started " \
+                                        f"(start-up {startup:.2f} s)"
 
     for process in (sender, receiver):
         line = assert_failed(process, ExitCode.WRONG_CODE, "wrong_code")
@@ -164,10 +166,12 @@ def refused_receive_time(isolated_home: Home) -> float:
 def test_an_unreachable_mailbox_is_a_clear_error(isolated_home: Home, request: pytest.FixtureRequest,
                                                  kind: str) -> None:
     port = free_port() if kind == "refused" else request.getfixturevalue("black_hole")
-    # A refused connection fails at once: the whole run must fit in 5 s. A black hole
-    # is given up after WormholeSettings.connect_timeout_s (4 s): 5 s plus one run's
-    # fixed cost (see refused_receive_time).
-    budget = 5.0 + (refused_receive_time(isolated_home) if kind == "black-hole" else 0.0)
+    # A refused connection fails at once; a black hole is given up after
+    # WormholeSettings.connect_timeout_s (4 s). Budgets leave room for a loaded machine
+    # (twice one run's fixed cost, see refused_receive_time) and still prove that nobody
+    # waits for the 600 s peer timeout.
+    fixed = refused_receive_time(isolated_home)
+    budget = (8.0 if kind == "black-hole" else 5.0) + 2 * fixed
     worm, sender, receiver, started = unreachable_pair(isolated_home, port)
     try:
         for process in (sender, receiver):
