@@ -7,17 +7,13 @@ exactly once: the shares file remembers what was already recorded.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ots_desktop.channels.failures import ChannelFailure, cancelled
+from ots_desktop.channels.failures import ChannelFailure
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.relay_client import ShareStatus
 from ots_desktop.channels.reporting import Reporter
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
-from ots_desktop.core.errors import OtsError
 from ots_desktop.core.shares import Seen, ShareRecord
 
 # At most this many blocked-attempt alerts per look at the status: an allowlist under
@@ -41,23 +37,9 @@ class LinkReporter(Reporter):
                                      expires_at=self.expires_at, max_views=self.max_views,
                                      remote_addr=remote_addr))
 
-    @contextlib.contextmanager
-    def outcome(self, failed_type: EventType, *, url: str) -> Iterator[None]:
-        """Record how the enclosed step failed. Like Reporter.outcome, without the wormhole's translation."""
-        try:
-            yield
-        except asyncio.CancelledError:
-            self.failed(cancelled(), failed_type)
-            raise
-        except ChannelFailure as failure:
-            self.failed(failure, failed_type)
-            raise
-        except OtsError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the audit must record every way a share can end
-            unexpected = LinkFailure(Reason.ERROR, f"the link operation with {url} failed ({type(exc).__name__})")
-            self.failed(unexpected, failed_type)
-            raise unexpected from None
+    def translate(self, exc: Exception, url: str) -> ChannelFailure:
+        """An unexpected exception during a link operation (the wormhole's mapping does not apply)."""
+        return LinkFailure(Reason.ERROR, f"the link operation with {url} failed ({type(exc).__name__})")
 
 
 def sender_event(record: ShareRecord, event_type: EventType, *, outcome: Outcome = Outcome.OK,

@@ -65,9 +65,13 @@ class Reporter:
         except OtsError:
             raise
         except Exception as exc:  # noqa: BLE001 - the audit must record every way a transfer can end
-            translated = translate(exc, url=url)
+            translated = self.translate(exc, url)
             self.failed(translated, failed_type)
             raise translated from None
+
+    def translate(self, exc: Exception, url: str) -> ChannelFailure:
+        """The failure an unexpected exception stands for (the wormhole's mapping here)."""
+        return translate(exc, url=url)
 
     def failed(self, failure: ChannelFailure, failed_type: EventType) -> None:
         """Record and publish a failure; a wrong code or a crowded mailbox is an alert."""

@@ -7,7 +7,6 @@ test server; only the clock is the test's, so expiry can be checked without wait
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,13 +17,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from ots_desktop.core.envelope import HEADER_LEN, read_header, seal
-from ots_desktop.core.ids import b64u_decode, b64u_encode, new_fragment_key, new_share_id
-from ots_desktop.core.kdf import derive_keys, passphrase_from_text
+from ots_desktop.core.envelope import HEADER_LEN, read_header
+from ots_desktop.core.ids import b64u_decode, b64u_encode
 from ots_desktop.server.link_api import RelaySettings, build_app
 from ots_desktop.server.link_service import RUNNER_OPTIONS
 from ots_desktop.server.ratelimit import Rate
 from ots_desktop.server.store_sqlite import SqliteStore
+from tests.support.relay import make_share as sealed_share
+from tests.support.relay import wrong_auth_token
 
 
 class Clock:
@@ -48,19 +48,8 @@ class Share:
 
 
 def make_share(passphrase: str | None = None, **policy: Any) -> Share:
-    sid = new_share_id()
-    key = new_fragment_key()
-    secret = passphrase_from_text(passphrase) if passphrase else None
-    envelope = seal(b"api test secret", share_id=sid, fragment_key=key, meta={"type": "text"}, passphrase=secret)
-    with derive_keys(key, read_header(envelope).salt, secret, 600_000) as keys:
-        token = b64u_encode(keys.auth_token)
-        auth_hash = hashlib.sha256(keys.auth_token.view()).hexdigest()
-    body = {"id": b64u_encode(sid), "envelope": b64u_encode(envelope), "auth_hash": auth_hash, **policy}
-    return Share(id=b64u_encode(sid), body=body, auth_token=token)
-
-
-def wrong_token() -> str:
-    return b64u_encode(b"\x01" * 32)
+    sealed = sealed_share(b"api test secret", passphrase=passphrase)
+    return Share(id=sealed.id, body=sealed.create_body(**policy), auth_token=sealed.auth_token)
 
 
 @asynccontextmanager
@@ -168,7 +157,7 @@ def test_four_wrong_passphrases_then_right_succeeds(tmp_path: Path) -> None:
         assert meta["needs_passphrase"] is True
         left = []
         for _ in range(4):
-            code, body = await reveal(client, share, wrong_token())
+            code, body = await reveal(client, share, wrong_auth_token())
             assert code == 401 and body["code"] == "wrong_auth" and "passphrase" in body["error"]
             left.append(body["attempts_left"])
         assert left == [4, 3, 2, 1]
@@ -183,7 +172,7 @@ def test_five_wrong_passphrases_burn(tmp_path: Path) -> None:
     async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
         share = make_share(passphrase="correct horse")
         await create(client, share)
-        codes = [(await reveal(client, share, wrong_token()))[0] for _ in range(5)]
+        codes = [(await reveal(client, share, wrong_auth_token()))[0] for _ in range(5)]
         assert codes == [401, 401, 401, 401, 410]
         code, body = await reveal(client, share)
         assert (code, body["state"]) == (410, "burned")
@@ -274,7 +263,7 @@ def test_revoke_needs_the_status_token(tmp_path: Path) -> None:
         await create(client, share)
         path = f"/api/v1/secrets/{share.id}"
         assert (await client.delete(path)).status == 401
-        wrong = await client.delete(path, headers={"Authorization": f"Bearer {wrong_token()}"})
+        wrong = await client.delete(path, headers={"Authorization": f"Bearer {wrong_auth_token()}"})
         assert wrong.status == 403
         revoked = await client.delete(path, headers={"Authorization": f"Bearer {share.status_token}"})
         assert revoked.status == 200 and (await revoked.json())["state"] == "revoked"
@@ -318,7 +307,7 @@ def test_logs_name_routes_not_ids_or_tokens(tmp_path: Path, caplog: pytest.LogCa
     async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
         await create(client, share)
         await status(client, share)
-        await reveal(client, share, wrong_token())
+        await reveal(client, share, wrong_auth_token())
         await reveal(client, share)
 
     with caplog.at_level(logging.DEBUG):
