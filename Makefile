@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps run demo test check lint typecheck importlint pytest bench clean
+.PHONY: setup system-deps run demo test check lint typecheck importlint pytest bench screenshots clean
 
 system-deps:
 	bash .ci/system-deps.sh
@@ -49,6 +49,10 @@ pytest:
 
 bench: setup
 	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks
+
+# The reveal page in each state, in the system Chromium: docs/screenshots/reveal-*.png.
+screenshots: setup
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
