@@ -483,6 +483,8 @@
     const box = $("secret-text");
     box.classList.toggle("masked", shown);
     box.textContent = shown ? "\u2022".repeat(Math.min(Math.max(page.text.length, 8), 24)) : page.text;
+    setStatus(shown ? "The secret is hidden behind dots again." :
+      "The secret is shown on screen. Hide it when you are done; it is gone from the relay.");
   }
 
   async function copy() {
