@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 from ots_desktop.cli.context import audit_log
 from ots_desktop.cli.link_options import ask_passphrase, have_tty, passphrase_from_fd, run
-from ots_desktop.cli.output import emit_json, say, warn
+from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
 from ots_desktop.core.secret import SecretBuffer
@@ -69,12 +68,7 @@ def _show(received: object, share_id: str, as_json: bool) -> None:
                 emit_json({"event": "received", "kind": "text", "id": share_id, "size": len(text),
                            "views_left": left, "text": text.reveal_text()})
             else:
-                view = text.view()
-                sys.stdout.buffer.write(view)
-                view.release()
-                if sys.stdout.isatty():
-                    sys.stdout.buffer.write(b"\n")
-                sys.stdout.flush()
+                write_secret(text)
     elif as_json:
         emit_json({"event": "received", "kind": received.kind, "id": share_id, "path": str(received.path),
                    "size": received.size, "views_left": left})

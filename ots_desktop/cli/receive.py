@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ots_desktop.cli.context import audit_log_in_background
-from ots_desktop.cli.output import emit_json, say
+from ots_desktop.cli.output import emit_json, say, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
@@ -96,12 +96,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
             if as_json:
                 emit_json({"event": "received", "kind": "text", "size": len(text), "text": text.reveal_text()})
             else:
-                view = text.view()
-                sys.stdout.buffer.write(view)
-                view.release()
-                if sys.stdout.isatty():
-                    sys.stdout.buffer.write(b"\n")
-                sys.stdout.flush()
+                write_secret(text)
         return
     if as_json:
         emit_json({"event": "received", "kind": "file", "path": str(received.path), "size": received.size})
