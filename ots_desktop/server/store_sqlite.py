@@ -128,28 +128,65 @@ class _Worker(threading.Thread):
             future.get_loop().call_soon_threadsafe(_settle, future, value, error)
 
     def _run_transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        try:
+            results = self._attempt(batch, isolate=False)
+        except _OpFailed:
+            # Some operation raised: run the batch again, each operation in its own savepoint,
+            # so that only that caller gets the error. Rare, so the common path skips savepoints.
+            results = self._attempt(batch, isolate=True)
+        _settle_all(results)
+
+    def _attempt(self, batch: list[tuple[Op, asyncio.Future[Any]]], *, isolate: bool) -> list[_Result]:
         conn = self.conn
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        results: list[_Result] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op, future in batch:
-                conn.execute("SAVEPOINT op")
+                if isolate:
+                    conn.execute("SAVEPOINT op")
                 try:
                     value = op(conn)
-                except Exception as exc:  # noqa: BLE001 - handed to the waiting caller
+                except Exception as exc:
+                    if not isolate:
+                        raise _OpFailed from exc
                     conn.execute("ROLLBACK TO op")
                     results.append((future, None, exc))
                 else:
                     results.append((future, value, None))
-                conn.execute("RELEASE op")
+                if isolate:
+                    conn.execute("RELEASE op")
             conn.execute("COMMIT")
+        except _OpFailed:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             failure = StoreError(f"the link store could not write: {exc}")
             results = [(future, None, failure) for _, future in batch]
-        for future, value, error in results:
-            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+        return results
+
+
+class _OpFailed(Exception):
+    """An operation raised inside an unisolated batch."""
+
+
+_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
+
+
+def _settle_all(results: list[_Result]) -> None:
+    """Answer every caller with one wake-up per event loop rather than one per operation."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+    for result in results:
+        by_loop.setdefault(result[0].get_loop(), []).append(result)
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_settle_many, items)
+
+
+def _settle_many(items: list[_Result]) -> None:
+    for future, value, error in items:
+        _settle(future, value, error)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
@@ -351,10 +388,10 @@ def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, no
     views_left -= 1
     history = json.loads(reveals)
     history.append({"at": now, "ip": ip})
-    conn.execute("UPDATE secrets SET views_left = ?, reveals = ? WHERE id = ?",
-                 (views_left, json.dumps(history), share_id))
-    if views_left == 0:
-        _end(conn, share_id, SecretState.REVEALED, now)
     state_after = SecretState.PENDING if views_left else SecretState.REVEALED
+    conn.execute("UPDATE secrets SET views_left = ?, reveals = ?, state = ?, ended_at = ? WHERE id = ?",
+                 (views_left, json.dumps(history), state_after.value, None if views_left else now, share_id))
+    if views_left == 0:
+        conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
     return RevealResult(RevealOutcome.REVEALED, envelope=bytes(envelope_row[0]), views_left=views_left,
                         attempts_left=MAX_FAILED_ATTEMPTS - failed, state=state_after)

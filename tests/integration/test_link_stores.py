@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -558,3 +559,30 @@ def test_redis_reveals_from_threads_share_one_winner(redis_url: str) -> None:
     assert not any(thread.is_alive() for thread in threads)
     assert len(results) == 16
     assert [r.outcome for r in results].count(RevealOutcome.REVEALED) == 1
+
+
+def test_sqlite_a_failing_operation_fails_only_its_caller(tmp_path: Path) -> None:
+    shares = [make_share() for _ in range(8)]
+
+    def boom(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO envelopes (id, data) VALUES ('half-done', X'00')")
+        raise RuntimeError("boom")
+
+    async def main() -> None:
+        store = await SqliteStore.open(tmp_path / "links.sqlite3")
+        try:
+            # Queued together, these usually share one batch: the failure must roll back only its own writes.
+            results = await asyncio.gather(*(store.create(s.secret) for s in shares[:4]),
+                                           store._run(boom),
+                                           *(store.create(s.secret) for s in shares[4:]), return_exceptions=True)
+            assert [r for r in results if not isinstance(r, RuntimeError)] == [True] * 8
+            assert sum(isinstance(r, RuntimeError) for r in results) == 1
+            for share in shares:
+                revealed = await store.reveal(share.id, share.auth_hash, IP, NOW)
+                assert revealed.outcome is RevealOutcome.REVEALED
+        finally:
+            await store.close()
+        with sqlite3.connect(tmp_path / "links.sqlite3") as db:
+            assert db.execute("SELECT count(*) FROM envelopes WHERE id = 'half-done'").fetchone() == (0,)
+
+    asyncio.run(main())
