@@ -7,6 +7,7 @@ Error messages never repeat the text they were given: it may hold a key.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
@@ -47,6 +48,27 @@ def relay_base(url: str) -> str:
     if "//" in path:
         raise InputError("the relay URL's path is malformed")
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ::1."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure(base: str) -> str:
+    """``base`` if it is https, or plain http to a loopback host; otherwise an InputError saying why."""
+    parts = urlsplit(base)
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
+        raise InputError(f"refusing the plain-http relay {display_url(base)}: on plain HTTP anyone on the path "
+                         "can read the key or swap the page. Use https:// (plain http is only allowed for "
+                         "localhost, 127.0.0.0/8 and ::1)")
+    return base
 
 
 def display_url(base: str) -> str:

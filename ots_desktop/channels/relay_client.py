@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +22,7 @@ import aiohttp
 
 from ots_desktop.channels import link_errors as errors
 from ots_desktop.channels.link_errors import LinkFailure
-from ots_desktop.channels.link_urls import check_share_id, display_url, relay_base
+from ots_desktop.channels.link_urls import check_share_id, display_url, relay_base, require_secure
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.ids import b64u_decode, b64u_encode
 from ots_desktop.core.secret import SecretBuffer
@@ -143,12 +145,28 @@ def _connect_detail(exc: aiohttp.ClientConnectorError) -> str:
     return os_error.strerror or type(os_error).__name__
 
 
+def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
+    """How https relays are verified: against ``ca_file`` when given, else the system's CAs (TLS 1.2+)."""
+    if ca_file is None:
+        context = ssl.create_default_context()
+    else:
+        try:
+            context = ssl.create_default_context(cafile=str(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(f"the CA file {ca_file} cannot be used: "
+                             f"{getattr(exc, 'strerror', None) or 'not a PEM certificate bundle'}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class RelayClient:
     """One relay. Use as ``async with RelayClient(url) as relay:``; it owns its HTTP session."""
 
     def __init__(self, base_url: str, *, connect_timeout_s: float = CONNECT_TIMEOUT_S,
-                 read_timeout_s: float = READ_TIMEOUT_S, session: aiohttp.ClientSession | None = None) -> None:
-        self.base_url = relay_base(base_url)
+                 read_timeout_s: float = READ_TIMEOUT_S, session: aiohttp.ClientSession | None = None,
+                 ca_file: str | Path | None = None) -> None:
+        self.base_url = require_secure(relay_base(base_url))
+        self._ssl = tls_context(ca_file)
         self.url = display_url(self.base_url)
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
         self._connect_timeout_s = connect_timeout_s
@@ -172,7 +190,8 @@ class RelayClient:
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout, raise_for_status=False,
-                                                  headers={"Accept": "application/json"})
+                                                  headers={"Accept": "application/json"},
+                                                  connector=aiohttp.TCPConnector(ssl=self._ssl))
             self._owns_session = True
         return self._session
 

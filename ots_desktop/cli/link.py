@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ots_desktop.cli.context import audit_log
-from ots_desktop.cli.link_options import run, shares_file
+from ots_desktop.cli.link_options import ca_file_from, ca_file_option, load_link_config, relay_clients, run, shares_file
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.events import Reason
@@ -65,10 +66,10 @@ def _print_status(record: ShareRecord, status: ShareStatus) -> None:
     say(f"  blocked:   {status.blocked_attempts} attempt(s) from networks outside the allowlist")
 
 
-def _channel(log: AuditLog, shares: ShareStore) -> LinkChannel:
+def _channel(log: AuditLog, shares: ShareStore, ca_file: Path | None) -> LinkChannel:
     from ots_desktop.channels.link import LinkChannel
 
-    return LinkChannel(log, EventBus(), shares)
+    return LinkChannel(log, EventBus(), shares, client=relay_clients(ca_file_from(ca_file, load_link_config())))
 
 
 @click.group()
@@ -100,13 +101,14 @@ def list_links(limit: int, as_json: bool) -> None:
 
 @link.command()
 @click.argument("ref", metavar="LINK|ID")
+@ca_file_option
 @json_option
 @handle_errors()
-def status(ref: str, as_json: bool) -> None:
+def status(ref: str, ca_file: Path | None, as_json: bool) -> None:
     """Show whether a link was opened (when, from where), expired, revoked or burned, and failed attempts."""
     share_id = _share_id(ref)
     with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares)
+        channel = _channel(log, shares, ca_file)
         record, current = run(lambda: channel.status(share_id))
     if as_json:
         emit_json(_status_json(record, current))
@@ -116,13 +118,14 @@ def status(ref: str, as_json: bool) -> None:
 
 @link.command()
 @click.argument("ref", metavar="LINK|ID")
+@ca_file_option
 @json_option
 @handle_errors()
-def revoke(ref: str, as_json: bool) -> None:
+def revoke(ref: str, ca_file: Path | None, as_json: bool) -> None:
     """Revoke a link: the relay destroys the secret at once, unopened."""
     share_id = _share_id(ref)
     with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares)
+        channel = _channel(log, shares, ca_file)
         _, state, revoked_now = run(lambda: channel.revoke(share_id))
     if as_json:
         emit_json({"event": "revoked" if revoked_now else "ended", "id": share_id, "state": state,
@@ -149,9 +152,10 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
               help="Give up after this long, like 90s, 10m or 2h.")
 @click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True, metavar="S",
               help="Seconds between two looks at the relay.")
+@ca_file_option
 @json_option
 @handle_errors()
-def watch(ref: str, timeout: float, interval: float, as_json: bool) -> None:
+def watch(ref: str, timeout: float, interval: float, ca_file: Path | None, as_json: bool) -> None:
     """Wait until a link is opened (or ends), reporting each reveal and failed or blocked attempt.
 
     Exits 0 once it was opened as many times as allowed, 7 if it expired, was revoked or burned
@@ -187,7 +191,7 @@ def watch(ref: str, timeout: float, interval: float, as_json: bool) -> None:
                 say(f"Ended: {_STATE_TEXT.get(current.state, current.state)}")
 
     with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares)
+        channel = _channel(log, shares, ca_file)
         final = run(lambda: channel.watch(share_id, timeout_s=timeout, on_update=update, interval_s=interval))
     if final.state != "revealed":
         reason = {"expired": Reason.EXPIRED, "revoked": Reason.REVOKED, "burned": Reason.BURNED}.get(final.state,

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import ipaddress
 import os
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TypeVar
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
 
 from ots_desktop.cli.context import read_fd_secret
-from ots_desktop.cli.output import warn
 from ots_desktop.core.config import Config, load_config
 from ots_desktop.core.errors import ConfigError, InputError
 from ots_desktop.core.kdf import passphrase_from_text
 from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareStore
+
+if TYPE_CHECKING:
+    from ots_desktop.channels.relay_client import RelayClient
 
 T = TypeVar("T")
 NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it from a file descriptor with "
@@ -32,27 +35,38 @@ def load_link_config() -> Config:
 
 def relay_url_from(option: str | None, config: Config) -> str:
     """``--relay``, else the ``relay_url`` setting; checked and normalised."""
-    from ots_desktop.channels.link_urls import relay_base
+    from ots_desktop.channels.link_urls import relay_base, require_secure
 
     url = (option or config.relay_url or "").strip()
     if not url:
         raise ConfigError("no link relay is set: pass --relay URL, or set relay_url in config.toml "
                           "(or the OTS_RELAY_URL variable)")
-    base = relay_base(url)
-    parts = urlsplit(base)
-    if parts.scheme == "http" and not _is_local(parts.hostname or ""):
-        warn(f"ots: warning: {base} is plain http: anyone on the way can see and consume the encrypted secret. "
-             "Use https:// for a relay on another machine.")
-    return base
+    return require_secure(relay_base(url))
 
 
-def _is_local(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def ca_file_option(func: Callable[..., object]) -> Callable[..., object]:
+    """``--ca-file PATH``: trust the relay's certificate if that CA bundle signed it."""
+    return click.option("--ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                        metavar="PATH", help="Verify an https relay against this PEM CA bundle instead of the "
+                                             "system's CAs (or ca_file / OTS_CA_FILE).")(func)
+
+
+def ca_file_from(option: Path | None, config: Config) -> Path | None:
+    """``--ca-file``, else the ``ca_file`` setting (None: the system's CAs); it must be a readable file."""
+    path = option if option is not None else (Path(config.ca_file).expanduser() if config.ca_file else None)
+    if path is not None and not path.is_file():
+        raise InputError(f"the CA file {path} does not exist or is not a file")
+    return path
+
+
+def relay_clients(ca_file: Path | None) -> Callable[[str], RelayClient]:
+    """A relay client factory verifying https relays against ``ca_file`` (None: the system's CAs)."""
+    from ots_desktop.channels.relay_client import RelayClient
+
+    def make(base_url: str) -> RelayClient:
+        return RelayClient(base_url, ca_file=ca_file)
+
+    return make
 
 
 def have_tty() -> bool:

@@ -6,7 +6,15 @@ import asyncio
 from pathlib import Path
 
 from ots_desktop.cli.context import audit_log
-from ots_desktop.cli.link_options import ask_passphrase, have_tty, passphrase_from_fd, run
+from ots_desktop.cli.link_options import (
+    ask_passphrase,
+    ca_file_from,
+    have_tty,
+    load_link_config,
+    passphrase_from_fd,
+    relay_clients,
+    run,
+)
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
@@ -23,14 +31,16 @@ async def _ask_on_tty() -> SecretBuffer | None:
 
 
 def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd: int | None,
-                 as_json: bool) -> None:
+                 as_json: bool, ca_file: Path | None = None) -> None:
     """Open the link in ``text`` and print or save what it holds."""
     from ots_desktop.channels.link import LinkChannel, LinkReceived, ReceiveOptions
-    from ots_desktop.channels.link_urls import parse_link
+    from ots_desktop.channels.link_urls import parse_link, require_secure
 
     link = parse_link(text)
     passphrase: SecretBuffer | None = None
     try:
+        require_secure(link.base_url)
+        clients = relay_clients(ca_file_from(ca_file, load_link_config()))
         if passphrase_fd is not None:
             passphrase = passphrase_from_fd(passphrase_fd)
         options = ReceiveOptions(out_dir=out_dir, passphrase=passphrase,
@@ -44,7 +54,7 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
         if not as_json:
             bus.subscribe(_human_events)
         with audit_log(cli_state()) as log:
-            channel = LinkChannel(log, bus)
+            channel = LinkChannel(log, bus, client=clients)
 
             async def main() -> LinkReceived:
                 return await channel.receive(link, options)

@@ -11,8 +11,10 @@ import click
 from ots_desktop.cli.context import audit_log
 from ots_desktop.cli.link_options import (
     ask_new_passphrase,
+    ca_file_from,
     load_link_config,
     passphrase_from_fd,
+    relay_clients,
     relay_url_from,
     run,
     shares_file,
@@ -35,16 +37,20 @@ class LinkSendOptions:
     passphrase_fd: int | None
     allow_cidrs: tuple[str, ...]
     relay: str | None
+    ca_file: Path | None = None
 
     def given(self) -> bool:
         """Whether any link-only option was used (an error with --via wormhole)."""
         return bool(self.expire is not None or self.views is not None or self.passphrase
-                    or self.passphrase_fd is not None or self.allow_cidrs or self.relay)
+                    or self.passphrase_fd is not None or self.allow_cidrs or self.relay or self.ca_file)
 
 
 def link_options(func: Callable[..., object]) -> Callable[..., object]:
     """The options only ``--via link`` takes."""
     options = [
+        click.option("--ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+                     help="Verify an https relay against this PEM CA bundle instead of the system's CAs "
+                          "(or ca_file / OTS_CA_FILE)."),
         click.option("--relay", metavar="URL", help="Link relay, like https://ots.example.com (or OTS_RELAY_URL)."),
         click.option("--allow-cidr", "allow_cidrs", multiple=True, metavar="CIDR",
                      help="Only reveal to clients in this network (repeatable), like 10.0.0.0/8."),
@@ -104,6 +110,7 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
             raise click.UsageError("use --passphrase or --passphrase-fd, not both")
         config = load_link_config()
         relay_url = relay_url_from(options.relay, config)
+        clients = relay_clients(ca_file_from(options.ca_file, config))
         policy = LinkPolicy(expires_in=_expiry(options.expire, config.link_expiry_s),
                             max_views=options.views if options.views is not None else config.link_max_views,
                             allow_cidrs=tuple(options.allow_cidrs)).checked()
@@ -124,7 +131,7 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
             _show(link, as_json, expires_in=policy.expires_in)
 
         with audit_log(cli_state()) as log, shares_file() as shares:
-            channel = LinkChannel(log, bus, shares)
+            channel = LinkChannel(log, bus, shares, client=clients)
 
             async def main() -> object:
                 if secret is not None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ots_desktop.cli.context import audit_log_in_background
+from ots_desktop.cli.link_options import ca_file_option
 from ots_desktop.cli.output import emit_json, say, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
@@ -44,11 +45,12 @@ def _read_code(code: str | None) -> str:
 @click.option("--verify", is_flag=True, help="Confirm the verification words before accepting.")
 @click.option("--no-listen", is_flag=True, help="Use only the transit relay for files (no direct connection).")
 @server_options
+@ca_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON line for the result.")
 @handle_errors()
 def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd: int | None, verify: bool,
             no_listen: bool, mailbox_url: str | None, transit_helper: str | None, timeout: float | None,
-            as_json: bool) -> None:
+            ca_file: Path | None, as_json: bool) -> None:
     """Receive a secret by wormhole CODE or one-time LINK. Either may also come on stdin, to keep it out of
     shell history.
 
@@ -68,10 +70,12 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
             raise click.UsageError(f"{', '.join(wormhole_only)}: only for wormhole codes, not links")
         from ots_desktop.cli.link_receive import receive_link
 
-        receive_link(the_code, out_dir=out_dir, output=output, passphrase_fd=passphrase_fd, as_json=as_json)
+        receive_link(the_code, out_dir=out_dir, output=output, passphrase_fd=passphrase_fd, as_json=as_json,
+                     ca_file=ca_file)
         return
-    if output is not None or passphrase_fd is not None:
-        raise click.UsageError("--output and --passphrase-fd are for links; a wormhole code saves files in --out")
+    if output is not None or passphrase_fd is not None or ca_file is not None:
+        raise click.UsageError("--output, --passphrase-fd and --ca-file are for links; a wormhole code saves files "
+                               "in --out")
     config = load_settings_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)

@@ -81,13 +81,14 @@ def _show_code(code: str, as_json: bool) -> None:
 def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, ...], code_length: int | None,
          verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
          timeout: float | None, expire: str | None, views: int | None, use_passphrase: bool,
-         passphrase_fd: int | None, allow_cidrs: tuple[str, ...], relay: str | None, as_json: bool) -> None:
+         passphrase_fd: int | None, allow_cidrs: tuple[str, ...], relay: str | None, ca_file: Path | None,
+         as_json: bool) -> None:
     """Share a secret once. It is read from stdin (or --file), never from arguments.
 
     With --via link, each recipient gets a one-time link (printed on stdout); with the
     default --via wormhole, a code to read aloud.
     """
-    link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay)
+    link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay, ca_file)
     if via == "link":
         wormhole_only = [name for name, value in (
             ("--code-length", code_length), ("--verify", verify), ("--no-listen", no_listen),
@@ -99,8 +100,8 @@ def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, .
                   as_json=as_json)
         return
     if link.given():
-        raise click.UsageError("--expire, --views, --passphrase, --passphrase-fd, --allow-cidr and --relay are only "
-                               "for --via link")
+        raise click.UsageError("--expire, --views, --passphrase, --passphrase-fd, --allow-cidr, --relay and "
+                               "--ca-file are only for --via link")
     if len(recipient) > 1:
         raise click.UsageError("a wormhole code goes to one person: give --recipient once (or use --via link)")
     _send_wormhole(file, label, recipient[0] if recipient else None, code_length, verify, no_listen, mailbox_url,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.ratelimit import Rate
 from ots_desktop.server.stores import check_store_url, describe_store
+from ots_desktop.server.tls import TLSConfigError, server_context
 from ots_desktop.server.wormhole_services import is_loopback
 
 _WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - names we recognise, not an address we bind by default
@@ -37,6 +39,17 @@ def _rate(ctx: click.Context, param: click.Parameter, value: str) -> Rate:
         raise click.BadParameter(str(exc)) from None
 
 
+def _networks(ctx: click.Context, param: click.Parameter,
+              value: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for text in value:
+        try:
+            networks.append(ipaddress.ip_network(text.strip(), strict=False))
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not a network like 10.0.0.0/8 or 127.0.0.1/32") from None
+    return tuple(networks)
+
+
 def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     if value is None:
         return DEFAULT_MAX_SIZE
@@ -51,7 +64,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on. Anything but loopback needs TLS in front.")
+              help="Address to listen on. Anything but loopback needs TLS (--tls-cert/--tls-key or a proxy in front).")
 @click.option("--port", type=click.IntRange(0, 65535), default=4000, show_default=True,
               help="Mailbox (websocket) port; 0 picks any free port.")
 @click.option("--transit-port", type=click.IntRange(0, 65535), default=4001, show_default=True,
@@ -70,8 +83,13 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
               help="Links one client address may create per minute (N or N/BURST; 0 = unlimited).")
 @click.option("--reveal-rate", default="60", show_default=True, callback=_rate,
               help="Reveal attempts one client address may make per minute (N or N/BURST; 0 = unlimited).")
-@click.option("--trust-proxy", is_flag=True,
-              help="Take the client address from X-Forwarded-For (only behind a proxy you run).")
+@click.option("--trust-proxy", "trust_proxy", multiple=True, metavar="CIDR", callback=_networks,
+              help="A network your reverse proxy connects from (repeatable): X-Forwarded-For is honoured only "
+                   "from peers inside these networks, like 127.0.0.1/32.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM certificate (chain) for the link relay: it then serves HTTPS. Needs --tls-key.")
+@click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="PEM private key of --tls-cert.")
 @click.option("--reuse-port", is_flag=True,
               help="Let several relay processes share --link-port (Linux SO_REUSEPORT), e.g. on one Redis.")
 @click.option("--no-wormhole", is_flag=True, help="Run only the link relay (no mailbox, no transit relay).")
@@ -83,7 +101,9 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
               show_default=True, help="What goes to stderr: requests are logged at info, without ids or bodies.")
 @handle_errors()
 def server(host: str, port: int, transit_port: int, link_port: int, store_url: str, max_size: int,
-           public_url: str | None, create_rate: Rate, reveal_rate: Rate, trust_proxy: bool, reuse_port: bool,
+           public_url: str | None, create_rate: Rate, reveal_rate: Rate,
+           trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+           tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
     """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
     relay, and the one-time link relay.
@@ -99,17 +119,30 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
     if public_url is not None and not public_url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with https:// (or http:// for local tests)", param_hint="--public-url")
     check_store_url(store_url)
+    ssl_context = None
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together: give both or neither")
+    if tls_cert is not None and tls_key is not None and not no_link:
+        try:
+            ssl_context = server_context(tls_cert, tls_key)
+        except TLSConfigError as exc:
+            raise click.UsageError(f"{exc.option}: {exc}") from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not is_loopback(host):
-        warn(f"ots: warning: listening on {host}, which is not a loopback address. These services speak plain "
-             "HTTP, ws:// and TCP; put a TLS proxy (https/wss) in front before clients on other machines use them.")
+    if not is_loopback(host) and (ssl_context is None or not no_wormhole):
+        plain = "ws:// and TCP" if ssl_context is not None or no_link else "plain HTTP, ws:// and TCP"
+        if no_wormhole:
+            plain = "plain HTTP"
+        warn(f"ots: warning: listening on {host}, which is not a loopback address. These services speak {plain}; "
+             "put a TLS proxy (https/wss) in front (or give the link relay --tls-cert/--tls-key) before clients "
+             "on other machines use them.")
     directory = data_dir if data_dir is not None else default_data_dir()
     link = None
     if not no_link:
         settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
                                  create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy)
-        link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port)
+        link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
+                           ssl_context=ssl_context)
 
     def ready(info: ServerInfo) -> None:
         if as_json:

@@ -32,6 +32,7 @@ class Config:
     mailbox_url: str = PUBLIC_MAILBOX_URL
     transit_helper: str = PUBLIC_TRANSIT_HELPER
     relay_url: str = ""
+    ca_file: str = ""
     code_length: int = 3
     link_expiry_s: int = 3600
     link_max_views: int = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +48,7 @@ class LinkOptions:
     store_url: str
     settings: RelaySettings
     reuse_port: bool = False
+    ssl_context: ssl.SSLContext | None = None
 
 
 class RunningService(Protocol):
@@ -95,7 +97,7 @@ async def serve(host: str, port: int | None, transit_port: int, data_dir: Path,
             from ots_desktop.server.link_service import start_link_relay
 
             relay = await start_link_relay(host, link.port, link.store_url, data_dir, link.settings,
-                                           reuse_port=link.reuse_port)
+                                           reuse_port=link.reuse_port, ssl_context=link.ssl_context)
             services.append(relay)
             public = link.settings.public_url or relay.url
             info = replace(info, link_url=relay.url, link_port=relay.port, public_url=public,

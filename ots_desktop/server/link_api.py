@@ -8,6 +8,7 @@ access log line is the route template, the status and the time taken.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 import time
@@ -48,7 +49,8 @@ class RelaySettings:
     max_size: int
     create_rate: Rate = field(default_factory=lambda: Rate(120, 120))
     reveal_rate: Rate = field(default_factory=lambda: Rate(60, 60))
-    trust_proxy: bool = False
+    # X-Forwarded-For is honoured only from a TCP peer inside one of these networks (the proxies you run).
+    trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     clock: Callable[[], float] = time.time
 
 
@@ -86,12 +88,21 @@ class LinkRelay:
         self._openapi: bytes | None = None
 
     def client_ip(self, request: web.Request) -> str:
-        """The TCP peer, or the first X-Forwarded-For hop when the proxy is trusted."""
-        if self.settings.trust_proxy:
+        """The TCP peer, or the first X-Forwarded-For hop when the peer is one of the trusted proxies."""
+        if self.settings.trust_proxy and self._from_trusted_proxy(request.remote):
             forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
             if forwarded:
                 return forwarded[:64]
         return request.remote or "unknown"
+
+    def _from_trusted_proxy(self, peer: str | None) -> bool:
+        try:
+            address = ipaddress.ip_address((peer or "").split("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.settings.trust_proxy)
 
     def _limit(self, limiter: RateLimiter, endpoint: str, request: web.Request) -> None:
         wait = limiter.check(self.client_ip(request))

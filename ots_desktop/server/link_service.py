@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from ots_desktop.server.stores import open_store
 from ots_desktop.server.wormhole_services import ListenError, host_port
 
 SWEEP_INTERVAL_S = 60.0
+HSTS_VALUE = "max-age=31536000"
 # aiohttp's own access log would print the path, which holds the share id; link_api logs the route instead.
 RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "handle_signals": False}
 _log = logging.getLogger(__name__)
@@ -53,13 +55,18 @@ async def _sweep_forever(store: LinkStore, settings: RelaySettings) -> None:
 
 
 async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path, settings: RelaySettings,
-                           *, reuse_port: bool = False) -> LinkRelayService:
-    """Open the store and listen; ``port`` 0 takes any free port."""
+                           *, reuse_port: bool = False, ssl_context: ssl.SSLContext | None = None,
+                           ) -> LinkRelayService:
+    """Open the store and listen; ``port`` 0 takes any free port; ``ssl_context`` serves HTTPS (with HSTS)."""
     store = await open_store(store_url, data_dir)
-    runner = web.AppRunner(build_app(store, settings), **RUNNER_OPTIONS)
+    app = build_app(store, settings)
+    if ssl_context is not None:
+        app.on_response_prepare.append(_add_hsts)
+    runner = web.AppRunner(app, **RUNNER_OPTIONS)
     try:
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024,
+                           ssl_context=ssl_context)
         await site.start()
     except OSError as exc:
         await runner.cleanup()
@@ -71,9 +78,14 @@ async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path,
         raise
     addresses = runner.addresses
     bound = int(addresses[0][1]) if addresses else port
-    url = f"http://{host_port(host, bound)}"
+    scheme = "https" if ssl_context is not None else "http"
+    url = f"{scheme}://{host_port(host, bound)}"
     if not settings.public_url:
         settings.public_url = url
     sweeper = asyncio.get_running_loop().create_task(_sweep_forever(store, settings))
     return LinkRelayService(name="link relay", url=url, port=bound, store=store,
                             runner=runner, sweeper=sweeper)
+
+
+async def _add_hsts(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    response.headers["Strict-Transport-Security"] = HSTS_VALUE

@@ -7,6 +7,7 @@ test server; only the clock is the test's, so expiry can be checked without wait
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -206,7 +207,22 @@ def test_trusted_proxy_address_is_used_for_the_allowlist(tmp_path: Path) -> None
         assert response.status == 200
         assert (await status(client, share))["reveals"][0]["from"] == "192.0.2.7"
 
-    run(tmp_path, scenario, trust_proxy=True)
+    run(tmp_path, scenario, trust_proxy=(ipaddress.ip_network("127.0.0.0/8"),))
+
+
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None:
+    async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
+        share = make_share(allow_cidrs=["192.0.2.0/24"])
+        await create(client, share)
+        response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json={"auth_token": share.auth_token},
+                                     headers={"X-Forwarded-For": "192.0.2.7"})
+        assert response.status == 403
+        assert (await response.json())["code"] == "forbidden_network"
+        seen = await status(client, share)
+        assert (seen["state"], seen["blocked_attempts"], seen["reveals"]) == ("pending", 1, [])
+
+    # The test client connects from loopback, which is outside the one trusted proxy network.
+    run(tmp_path, scenario, trust_proxy=(ipaddress.ip_network("10.0.0.0/8"),))
 
 
 def test_truncated_envelope_gets_400_and_oversized_gets_413(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -302,7 +303,7 @@ def test_connection_refused_is_unreachable() -> None:
 
 def test_unknown_host_is_unreachable() -> None:
     async def go() -> LinkFailure:
-        async with RelayClient("http://no-such-host.invalid") as client:
+        async with RelayClient("https://no-such-host.invalid") as client:
             with pytest.raises(LinkFailure) as caught:
                 await client.meta(SHARE_ID)
         return caught.value
@@ -328,3 +329,23 @@ def test_new_ids_never_read_as_options() -> None:
     ids = {b64u_encode(new_link_id()) for _ in range(3000)}
     assert len(ids) == 3000 and not any(i.startswith("-") for i in ids)
     assert all(parse_share_ref(i) == (None, i) for i in ids)
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.1:8080", "http://ots.example.com", "http://[2001:db8::1]:80"])
+def test_plain_http_off_loopback_is_refused_before_connecting(url: str) -> None:
+    with pytest.raises(InputError) as caught:
+        RelayClient(url)
+    assert "on plain HTTP anyone on the path can read the key or swap the page" in caught.value.message
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4080", "http://127.9.9.9", "http://localhost:1", "http://[::1]:80"])
+def test_plain_http_on_loopback_is_allowed(url: str) -> None:
+    assert RelayClient(url).base_url == url
+
+
+def test_unusable_ca_file_is_an_input_error(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate\n")
+    with pytest.raises(InputError) as caught:
+        RelayClient("https://ots.example.com", ca_file=bad)
+    assert str(bad) in caught.value.message
