@@ -7,12 +7,12 @@ Error messages never repeat the text they were given: it may hold a key.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
 from ots_desktop.core.errors import InputError
+from ots_desktop.core.hosts import is_loopback_host
 from ots_desktop.core.ids import FRAGMENT_KEY_LEN, SHARE_ID_LEN, b64u_decode, b64u_encode
 from ots_desktop.core.secret import SecretBuffer
 
@@ -48,17 +48,6 @@ def relay_base(url: str) -> str:
     if "//" in path:
         raise InputError("the relay URL's path is malformed")
     return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ::1."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def require_secure(base: str) -> str:

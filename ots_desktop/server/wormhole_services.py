@@ -26,6 +26,7 @@ from twisted.protocols.policies import WrappingFactory
 
 from ots_desktop import runtime
 from ots_desktop.core.errors import OtsError
+from ots_desktop.core.hosts import is_loopback_host
 
 CHANNEL_DB_NAME = "mailbox.sqlite"
 MAILBOX_PATH = "/v1"
@@ -65,12 +66,7 @@ def transit_helper(host: str, port: int) -> str:
 
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only accepts connections from this machine."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 def _is_ipv6(host: str) -> bool:
