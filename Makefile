@@ -44,8 +44,11 @@ typecheck:
 importlint:
 	$(BIN)/lint-imports
 
+# The desktop tests run in a second process: a Twisted reactor binds one event loop per
+# process, and theirs is the app's qasync loop (on a real X server the tests start).
 pytest:
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/ui $(PYTEST_ARGS)
 
 bench: setup
 	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 
 def is_loopback_host(host: str) -> bool:
@@ -14,3 +15,17 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def mailbox_warning(url: str) -> str | None:
+    """A warning for a plain ``ws://`` wormhole mailbox off this machine, or None.
+
+    The wormhole's PAKE still protects the secret itself; what travels in the clear is
+    the metadata: who talks to whom, when, and the nameplate of the code.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() != "ws" or is_loopback_host(parts.hostname or ""):
+        return None
+    return (f"the mailbox {parts.hostname} is reached over plain ws://: the secret stays protected by the "
+            "wormhole's key exchange, but anyone on the path sees who connects, when, and the code's "
+            "nameplate. Prefer a wss:// mailbox.")

@@ -25,12 +25,13 @@ class Service:
     """A child process owned by a fixture. ``stop`` signals exactly its PID."""
 
     def __init__(self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-                 cwd: Path | None = None, stdin: int | None = None, log_dir: Path | None = None) -> None:
+                 cwd: Path | None = None, stdin: int | None = None, log_dir: Path | None = None,
+                 pass_fds: Sequence[int] = ()) -> None:
         self.name = name
         self.log_path = (log_dir / f"{name}.log") if log_dir else None
         self._log = self.log_path.open("wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
-                                     stdin=stdin, stdout=subprocess.PIPE, stderr=self._log)
+                                     stdin=stdin, stdout=subprocess.PIPE, stderr=self._log, pass_fds=tuple(pass_fds))
 
     @property
     def pid(self) -> int:

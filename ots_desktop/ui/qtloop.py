@@ -1,0 +1,26 @@
+"""The one event loop of the desktop app: qasync's, with Twisted's reactor on it.
+
+Order matters (see ``ots_desktop.runtime``): the QApplication first, then the qasync
+loop, then the reactor. Windows gets a selector loop, which Twisted needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from PySide6.QtWidgets import QApplication
+
+import qasync
+
+from ots_desktop import runtime
+
+
+def start_loop(app: QApplication, *, already_running: bool = False) -> asyncio.AbstractEventLoop:
+    """Build the qasync loop for ``app``, make it current and install the reactor on it."""
+    factory: Any = qasync.QSelectorEventLoop if sys.platform == "win32" else qasync.QEventLoop
+    loop: asyncio.AbstractEventLoop = factory(app, already_running=already_running)
+    asyncio.set_event_loop(loop)
+    runtime.install(loop)
+    return loop

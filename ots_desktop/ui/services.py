@@ -1,0 +1,118 @@
+"""What the window needs from the rest of the app: settings, the audit log, shares and channels.
+
+Plain Python (no Qt): the pages call these, the tests can too. The audit log opens
+on a worker thread (the keychain may take a moment, or fail); until it is open, a
+share waits for it, and nothing leaves the machine before it is on record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+
+from ots_desktop import __version__
+from ots_desktop.channels.link import LinkChannel
+from ots_desktop.channels.link_urls import relay_base, require_secure
+from ots_desktop.channels.relay_client import RelayClient
+from ots_desktop.channels.wormhole import WormholeChannel, WormholeSettings
+from ots_desktop.core.audit.keystore import KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.config import Config, load_config, save_config
+from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.core.events import EventBus
+from ots_desktop.core.paths import AppPaths, app_paths
+from ots_desktop.core.shares import ShareStore
+
+
+class Services:
+    """One installation's state, shared by every page of the window."""
+
+    def __init__(self, paths: AppPaths | None = None, *,
+                 keystore: Callable[[AppPaths], KeyStore] | None = None) -> None:
+        self.paths = (paths or app_paths()).ensure()
+        self.config = load_config(self.paths.config_file)
+        self.bus = EventBus()
+        self._keystore = keystore or (lambda p: KeychainStore(scope_for(p.data_dir)))
+        self._audit: asyncio.Future[AuditLog] | None = None
+        self._shares: ShareStore | None = None
+        self.wormhole_overrides: dict[str, float] = {}
+
+    # -- the audit log -------------------------------------------------------------
+
+    def audit_future(self) -> asyncio.Future[AuditLog]:
+        """The audit log, opening on a worker thread the first time it is asked for."""
+        if self._audit is None or (self._audit.done() and self._audit.exception() is not None):
+            loop = asyncio.get_event_loop()
+            self._audit = asyncio.ensure_future(loop.run_in_executor(None, self._open_audit))
+        return self._audit
+
+    async def audit(self) -> AuditLog:
+        """The open audit log; raises AuditError when the keychain refuses."""
+        return await asyncio.shield(self.audit_future())
+
+    def _open_audit(self) -> AuditLog:
+        return AuditLog.open(self.paths, self._keystore(self.paths), app_version=__version__)
+
+    def audit_if_open(self) -> AuditLog | None:
+        """The audit log if it opened already (for quick, synchronous reads)."""
+        if self._audit is not None and self._audit.done() and self._audit.exception() is None:
+            return self._audit.result()
+        return None
+
+    # -- channels ------------------------------------------------------------------
+
+    def shares(self) -> ShareStore:
+        """The local file of links this installation made (status tokens, never keys)."""
+        if self._shares is None:
+            self._shares = ShareStore.open(self.paths.shares_db)
+        return self._shares
+
+    def wormhole(self, *, code_length: int | None = None) -> WormholeChannel:
+        """A wormhole channel on the configured mailbox and transit relay."""
+        settings = WormholeSettings.from_config(self.config, code_length=code_length, **self.wormhole_overrides)
+        return WormholeChannel(settings, self.audit_future(), self.bus)
+
+    def link(self) -> LinkChannel:
+        """A link channel that trusts the configured CA bundle for https relays."""
+        ca_file = self.ca_file()
+
+        def client(base_url: str) -> RelayClient:
+            return RelayClient(base_url, ca_file=ca_file)
+
+        return LinkChannel(self.audit_future(), self.bus, self.shares(), client=client)
+
+    def relay_url(self) -> str:
+        """The configured link relay, checked (https, or http on loopback only)."""
+        url = self.config.relay_url.strip()
+        if not url:
+            raise ConfigError("no link relay is set: add one under Settings, Servers")
+        return require_secure(relay_base(url))
+
+    def ca_file(self) -> Path | None:
+        """The CA bundle for https relays (None: the system's CAs)."""
+        if not self.config.ca_file:
+            return None
+        path = Path(self.config.ca_file).expanduser()
+        if not path.is_file():
+            raise InputError(f"the CA file {path} does not exist or is not a file")
+        return path
+
+    # -- settings ------------------------------------------------------------------
+
+    def save_config(self, config: Config) -> None:
+        """Validate, write and apply new settings."""
+        save_config(self.paths.config_file, config.validate())
+        self.config = config
+
+    def close(self) -> None:
+        """Close the audit log and the shares file."""
+        if self._shares is not None:
+            self._shares.close()
+            self._shares = None
+        log = self.audit_if_open()
+        if log is not None:
+            with contextlib.suppress(Exception):
+                log.close()
+        self._audit = None

@@ -1,0 +1,123 @@
+"""Desktop tests: a real X server with a tray host, the app's qasync loop, and real servers.
+
+These tests run in their own pytest process (``make pytest`` starts it): a Twisted
+reactor binds one event loop per process, and here that loop is qasync's, driven by
+Qt's own event loop while ``qtbot`` waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from PySide6.QtWidgets import QApplication
+
+from ots_desktop.core.config import Config
+from ots_desktop.ui.clipboard import SecureClipboard
+from ots_desktop.ui.context import EventBridge, Notifier, UiContext
+from ots_desktop.ui.qtloop import start_loop
+from ots_desktop.ui.services import Services
+from ots_desktop.ui.tasks import TaskRunner
+from tests.conftest import Home
+from tests.support.secret_service import SecretServiceSession
+from tests.support.servers import RunningServer, start_ots_server
+from tests.support.xserver import XSession, start_x
+
+_X: XSession | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Start Xvfb and trayer before Qt starts, and point Qt's xcb platform at them."""
+    global _X  # noqa: PLW0603 - one X server per test process
+    log_dir = Path(config.rootpath) / ".pytest-x"
+    log_dir.mkdir(exist_ok=True)
+    _X = start_x(log_dir)
+    os.environ["DISPLAY"] = _X.display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ.pop("WAYLAND_DISPLAY", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _X is not None:
+        _X.stop()
+
+
+@pytest.fixture(scope="session")
+def x_session() -> XSession:
+    """The X server and tray host of this run."""
+    assert _X is not None
+    return _X
+
+
+@pytest.fixture(scope="session")
+def ui_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    """The app's loop: qasync on the test QApplication, already running (Qt drives it), with the reactor.
+
+    At the end the reactor stops while Qt keeps turning, so Twisted's threadpool is joined.
+    """
+    loop = start_loop(qapp, already_running=True)
+    yield loop
+    from twisted.internet import reactor
+
+    if reactor.running:  # type: ignore[attr-defined]
+        reactor.stop()  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 5
+        while reactor.running and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            qapp.processEvents()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[RunningServer]:
+    """A real ``ots server``: wormhole mailbox, transit relay and link relay, on free ports."""
+    (tmp_path / "server").mkdir()
+    server = start_ots_server(tmp_path / "server")
+    yield server
+    server.stop()
+
+
+def make_context(paths_home: Path, server: RunningServer | None, monkeypatch: pytest.MonkeyPatch) -> UiContext:
+    """A UiContext for one installation under ``paths_home`` (its own OTS_HOME), on ``server``."""
+    from ots_desktop.core.paths import app_paths
+
+    paths = app_paths({"OTS_HOME": str(paths_home)})
+    services = Services(paths)
+    if server is not None:
+        services.config = Config(mailbox_url=server.mailbox_url, transit_helper=server.transit_helper,
+                                 relay_url=server.link_url or "", clipboard_clear_s=30)
+        services.wormhole_overrides = {"peer_timeout_s": 30.0, "transfer_timeout_s": 30.0}
+    errors: list[str] = []
+    tasks = TaskRunner(errors.append)
+    ctx = UiContext(services=services, events=EventBridge(services), notifier=Notifier(),
+                    clipboard=SecureClipboard(services.config.clipboard_clear_s), tasks=tasks)
+    return ctx
+
+
+@pytest.fixture
+def ctx(ui_loop: asyncio.AbstractEventLoop, keychain: SecretServiceSession, servers: RunningServer,
+        isolated_home: Home, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot) -> Iterator[UiContext]:
+    """The sender's (or only) installation, on the test servers, with the real keychain."""
+    context = make_context(isolated_home.ots_home, servers, monkeypatch)
+    yield context
+    _close(context, qtbot)
+
+
+@pytest.fixture
+def peer_ctx(ui_loop: asyncio.AbstractEventLoop, keychain: SecretServiceSession, servers: RunningServer,
+             isolated_home: Home, monkeypatch: pytest.MonkeyPatch, qtbot: QtBot) -> Iterator[UiContext]:
+    """A second installation (the recipient), with its own OTS_HOME, on the same servers."""
+    context = make_context(isolated_home.root / "peer-ots", servers, monkeypatch)
+    yield context
+    _close(context, qtbot)
+
+
+def _close(context: UiContext, qtbot: QtBot) -> None:
+    context.tasks.cancel_all()
+    qtbot.waitUntil(lambda: not context.tasks.busy, timeout=10_000)
+    context.events.close()
+    context.services.close()
