@@ -114,3 +114,17 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     redis_server.flushdb()
     yield redis_server.url
     redis_server.flushdb()
+
+
+# ---------------------------------------------------------------- one loop per process
+# Kept in one appended block so it merges cleanly with other edits above.
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a run that mixes tests/ui with the others: each needs its own kind of event loop."""
+    ui = Path(__file__).parent / "ui"
+    kinds = {ui in Path(str(item.fspath)).parents for item in items}
+    if len(kinds) > 1:
+        raise pytest.UsageError("tests/ui runs in its own pytest process (a Twisted reactor binds one event loop "
+                                "per process, and the desktop tests use the app's qasync loop): run "
+                                "`pytest tests/ui` separately, or `make pytest` for both")

@@ -1,34 +1,112 @@
-"""``ots-desktop``: start the desktop app."""
+"""``ots-desktop``: start the desktop app (window, tray, one event loop)."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import sys
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ots_desktop import __version__
+from ots_desktop import __version__, runtime
+from ots_desktop.core.errors import OtsError
 from ots_desktop.core.hardening import harden_process
+from ots_desktop.ui.clipboard import SecureClipboard
+from ots_desktop.ui.context import EventBridge, Level, Notifier, UiContext
+from ots_desktop.ui.icons import app_icon
+from ots_desktop.ui.qtloop import start_loop
+from ots_desktop.ui.services import Services
+from ots_desktop.ui.single_instance import SingleInstance
+from ots_desktop.ui.tasks import TaskRunner, describe_error
 
 
-class MainWindow(QMainWindow):
-    """The main window. Sending, receiving and the audit view arrive here."""
+def new_context(services: Services) -> UiContext:
+    """The objects every page shares, for one installation."""
+    notifier = Notifier()
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.setWindowTitle("ots-desktop")
-        label = QLabel(f"ots-desktop {__version__}\n\nUse the `ots` command to review the audit log.")
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(label)
-        self.resize(520, 360)
+    def report(text: str) -> None:
+        notifier.notify("ots-desktop", text, Level.ERROR)
+
+    return UiContext(services=services, events=EventBridge(services), notifier=notifier,
+                     clipboard=SecureClipboard(services.config.clipboard_clear_s), tasks=TaskRunner(report))
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ots-desktop", description="Hand a secret to one person, once.")
+    parser.add_argument("files", nargs="*", help="files to queue for sending")
+    parser.add_argument("--version", action="version", version=f"ots-desktop {__version__}")
+    parser.add_argument("--hidden", action="store_true", help="start in the tray without showing the window")
+    parser.add_argument("--exit-after-paint", action="store_true", help=argparse.SUPPRESS)  # cold-start benchmark
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     harden_process()
-    app = QApplication(sys.argv if argv is None else argv)
+    args_in = sys.argv if argv is None else argv
+    app = QApplication(args_in)
+    args = _arguments(app.arguments()[1:])
     app.setApplicationName("ots-desktop")
+    app.setApplicationDisplayName("ots-desktop")
     app.setApplicationVersion(__version__)
-    window = MainWindow()
-    window.show()
-    return int(app.exec())
+    app.setDesktopFileName("dev.otsdesktop.ots-desktop")
+    app.setWindowIcon(app_icon())
+    try:
+        services = Services()
+    except OtsError as exc:
+        QMessageBox.critical(None, "ots-desktop cannot start", str(exc))
+        return int(exc.exit_code)
+    instance = SingleInstance(services.paths.state_dir)
+    if not args.exit_after_paint and instance.forward(args.files):
+        return 0
+    instance.listen()
+    loop = start_loop(app)
+    return _run(app, loop, services, instance, args)
+
+
+def _run(app: QApplication, loop: object, services: Services, instance: SingleInstance,
+         args: argparse.Namespace) -> int:
+    from ots_desktop.ui.main_window import MainWindow
+    from ots_desktop.ui.tray import Tray
+
+    ctx = new_context(services)
+    window = MainWindow(ctx)
+    tray = Tray(ctx, window)
+    if Tray.available():
+        tray.show()
+        window.keep_in_tray = True
+        app.setQuitOnLastWindowClosed(False)
+    instance.activated.connect(window.open_files)
+    if args.exit_after_paint:
+        window.first_painted.connect(lambda: QTimer.singleShot(0, app.quit))
+    else:
+        ctx.tasks.start(_open_audit(ctx, window))
+    if args.files:
+        window.open_files(args.files)
+    elif not args.hidden or not window.keep_in_tray:
+        window.show()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            loop.run_forever()  # type: ignore[attr-defined]
+    finally:
+        ctx.clipboard.clear_if_ours()
+        ctx.tasks.cancel_all()
+        tray.hide()
+        instance.close()
+        runtime.shutdown(loop)  # type: ignore[arg-type]
+        ctx.events.close()
+        services.close()
+    return 0
+
+
+async def _open_audit(ctx: UiContext, window: object) -> None:
+    """Open the audit log now, so a keychain problem shows at start, not at the first share."""
+    try:
+        await ctx.services.audit()
+    except OtsError as exc:
+        banner = getattr(window, "banner", None)
+        text = (f"{describe_error(exc)} Sharing and receiving stay off until the audit log can open: "
+                "nothing happens off the record.")
+        if banner is not None:
+            banner.error(text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,10 @@ from pytestqt.qtbot import QtBot
 from PySide6.QtWidgets import QApplication
 
 from ots_desktop.core.config import Config
-from ots_desktop.ui.clipboard import SecureClipboard
-from ots_desktop.ui.context import EventBridge, Notifier, UiContext
+from ots_desktop.ui.app import new_context
+from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.qtloop import start_loop
 from ots_desktop.ui.services import Services
-from ots_desktop.ui.tasks import TaskRunner
 from tests.conftest import Home
 from tests.support.secret_service import SecretServiceSession
 from tests.support.servers import RunningServer, start_ots_server
@@ -35,9 +35,7 @@ _X: XSession | None = None
 def pytest_configure(config: pytest.Config) -> None:
     """Start Xvfb and trayer before Qt starts, and point Qt's xcb platform at them."""
     global _X  # noqa: PLW0603 - one X server per test process
-    log_dir = Path(config.rootpath) / ".pytest-x"
-    log_dir.mkdir(exist_ok=True)
-    _X = start_x(log_dir)
+    _X = start_x(Path(tempfile.mkdtemp(prefix="ots-ui-x-")))
     os.environ["DISPLAY"] = _X.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     os.environ.pop("WAYLAND_DISPLAY", None)
@@ -91,11 +89,7 @@ def make_context(paths_home: Path, server: RunningServer | None, monkeypatch: py
         services.config = Config(mailbox_url=server.mailbox_url, transit_helper=server.transit_helper,
                                  relay_url=server.link_url or "", clipboard_clear_s=30)
         services.wormhole_overrides = {"peer_timeout_s": 30.0, "transfer_timeout_s": 30.0}
-    errors: list[str] = []
-    tasks = TaskRunner(errors.append)
-    ctx = UiContext(services=services, events=EventBridge(services), notifier=Notifier(),
-                    clipboard=SecureClipboard(services.config.clipboard_clear_s), tasks=tasks)
-    return ctx
+    return new_context(services)
 
 
 @pytest.fixture

@@ -1,0 +1,41 @@
+"""The app's icons, shipped as package data under ``ots_desktop/ui/assets``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from PySide6.QtGui import QIcon
+
+ASSETS = Path(__file__).with_name("assets")
+TRAY_SIZES = (16, 22, 24, 32, 48)
+
+
+class TrayState(StrEnum):
+    """What the tray icon says at a glance."""
+
+    IDLE = "idle"
+    SHARING = "sharing"
+    ALERT = "alert"
+
+
+def _icon(stem: str, sizes: tuple[int, ...]) -> QIcon:
+    icon = QIcon()
+    svg = ASSETS / f"{stem}.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    for size in sizes:
+        png = ASSETS / f"{stem}-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png))
+    return icon
+
+
+def app_icon() -> QIcon:
+    """The application icon."""
+    return _icon("ots-desktop", (16, 24, 32, 48, 64, 128, 256, 512))
+
+
+def tray_icon(state: TrayState) -> QIcon:
+    """The tray icon for ``state``."""
+    return _icon(f"tray-{state.value}", TRAY_SIZES)

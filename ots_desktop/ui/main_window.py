@@ -1,0 +1,141 @@
+"""The main window: Send, Receive, Activity and Settings, one tab each.
+
+Closing the window keeps the app in the tray (when there is one); Quit ends it,
+clearing the clipboard if it still holds a secret we put there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+
+from ots_desktop import __version__
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.activity.page import ActivityPage
+from ots_desktop.ui.banner import Banner
+from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.icons import app_icon
+from ots_desktop.ui.receive.page import ReceivePage
+from ots_desktop.ui.send.page import SendPage
+from ots_desktop.ui.settings_page import SettingsPage
+
+MAX_CLIPBOARD_SHARE = 1 << 20
+
+
+class MainWindow(QMainWindow):
+    """The app's one window."""
+
+    first_painted = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.setWindowTitle("ots-desktop")
+        self.setWindowIcon(app_icon())
+        self.banner = Banner(self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.send_page = SendPage(ctx)
+        self.receive_page = ReceivePage(ctx)
+        self.activity_page = ActivityPage(ctx)
+        self.settings_page = SettingsPage(ctx)
+        for page, title in ((self.send_page, "&Send"), (self.receive_page, "&Receive"),
+                            (self.activity_page, "&Activity"), (self.settings_page, "Se&ttings")):
+            self.tabs.addTab(page, title)
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(body)
+        self.statusBar().showMessage(f"ots-desktop {__version__}")
+        self.resize(760, 640)
+        self.keep_in_tray = False
+        self._painted = False
+        self._tray_hint_shown = False
+        self._shortcuts()
+        ctx.events.event.connect(ctx.notifier.on_event)
+
+    def _shortcuts(self) -> None:
+        for index in range(4):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
+            shortcut.activated.connect(lambda i=index: self.tabs.setCurrentIndex(i))
+        QShortcut(QKeySequence("Ctrl+Shift+V"), self).activated.connect(lambda: self.share_clipboard("wormhole"))
+        QShortcut(QKeySequence("Ctrl+Shift+L"), self).activated.connect(lambda: self.share_clipboard("link"))
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self).activated.connect(self.quit_app)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self).activated.connect(self.close)
+
+    # -- actions the tray and the single-instance socket call ---------------------------
+
+    def bring_to_front(self) -> None:
+        """Show, raise and focus the window."""
+        if self.isMinimized():
+            self.showNormal()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def show_receive(self) -> None:
+        """Open the Receive tab with the code field focused."""
+        self.bring_to_front()
+        self.tabs.setCurrentWidget(self.receive_page)
+        self.receive_page.focus_code()
+
+    def open_files(self, files: list[str]) -> None:
+        """Queue files given on the command line (or by a second launch) for sending."""
+        paths = [Path(f) for f in files if f]
+        self.bring_to_front()
+        if paths:
+            self.tabs.setCurrentWidget(self.send_page)
+            self.send_page.add_paths(paths)
+
+    def share_clipboard(self, via: str) -> None:
+        """Share the clipboard's text as a link or a code, with the default options."""
+        text = QGuiApplication.clipboard().text()
+        if not text.strip():
+            self.ctx.notifier.notify("Nothing to share", "The clipboard holds no text.", Level.WARNING)
+            return
+        raw = bytearray(text.encode("utf-8"))
+        del text
+        if len(raw) > MAX_CLIPBOARD_SHARE:
+            raw[:] = bytes(len(raw))
+            self.ctx.notifier.notify("Too large", "The clipboard holds more than 1 MiB of text; send it as a file.",
+                                     Level.WARNING)
+            return
+        self.bring_to_front()
+        self.tabs.setCurrentWidget(self.send_page)
+        self.send_page.share_text(SecretBuffer(raw, wipe_source=True), via)
+
+    def quit_app(self) -> None:
+        """End the app (the tray's Quit)."""
+        self.quit_requested.emit()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    # -- window events ---------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        """Closing hides the window when the tray keeps the app; otherwise it quits."""
+        if self.keep_in_tray:
+            event.ignore()
+            self.hide()
+            if not self._tray_hint_shown:
+                self._tray_hint_shown = True
+                self.ctx.notifier.notify("ots-desktop is still running",
+                                         "It stays in the tray; choose Quit from its menu to end it.")
+            return
+        event.accept()
+        self.quit_app()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        """Announce the first paint (the cold-start benchmark waits for it)."""
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            self.first_painted.emit()
+

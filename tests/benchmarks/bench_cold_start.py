@@ -1,0 +1,66 @@
+"""Cold start of the desktop app: from launch to the first painted main window, as a whole process.
+
+The peer is a bare PySide6 QMainWindow script that quits after its first paint, run
+the same way in the same session (same X server, same Python). Both run alternately
+so that load on the machine hits them alike. The app starts with a fresh OTS_HOME
+and quits after its first paint (``--exit-after-paint``), so its figure includes the
+imports, the event loop with Twisted on it, the tray and all four pages.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.benchmarks.harness import BenchResult
+from tests.support.xserver import start_x
+
+GOAL_RATIO = 1.3
+TIMEOUT_S = 60
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, timeout=TIMEOUT_S, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def run(trials: int = 7) -> list[BenchResult]:
+    """Measure ``trials`` alternating launches of each; compare medians."""
+    with tempfile.TemporaryDirectory(prefix="ots-bench-start-") as tmp:
+        work = Path(tmp)
+        x = start_x(work, with_tray=True)
+        try:
+            env = dict(os.environ, DISPLAY=x.display, QT_QPA_PLATFORM="xcb", HOME=str(work / "home"))
+            env.pop("WAYLAND_DISPLAY", None)
+            app_argv = [sys.executable, "-m", "ots_desktop.ui", "--exit-after-paint"]
+            bare_argv = [sys.executable, "-m", "tests.benchmarks.bare_window"]
+            app_times: list[float] = []
+            bare_times: list[float] = []
+            _timed(bare_argv, env)  # warm the page cache for both
+            _timed(app_argv, dict(env, OTS_HOME=str(work / "warm")))
+            for trial in range(trials):
+                bare_times.append(_timed(bare_argv, env))
+                app_times.append(_timed(app_argv, dict(env, OTS_HOME=str(work / f"home-{trial}"))))
+        finally:
+            x.stop()
+    app, bare = statistics.median(app_times), statistics.median(bare_times)
+    ratio = app / bare
+    return [BenchResult(
+        name=f"cold start to the first painted window (median of {trials}, Xvfb)",
+        value=app, unit="s", peer="bare PySide6 QMainWindow", peer_value=bare * 1000, peer_unit="ms",
+        ratio=ratio, ratio_meaning="app time / bare window time", goal=f"≤{GOAL_RATIO}×", met=ratio <= GOAL_RATIO,
+        notes=(f"ots-desktop {min(app_times):.2f}–{max(app_times):.2f} s, bare window "
+               f"{min(bare_times):.2f}–{max(bare_times):.2f} s over {trials} alternating launches each."),
+    )]
+
+
+if __name__ == "__main__":
+    for result in run():
+        print(result)
