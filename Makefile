@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps run demo test check lint typecheck importlint pytest bench screenshots clean
+.PHONY: setup system-deps run demo test check lint typecheck importlint packaging-check icons pytest bench screenshots clean
 
 system-deps:
 	bash .ci/system-deps.sh
@@ -32,10 +32,10 @@ demo: setup
 
 test: setup check pytest
 
-check: lint typecheck importlint
+check: lint typecheck importlint packaging-check
 
 lint:
-	$(BIN)/ruff check ots_desktop tests
+	$(BIN)/ruff check ots_desktop tests packaging
 	$(BIN)/python .ci/ascii_check.py ots_desktop
 
 typecheck:
@@ -43,6 +43,13 @@ typecheck:
 
 importlint:
 	$(BIN)/lint-imports
+
+packaging-check:
+	PYTHON=$(BIN)/python bash .ci/packaging-check.sh
+
+# After editing an SVG under resources/icons/: re-render every PNG, ICO and ICNS.
+icons:
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/render_icons.py
 
 # The desktop tests run in a second process: a Twisted reactor binds one event loop per
 # process, and theirs is the app's qasync loop (on a real X server the tests start).

@@ -17,6 +17,8 @@ PACKAGES=(
   chromium chromium-driver
   # packaging validators
   desktop-file-utils appstream
+  # docs test commands (curl) and unit checks (systemd-analyze)
+  curl systemd
 )
 
 missing=()

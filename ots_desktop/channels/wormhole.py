@@ -159,9 +159,11 @@ class WormholeChannel:
         reporter = await self._reporter(session, "receive")
         try:
             await session.connected()
-        except ChannelFailure as failure:
+        except BaseException as exc:
+            # A cancel while connecting must close the session too, or it retries forever.
             await session.close()
-            reporter.failed(failure, EventType.RECEIVE_FAILED)
+            if isinstance(exc, ChannelFailure):
+                reporter.failed(exc, EventType.RECEIVE_FAILED)
             raise
         reporter.publish(EventKind.WAITING)
         return await wormhole_receive.receive(session, reporter, hooks)
@@ -171,7 +173,7 @@ class WormholeChannel:
         session = WormholeSession(self.settings)
         try:
             await session.connected()
-        except ChannelFailure:
+        except BaseException:
             await session.close()
             raise
         return CodeEntry(session, session.input_code())

@@ -17,6 +17,7 @@ from ots_desktop.cli.wormhole_options import (
     human_events,
     load_settings_config,
     server_options,
+    warn_plain_mailbox,
 )
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
@@ -79,6 +80,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     config = load_settings_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)
+    warn_plain_mailbox(settings.mailbox_url, as_json)
     bus = EventBus()
     if not as_json:
         bus.subscribe(human_events)

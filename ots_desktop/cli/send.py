@@ -18,6 +18,7 @@ from ots_desktop.cli.wormhole_options import (
     human_events,
     load_settings_config,
     server_options,
+    warn_plain_mailbox,
 )
 from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
@@ -117,6 +118,7 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
     config = load_settings_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             code_length=code_length, peer_timeout_s=timeout)
+    warn_plain_mailbox(settings.mailbox_url, as_json)
     secret = None if file is not None else read_text_secret()
     bus = EventBus()
     if not as_json:

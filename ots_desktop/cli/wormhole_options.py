@@ -12,6 +12,7 @@ import click
 from ots_desktop.cli.output import emit_json, warn
 from ots_desktop.core.config import Config, load_config
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.hosts import mailbox_warning
 from ots_desktop.core.paths import app_paths
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +32,20 @@ def server_options(func: F) -> F:
 def load_settings_config() -> Config:
     """The user's config (with ``OTS_*`` overrides)."""
     return load_config(app_paths().config_file)
+
+
+def warn_plain_mailbox(mailbox_url: str, as_json: bool) -> None:
+    """Before connecting, say once that a plain ``ws://`` mailbox off this machine shows who talks to whom.
+
+    People get ``ots: warning: ...`` on stderr; with ``--json`` a ``{"event": "warning"}``
+    line also goes to stdout, next to the other events.
+    """
+    text = mailbox_warning(mailbox_url)
+    if text is None:
+        return
+    if as_json:
+        emit_json({"event": "warning", "reason": "plain_mailbox", "message": text})
+    warn(f"ots: warning: {text}")
 
 
 class ProgressPrinter:

@@ -90,6 +90,7 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
         with contextlib.suppress(KeyboardInterrupt):
             loop.run_forever()  # type: ignore[attr-defined]
     finally:
+        window.receive_page.shutdown()
         ctx.clipboard.clear_if_ours()
         ctx.tasks.cancel_all()
         tray.hide()

@@ -25,7 +25,8 @@ class Level(StrEnum):
 class EventBridge(QObject):
     """Re-emits the channels' :class:`ChannelEvent` stream as a Qt signal (same thread: the one loop)."""
 
-    event = Signal(object)
+    # Named for what it carries; it shadows QObject.event(), which nothing calls on this object.
+    event = Signal(object)  # type: ignore[assignment]
 
     def __init__(self, services: Services) -> None:
         super().__init__()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+from PySide6.QtCore import QSize
 from PySide6.QtGui import QIcon
 
 ASSETS = Path(__file__).with_name("assets")
@@ -21,13 +22,13 @@ class TrayState(StrEnum):
 
 def _icon(stem: str, sizes: tuple[int, ...]) -> QIcon:
     icon = QIcon()
-    svg = ASSETS / f"{stem}.svg"
-    if svg.is_file():
-        icon.addFile(str(svg))
     for size in sizes:
         png = ASSETS / f"{stem}-{size}.png"
         if png.is_file():
-            icon.addFile(str(png))
+            icon.addFile(str(png), QSize(size, size))
+    svg = ASSETS / f"{stem}.svg"
+    if icon.isNull() and svg.is_file():
+        icon.addFile(str(svg))
     return icon
 
 

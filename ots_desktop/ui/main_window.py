@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
 
     # -- window events ---------------------------------------------------------------
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Closing hides the window when the tray keeps the app; otherwise it quits."""
         if self.keep_in_tray:
             event.ignore()
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         event.accept()
         self.quit_app()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         """Announce the first paint (the cold-start benchmark waits for it)."""
         super().paintEvent(event)
         if not self._painted:

@@ -10,9 +10,8 @@ import asyncio
 import sys
 from typing import Any
 
-from PySide6.QtWidgets import QApplication
-
 import qasync
+from PySide6.QtWidgets import QApplication
 
 from ots_desktop import runtime
 

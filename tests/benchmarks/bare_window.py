@@ -18,7 +18,7 @@ class Window(QMainWindow):
         self.resize(760, 640)
         self._painted = False
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self._painted:
             self._painted = True

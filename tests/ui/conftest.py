@@ -68,6 +68,9 @@ def ui_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
         deadline = time.monotonic() + 5
         while reactor.running and time.monotonic() < deadline:  # type: ignore[attr-defined]
             qapp.processEvents()
+    executor = getattr(loop, "_QEventLoop__default_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from pathlib import Path
 
 from pytestqt.qtbot import QtBot
 
-from PySide6.QtNetwork import QLocalServer
-
 from ots_desktop.core.paths import app_paths
 from ots_desktop.ui.single_instance import SingleInstance, socket_name
 from tests.conftest import Home

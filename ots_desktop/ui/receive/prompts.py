@@ -1,0 +1,158 @@
+"""Inline questions a receive may ask while it runs: a link's passphrase, a wormhole's verification words.
+
+Each panel stays hidden until a receive awaits it, and answers through an asyncio
+future, so the transfer simply waits for the person at the keyboard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS
+
+
+class _Question(QFrame):
+    """A hidden panel that answers one awaited question at a time."""
+
+    def __init__(self, parent: QWidget | None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self._answer: asyncio.Future[object] | None = None
+        self.hide()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a receive is waiting for an answer."""
+        return self._answer is not None and not self._answer.done()
+
+    async def _ask(self) -> object:
+        self._answer = asyncio.get_running_loop().create_future()
+        self.show()
+        self._focus()
+        try:
+            return await self._answer
+        finally:
+            self._answer = None
+            self._reset()
+            self.hide()
+
+    def _give(self, value: object) -> None:
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result(value)
+
+    def _focus(self) -> None:
+        """Put the keyboard focus on the panel's first control."""
+
+    def _reset(self) -> None:
+        """Forget what the panel showed or was given."""
+
+
+class PassphrasePrompt(_Question):
+    """Asks for a link's passphrase in a password field (never echoed, never predicted)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Passphrase for the link")
+        self.label = QLabel("This link is protected by a passphrase. Ask the sender for it (not by the same "
+                            "channel as the link) and type it here.", self)
+        self.label.setWordWrap(True)
+        self.field = QLineEdit(self)
+        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field.setInputMethodHints(SENSITIVE_HINTS)
+        self.field.setAccessibleName("Passphrase")
+        self.field.setPlaceholderText("Passphrase")
+        self.field.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.label.setBuddy(self.field)
+        self.unlock_button = QPushButton("&Unlock", self)
+        self.unlock_button.setAccessibleName("Open the link with this passphrase")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setAccessibleName("Do not open the link")
+        self.field.returnPressed.connect(self.submit)
+        self.unlock_button.clicked.connect(self.submit)
+        self.cancel_button.clicked.connect(self.cancel)
+        row = QHBoxLayout()
+        row.addWidget(self.field, 1)
+        row.addWidget(self.unlock_button)
+        row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addLayout(row)
+        QWidget.setTabOrder(self.field, self.unlock_button)
+        QWidget.setTabOrder(self.unlock_button, self.cancel_button)
+        self.cancelled = False
+
+    async def ask(self) -> SecretBuffer | None:
+        """The passphrase typed (a buffer the caller wipes), or None when cancelled."""
+        self.cancelled = False
+        answer = await self._ask()
+        return answer if isinstance(answer, SecretBuffer) else None
+
+    def submit(self) -> None:
+        """Hand over what was typed; an empty field asks again."""
+        if not self.waiting:
+            return
+        text = self.field.text()
+        self.field.clear()
+        if not text:
+            self.field.setFocus()
+            return
+        secret = SecretBuffer(bytearray(text.encode("utf-8")), wipe_source=True)
+        del text
+        self._give(secret)
+
+    def cancel(self) -> None:
+        """Give up on this link for now (it stays unopened)."""
+        self.cancelled = True
+        self._give(None)
+
+    def _focus(self) -> None:
+        self.field.setFocus()
+
+    def _reset(self) -> None:
+        self.field.clear()
+
+
+class VerifyPrompt(_Question):
+    """Shows the verification words; the person confirms they match the sender's, or rejects."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Verification words")
+        intro = QLabel("Compare these words with the sender (on the phone, or in person). Confirm only if they "
+                       "match exactly: different words mean someone is in between.", self)
+        intro.setWordWrap(True)
+        self.words = QLabel(self)
+        self.words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.words.setStyleSheet("font-weight: bold;")
+        self.words.setWordWrap(True)
+        self.confirm_button = QPushButton("They &match", self)
+        self.confirm_button.setAccessibleName("Confirm: the words match")
+        self.reject_button = QPushButton("They &differ", self)
+        self.reject_button.setAccessibleName("Reject: the words differ")
+        self.confirm_button.clicked.connect(lambda: self._give(True))
+        self.reject_button.clicked.connect(lambda: self._give(False))
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.confirm_button)
+        row.addWidget(self.reject_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addWidget(self.words)
+        layout.addLayout(row)
+        QWidget.setTabOrder(self.confirm_button, self.reject_button)
+
+    async def confirm(self, words: str) -> bool:
+        """True once the person confirms ``words`` match; False if they reject them."""
+        self.words.setText(words)
+        self.words.setAccessibleName(f"Verification words: {words}")
+        return bool(await self._ask())
+
+    def _focus(self) -> None:
+        self.reject_button.setFocus()
+
+    def _reset(self) -> None:
+        self.words.clear()

@@ -1,0 +1,159 @@
+"""A received text secret on screen: masked until asked for, copied with hints, wiped on Clear.
+
+While masked, the widgets hold no copy of the secret at all: the masked field shows
+dots of a neutral filler, and the text reaches a widget only while Show is on. The
+secret itself stays in its :class:`SecretBuffer` until Clear closes it.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.clipboard import SecureClipboard
+
+MASK_CHARS = 24
+SENSITIVE_HINTS = Qt.InputMethodHint.ImhSensitiveData | Qt.InputMethodHint.ImhNoPredictiveText
+
+
+def _describe(secret: SecretBuffer) -> str:
+    view = secret.view()
+    try:
+        size = len(view)
+        # Counted in place: a bytes() copy would leave the secret behind in freed memory.
+        breaks = sum(1 for byte in view if byte == 0x0A)
+        lines = breaks + (1 if size and view[size - 1] != 0x0A else 0)
+    finally:
+        view.release()
+    what = f"{size:,} byte{'s' if size != 1 else ''}"
+    if lines > 1:
+        what += f", {lines} lines"
+    return what
+
+
+class SecretView(QWidget):
+    """Show, copy and clear one text secret. Owns the buffer it is given."""
+
+    copied = Signal()
+    cleared = Signal()
+
+    def __init__(self, clipboard: SecureClipboard, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._clipboard = clipboard
+        self._secret: SecretBuffer | None = None
+        self.setAccessibleName("Received secret")
+        self.masked = QLineEdit(self)
+        self.masked.setReadOnly(True)
+        self.masked.setEchoMode(QLineEdit.EchoMode.Password)
+        self.masked.setInputMethodHints(SENSITIVE_HINTS)
+        self.masked.setAccessibleName("Received secret, hidden")
+        self.masked.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.plain = QPlainTextEdit(self)
+        self.plain.setReadOnly(True)
+        self.plain.setInputMethodHints(SENSITIVE_HINTS)
+        self.plain.setAccessibleName("Received secret, shown")
+        self.plain.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.plain.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.masked)
+        self.stack.addWidget(self.plain)
+        self.info = QLabel(self)
+        self.show_button = QPushButton("&Show", self)
+        self.show_button.setCheckable(True)
+        self.show_button.setAccessibleName("Show the secret")
+        self.show_button.toggled.connect(self.set_shown)
+        self.copy_button = QPushButton("&Copy", self)
+        self.copy_button.setAccessibleName("Copy the secret")
+        self.copy_button.setToolTip("Copy to the clipboard; it is cleared again after a while")
+        self.copy_button.clicked.connect(self.copy)
+        self.clear_button = QPushButton("C&lear", self)
+        self.clear_button.setAccessibleName("Clear the secret")
+        self.clear_button.setToolTip("Wipe the secret from this window")
+        self.clear_button.clicked.connect(self.clear)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.info, 1)
+        buttons.addWidget(self.show_button)
+        buttons.addWidget(self.copy_button)
+        buttons.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(buttons)
+        QWidget.setTabOrder(self.show_button, self.copy_button)
+        QWidget.setTabOrder(self.copy_button, self.clear_button)
+        self._update()
+
+    # -- state ---------------------------------------------------------------------
+
+    @property
+    def has_secret(self) -> bool:
+        """Whether a secret is held (and not cleared yet)."""
+        return self._secret is not None and not self._secret.closed
+
+    @property
+    def shown(self) -> bool:
+        """Whether the secret is visible in clear."""
+        return self.stack.currentWidget() is self.plain
+
+    def set_secret(self, secret: SecretBuffer) -> None:
+        """Hold ``secret`` (now owned by this view), masked."""
+        self.clear()
+        self._secret = secret
+        self.masked.setText("•" * MASK_CHARS)
+        self.info.setText(f"Text secret, {_describe(secret)}. Hidden until you press Show.")
+        self._update()
+        self.show()
+
+    def set_shown(self, shown: bool) -> None:
+        """Reveal the text (multi-line text keeps its lines) or hide it again."""
+        if shown and self.has_secret:
+            assert self._secret is not None
+            self.plain.setPlainText(self._secret.reveal_text("utf-8"))
+            self.stack.setCurrentWidget(self.plain)
+        else:
+            self.plain.clear()
+            self.stack.setCurrentWidget(self.masked)
+        if self.show_button.isChecked() != self.shown:
+            self.show_button.setChecked(self.shown)
+        self.show_button.setText("&Hide" if self.shown else "&Show")
+        self.show_button.setAccessibleName("Hide the secret" if self.shown else "Show the secret")
+
+    def copy(self) -> None:
+        """Copy the secret, marked for password managers and cleared after the configured time."""
+        if not self.has_secret:
+            return
+        assert self._secret is not None
+        self._clipboard.copy(self._secret.reveal_text("utf-8"))
+        self.copied.emit()
+
+    def clear(self) -> None:
+        """Wipe the widgets and the buffer."""
+        had = self._secret is not None
+        self.set_shown(False)
+        self.plain.clear()
+        self.masked.clear()
+        self.info.clear()
+        if self._secret is not None:
+            self._secret.close()
+            self._secret = None
+        self._update()
+        if had:
+            self.cleared.emit()
+
+    def _update(self) -> None:
+        held = self.has_secret
+        for widget in (self.show_button, self.copy_button, self.clear_button):
+            widget.setEnabled(held)
+        if not held:
+            self.info.setText("No secret held.")

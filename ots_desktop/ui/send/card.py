@@ -1,0 +1,111 @@
+"""What every share card has: a title, a one-line state, and a Close button once the share has ended."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from ots_desktop.ui.context import Level
+
+_STATE_COLOURS = {
+    Level.INFO: "palette(window-text)",
+    Level.SUCCESS: "#0d5223",
+    Level.WARNING: "#6b4a00",
+    Level.ERROR: "#8c1d18",
+}
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter and a full stop: channel messages are clauses."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", ")")) else text + "."
+
+
+def big_font(base: QFont, *, scale: float = 1.6, monospace: bool = False) -> QFont:
+    """A larger, bold version of ``base`` (optionally monospace) for codes read aloud."""
+    font = QFont(base)
+    if monospace:
+        font.setFamilies(["DejaVu Sans Mono", "Noto Sans Mono", "Monospace"])
+        font.setStyleHint(QFont.StyleHint.Monospace)
+    size = base.pointSizeF() if base.pointSizeF() > 0 else 10.0
+    font.setPointSizeF(size * scale)
+    font.setBold(True)
+    return font
+
+
+class ShareCard(QFrame):
+    """One share on the Send page. Subclasses fill :attr:`body` and call :meth:`finish` at the end."""
+
+    finished = Signal(str)  # the final state
+    close_requested = Signal()
+
+    channel = ""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setObjectName("shareCard")
+        self.title = QLabel(title, self)
+        title_font = QFont(self.title.font())
+        title_font.setBold(True)
+        self.title.setFont(title_font)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Share state")
+        self.close_button = QToolButton(self)
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Close this card")
+        self.close_button.setAccessibleName(f"Close card: {title}")
+        self.close_button.setEnabled(False)
+        self.close_button.clicked.connect(self.close_requested.emit)
+        header = QHBoxLayout()
+        header.addWidget(self.title, 1)
+        header.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.body = QVBoxLayout()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 10)
+        layout.addLayout(header)
+        layout.addWidget(self.status)
+        layout.addLayout(self.body)
+        self.state = "starting"
+        self._finished = False
+        self.setAccessibleName(title)
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the share has ended."""
+        return self._finished
+
+    @property
+    def closable(self) -> bool:
+        """Whether the card may be closed: the share ended, or it can no longer be followed."""
+        return self.close_button.isEnabled()
+
+    def allow_close(self, allowed: bool) -> None:
+        """Enable or disable the Close button (it is always enabled once the share has ended)."""
+        self.close_button.setEnabled(allowed or self._finished)
+
+    def set_state(self, state: str, text: str, level: Level = Level.INFO) -> None:
+        """Show where the share stands."""
+        self.state = state
+        self.status.setText(text)
+        self.status.setStyleSheet(f"color: {_STATE_COLOURS[level]};")
+        self.setAccessibleDescription(text)
+
+    def finish(self, state: str, text: str, level: Level) -> None:
+        """The share ended: show how, allow closing, tell the page. Later calls are ignored."""
+        if self._finished:
+            return
+        self._finished = True
+        self.set_state(state, text, level)
+        self.close_button.setEnabled(True)
+        self.ended()
+        self.finished.emit(state)
+
+    def ended(self) -> None:
+        """Hook for subclasses: tidy up when the share ends (disable buttons, stop listening)."""

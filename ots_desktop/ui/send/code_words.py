@@ -1,0 +1,20 @@
+"""A wormhole code as people read it: the number, then the words, one group at a time."""
+
+from __future__ import annotations
+
+SEPARATOR = " · "
+
+
+def code_groups(code: str) -> list[str]:
+    """``7-crossover-clockwork-tiger`` -> ``["7", "crossover", "clockwork", "tiger"]``."""
+    return [part for part in code.strip().split("-") if part]
+
+
+def display_code(code: str) -> str:
+    """The code with its groups set apart, for a large label: ``7 · crossover · clockwork · tiger``."""
+    return SEPARATOR.join(code_groups(code))
+
+
+def qr_uri(code: str) -> str:
+    """The URI wormhole apps on phones scan to fill in the code."""
+    return f"wormhole-transfer:{code.strip()}"

@@ -1,0 +1,235 @@
+"""The card of one one-time link: the link (Copy, QR), its terms, and a live receipt with Revoke.
+
+The receipt comes from polling the relay's status with the share's status token
+(:meth:`LinkChannel.watch`): each reveal with its time and address, wrong passphrases,
+attempts from networks that are not allowed, and how the link ended. The link holds
+the key: it is shown to the sender here and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from ots_desktop.channels.link import SentLink, WatchUpdate
+from ots_desktop.core.errors import OtsError
+from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.send.card import ShareCard, sentence
+from ots_desktop.ui.send.qr import QrView
+from ots_desktop.ui.tasks import describe_error
+
+WATCH_INTERVAL_S = 2.0
+SLOW_WATCH_INTERVAL_S = 10.0
+SLOW_WATCH_AFTER_S = 3600.0
+WATCH_MARGIN_S = 300.0
+COPIED_MS = 2000
+_ENDINGS = {
+    "revealed": ("Opened: the link is used up and no longer works.", Level.SUCCESS),
+    "expired": ("Expired: the link no longer works.", Level.WARNING),
+    "revoked": ("Revoked: the link no longer works.", Level.WARNING),
+    "burned": ("Destroyed after too many wrong passphrases: the link no longer works.", Level.ERROR),
+}
+
+
+def _moment(stamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+    except ValueError:
+        return None
+
+
+def clock(stamp: str) -> str:
+    """``HH:MM`` local time of an RFC 3339 stamp (the stamp itself if it does not parse)."""
+    moment = _moment(stamp)
+    return moment.strftime("%H:%M") if moment is not None else stamp
+
+
+def _address(text: str) -> str:
+    text = text.strip()[:100]
+    return text if text and text.isprintable() else "an unknown address"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else "twice" if n == 2 else f"{n} times"
+
+
+def terms(sent: SentLink) -> str:
+    """``Opens once · expires 16:05 (3 Mar) · passphrase needed``."""
+    moment = _moment(sent.expires_at)
+    when = f"{moment:%H:%M} ({moment.day} {moment:%b})" if moment is not None else sent.expires_at
+    parts = [f"Opens {_times(sent.max_views)}", f"expires {when}"]
+    if sent.needs_passphrase:
+        parts.append("passphrase needed")
+    return " · ".join(parts)
+
+
+class LinkShareCard(ShareCard):
+    """Shows one link and follows it on the relay until it ends. Call :meth:`start_watch`."""
+
+    channel = "link"
+
+    def __init__(self, ctx: UiContext, sent: SentLink, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.ctx = ctx
+        self.sent = sent
+        self._receipts: list[str] = []
+        self._reveals = 0
+        self._watch: asyncio.Task[Any] | None = None
+
+        self.link_field = QLineEdit(sent.link, self)
+        self.link_field.setReadOnly(True)
+        self.link_field.setCursorPosition(0)
+        self.link_field.setAccessibleName("One-time link")
+        self.copy_button = self._button("Copy link", "Copy the link (the clipboard clears itself)", self.copy_link)
+        self.terms_label = QLabel(terms(sent), self)
+        self.terms_label.setAccessibleName("Link terms")
+        self.receipt_label = QLabel(self)
+        self.receipt_label.setWordWrap(True)
+        self.receipt_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.receipt_label.setAccessibleName("Receipt")
+        self.receipt_label.hide()
+        self.revoke_button = self._button("Revoke", "Make the link stop working now", self.revoke)
+        self.follow_button = self._button("Check again", "Ask the relay about this link again", self.start_watch)
+        self.follow_button.hide()
+        self.qr = QrView(sent.link, self)
+
+        link_row = QHBoxLayout()
+        link_row.addWidget(self.link_field, 1)
+        link_row.addWidget(self.copy_button)
+        actions = QHBoxLayout()
+        actions.addWidget(self.revoke_button)
+        actions.addWidget(self.follow_button)
+        actions.addStretch(1)
+        left = QVBoxLayout()
+        left.addLayout(link_row)
+        left.addWidget(self.terms_label)
+        left.addWidget(self.receipt_label)
+        left.addLayout(actions)
+        left.addStretch(1)
+        row = QHBoxLayout()
+        row.addLayout(left, 1)
+        row.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(row)
+        self.set_state("pending", "Waiting for the link to be opened.")
+
+    def _button(self, text: str, tip: str, slot: Any) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setToolTip(tip)
+        button.setAccessibleName(text)
+        button.setAutoDefault(False)
+        button.clicked.connect(slot)
+        return button
+
+    @property
+    def link(self) -> str:
+        """The link (it holds the key)."""
+        return self.sent.link
+
+    @property
+    def share_id(self) -> str:
+        """The share's id (no key)."""
+        return self.sent.share_id
+
+    def receipts(self) -> list[str]:
+        """What the relay reported so far, one line each."""
+        return list(self._receipts)
+
+    # -- following the link ---------------------------------------------------------------
+
+    def start_watch(self, *, interval_s: float | None = None) -> None:
+        """Poll the relay until the link ends or its expiry has long passed (long-lived links less often)."""
+        if self.is_finished or (self._watch is not None and not self._watch.done()):
+            return
+        self.follow_button.hide()
+        self.allow_close(False)
+        moment = _moment(self.sent.expires_at)
+        remaining = max((moment - datetime.now().astimezone()).total_seconds() if moment is not None else 0.0, 0.0)
+        if interval_s is None:
+            interval_s = WATCH_INTERVAL_S if remaining <= SLOW_WATCH_AFTER_S else SLOW_WATCH_INTERVAL_S
+        try:
+            channel = self.ctx.services.link()
+        except OtsError as exc:
+            self._watch_failed(describe_error(exc))
+            return
+        self._watch = self.ctx.tasks.start(
+            channel.watch(self.share_id, timeout_s=remaining + WATCH_MARGIN_S, on_update=self._on_update,
+                          interval_s=interval_s),
+            on_error=self._watch_failed)
+
+    def _watch_failed(self, text: str) -> None:
+        if self.is_finished:
+            return
+        self.set_state(self.state, f"Cannot follow this link right now: {sentence(text)}", Level.WARNING)
+        self.follow_button.show()
+        self.allow_close(True)
+
+    def _on_update(self, update: WatchUpdate) -> None:
+        if update.kind == "revealed" and update.reveal is not None:
+            self._reveals += 1
+            at, where = clock(update.reveal.at), _address(update.reveal.remote_addr)
+            self._add_receipt(f"Revealed at {at} from {where}")
+            self.ctx.notifier.notify("Link opened", f"{self.title.text()}: opened at {at} from {where}.",
+                                     Level.SUCCESS)
+            if update.status.views_left > 0:
+                self.set_state("pending", f"Opened {_times(self._reveals)}; it still opens "
+                               f"{_times(update.status.views_left)}.", Level.SUCCESS)
+        elif update.kind == "failed_attempts":
+            self._add_receipt(f"{update.count} wrong passphrase attempt{'s' if update.count > 1 else ''}")
+            self.ctx.notifier.notify("ots-desktop alert", f"{self.title.text()}: someone tried a wrong passphrase "
+                                     f"({update.count}×).", Level.ERROR)
+        elif update.kind == "blocked_attempts":
+            self._add_receipt(f"{update.count} attempt{'s' if update.count > 1 else ''} from a network that is "
+                              "not allowed")
+            self.ctx.notifier.notify("ots-desktop alert", f"{self.title.text()}: someone tried to open it from a "
+                                     "network that is not allowed.", Level.ERROR)
+        elif update.kind == "ended":
+            self._ended(update.status.state)
+
+    def _add_receipt(self, line: str) -> None:
+        self._receipts.append(line)
+        self.receipt_label.setText("\n".join(self._receipts))
+        self.receipt_label.show()
+
+    def _ended(self, state: str) -> None:
+        text, level = _ENDINGS.get(state, (f"Ended ({state}).", Level.INFO))
+        if state == "expired" and self._reveals:
+            text, level = "Expired after being opened: the link no longer works.", Level.SUCCESS
+        self.finish(state, text, level)
+
+    # -- buttons --------------------------------------------------------------------------
+
+    def copy_link(self) -> None:
+        """Copy the link (with the clipboard's secret hints and auto-clear)."""
+        self.ctx.clipboard.copy(self.sent.link)
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(COPIED_MS, self, lambda: self.copy_button.setText("Copy link"))
+
+    def revoke(self) -> None:
+        """Make the link stop working now."""
+        if self.is_finished:
+            return
+        self.revoke_button.setEnabled(False)
+        self.set_state(self.state, "Revoking…")
+        self.ctx.tasks.start(self._revoke(), on_error=self._revoke_failed)
+
+    async def _revoke(self) -> None:
+        _record, state, revoked_now = await self.ctx.services.link().revoke(self.share_id)
+        self._ended("revoked" if revoked_now else state)
+
+    def _revoke_failed(self, text: str) -> None:
+        if self.is_finished:
+            return
+        self.revoke_button.setEnabled(True)
+        self.set_state(self.state, f"Could not revoke: {sentence(text)}", Level.ERROR)
+
+    def ended(self) -> None:
+        """The link is over: nothing left to copy, scan or revoke."""
+        for button in (self.copy_button, self.revoke_button, self.follow_button):
+            button.setEnabled(False)
+        self.follow_button.hide()
+        self.qr.hide()
+        self.link_field.setEnabled(False)

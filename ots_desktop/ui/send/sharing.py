@@ -1,0 +1,173 @@
+"""Starting shares: one card per recipient (and per file), each share run on the app's loop.
+
+A text secret for several recipients is copied into one buffer per share; every
+buffer is wiped when its share ends. Links are made one after another on the relay;
+each gets its card as soon as it exists. When not a single link could be made, the
+secret goes back into the field it came from, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from ots_desktop.channels.link import LinkChannel, SentLink
+from ots_desktop.channels.wormhole import SendHooks
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.context import UiContext
+from ots_desktop.ui.send.card import sentence
+from ots_desktop.ui.send.card_list import CardList
+from ots_desktop.ui.send.choices import LINK, WORMHOLE, LinkChoices, WormholeChoices
+from ots_desktop.ui.send.file_queue import Queued
+from ots_desktop.ui.send.link_card import LinkShareCard
+from ots_desktop.ui.send.speech import Speaker
+from ots_desktop.ui.send.wormhole_card import WormholeShareCard
+
+OnLink = Callable[[SentLink], None]
+LinkJob = Callable[[OnLink], Awaitable[list[SentLink]]]
+TEXT_TITLE = "Text secret"
+
+
+def card_title(what: str, recipient: str | None) -> str:
+    """``prod DB password for sam``."""
+    return f"{what} for {recipient}" if recipient else what
+
+
+def _each(recipients: tuple[str, ...]) -> list[str | None]:
+    return list(recipients) if recipients else [None]
+
+
+@dataclass
+class _LinkRun:
+    """How one batch of links is going."""
+
+    made: int = 0
+    restored: bool = False
+
+
+class Sharing(QObject):
+    """Starts shares for the Send page and puts their cards on its list."""
+
+    started = Signal(str)  # the channel
+    link_jobs_changed = Signal(int)  # batches of links still being made
+
+    def __init__(self, ctx: UiContext, cards: CardList, speaker: Callable[[], Speaker | None],
+                 report: Callable[[str], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.cards = cards
+        self._speaker = speaker
+        self._report = report
+        self.link_jobs = 0
+
+    # -- by wormhole code ---------------------------------------------------------------
+
+    def wormhole_text(self, secret: SecretBuffer, choices: WormholeChoices) -> None:
+        """One code per recipient for a text secret; ``secret`` is closed once copied."""
+        channel = self.ctx.services.wormhole(code_length=choices.code_length)
+        with secret:
+            for recipient in _each(choices.recipients):
+                view = secret.view()
+                copy = SecretBuffer(view)
+                view.release()
+
+                def send(hooks: SendHooks, copy: SecretBuffer = copy, recipient: str | None = recipient,
+                         ) -> Awaitable[str]:
+                    return channel.send_text(copy, hooks, label=choices.label, recipient=recipient)
+
+                card = self._wormhole_card(choices.label or TEXT_TITLE, recipient, choices.verify)
+                card.start(send)
+        self.started.emit(WORMHOLE)
+
+    def wormhole_paths(self, items: list[Queued], choices: WormholeChoices) -> None:
+        """One code per file or folder and per recipient."""
+        channel = self.ctx.services.wormhole(code_length=choices.code_length)
+        for item in items:
+            name = item.path.name + ("/" if item.is_folder else "")
+            for recipient in _each(choices.recipients):
+
+                def send(hooks: SendHooks, path: Path = item.path, recipient: str | None = recipient,
+                         ) -> Awaitable[str]:
+                    return channel.send_path(path, hooks, label=choices.label, recipient=recipient)
+
+                what = f"{choices.label} ({name})" if choices.label else name
+                card = self._wormhole_card(what, recipient, choices.verify)
+                card.start(send, with_progress=True)
+        self.started.emit(WORMHOLE)
+
+    def _wormhole_card(self, what: str, recipient: str | None, verify: bool) -> WormholeShareCard:
+        card = WormholeShareCard(self.ctx, card_title(what, recipient), verify=verify, speaker=self._speaker())
+        self.cards.add(card)
+        return card
+
+    # -- by one-time link ---------------------------------------------------------------
+
+    def link_text(self, channel: LinkChannel, relay_url: str, secret: SecretBuffer,
+                  passphrase: SecretBuffer | None, choices: LinkChoices,
+                  restore: Callable[[SecretBuffer], bool] | None = None) -> None:
+        """One link per recipient for a text secret. ``secret`` and ``passphrase`` are wiped at the end."""
+        backup = None
+        if restore is not None:
+            view = secret.view()
+            backup = SecretBuffer(view)
+            view.release()
+
+        def job(on_link: OnLink) -> Awaitable[list[SentLink]]:
+            return channel.send_text(secret, relay_url, choices.policy, recipients=_each(choices.recipients),
+                                     passphrase=passphrase, label=choices.label, on_link=on_link)
+
+        self._run_links([(choices.label or TEXT_TITLE, job)], passphrase, backup, restore)
+
+    def link_files(self, channel: LinkChannel, relay_url: str, paths: list[Path], passphrase: SecretBuffer | None,
+                   choices: LinkChoices) -> None:
+        """One link per file and per recipient. ``passphrase`` is wiped at the end."""
+        jobs: list[tuple[str, LinkJob]] = []
+        for path in paths:
+
+            def job(on_link: OnLink, path: Path = path) -> Awaitable[list[SentLink]]:
+                return channel.send_file(path, relay_url, choices.policy, recipients=_each(choices.recipients),
+                                         passphrase=passphrase, label=choices.label, on_link=on_link)
+
+            jobs.append((f"{choices.label} ({path.name})" if choices.label else path.name, job))
+        self._run_links(jobs, passphrase, None, None)
+
+    def _run_links(self, jobs: list[tuple[str, LinkJob]], passphrase: SecretBuffer | None,
+                   backup: SecretBuffer | None, restore: Callable[[SecretBuffer], bool] | None) -> None:
+        run = _LinkRun()
+        self._link_jobs(+1)
+
+        async def make() -> None:
+            try:
+                for what, job in jobs:
+                    await job(functools.partial(self._link_card, run, what))
+            except Exception:
+                if not run.made and backup is not None and restore is not None:
+                    run.restored = restore(backup)
+                raise
+            finally:
+                if passphrase is not None:
+                    passphrase.close()
+                if backup is not None:
+                    backup.close()
+                self._link_jobs(-1)
+
+        def failed(text: str) -> None:
+            tail = " Nothing was shared; the secret is back in the field." if run.restored else ""
+            self._report(sentence(text) + tail)
+
+        self.ctx.tasks.start(make(), on_error=failed)
+        self.started.emit(LINK)
+
+    def _link_card(self, run: _LinkRun, what: str, sent: SentLink) -> None:
+        run.made += 1
+        card = LinkShareCard(self.ctx, sent, card_title(what, sent.recipient))
+        self.cards.add(card)
+        card.start_watch()
+
+    def _link_jobs(self, delta: int) -> None:
+        self.link_jobs += delta
+        self.link_jobs_changed.emit(self.link_jobs)

@@ -1,0 +1,230 @@
+"""The card of one share by wormhole code: the code (large, QR, Copy, Speak), then its live state.
+
+The code is shown here and nowhere else: not in a log, not in a notification. The
+card follows the share through the channel's hooks (code, verifier, progress) and
+the event stream (connected), and ends with the result of the send itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from ots_desktop.channels.wormhole import SendHooks
+from ots_desktop.core.audit.events import Channel
+from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.sizes import format_size
+from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.send.card import ShareCard, big_font, sentence
+from ots_desktop.ui.send.code_words import code_groups, display_code, qr_uri
+from ots_desktop.ui.send.qr import QrView
+from ots_desktop.ui.send.speech import Speaker
+
+SendCall = Callable[[SendHooks], Awaitable[str]]
+COPIED_MS = 2000
+
+
+class WormholeShareCard(ShareCard):
+    """Shows and follows one wormhole share. Call :meth:`start` with the send to run."""
+
+    channel = "wormhole"
+
+    def __init__(self, ctx: UiContext, title: str, *, verify: bool = False, speaker: Speaker | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        self.ctx = ctx
+        self.verify = verify
+        self._code = ""
+        self._share_id: str | None = None
+        self._claiming = False
+        self._task: asyncio.Task[Any] | None = None
+        self._verdict: asyncio.Future[bool] | None = None
+        self._speaker = speaker
+
+        self.code_label = QLabel("Getting a code…", self)
+        self.code_label.setFont(big_font(self.font(), monospace=True))
+        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.code_label.setWordWrap(True)
+        self.code_label.setAccessibleName("Wormhole code")
+        self.qr = QrView(parent=self)
+        self.copy_button = self._button("Copy code", "Copy the code (the clipboard clears itself)", self.copy_code)
+        self.speak_button = self._button("Speak", "Read the code aloud, word by word", self.speak_code)
+        self.cancel_button = self._button("Cancel", "Stop this share; nothing more is sent", self.cancel)
+        self.copy_button.setEnabled(False)
+        self.speak_button.setEnabled(False)
+        self.speak_button.setVisible(speaker is not None and speaker.available)
+
+        self.verifier_label = QLabel(self)
+        self.verifier_label.setFont(big_font(self.font(), scale=1.25, monospace=True))
+        self.verifier_label.setWordWrap(True)
+        self.verifier_label.setAccessibleName("Verification words")
+        self.confirm_button = self._button("Words match: send", "Both sides see the same words", self.confirm)
+        self.reject_button = self._button("Words differ: stop", "The words differ: stop, nothing is sent",
+                                          self.reject)
+        self.verify_box = QWidget(self)
+        verify_layout = QVBoxLayout(self.verify_box)
+        verify_layout.setContentsMargins(0, 0, 0, 0)
+        verify_layout.addWidget(self.verifier_label)
+        verify_buttons = QHBoxLayout()
+        verify_buttons.addWidget(self.confirm_button)
+        verify_buttons.addWidget(self.reject_button)
+        verify_buttons.addStretch(1)
+        verify_layout.addLayout(verify_buttons)
+        self.verify_box.hide()
+
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setAccessibleName("Transfer progress")
+        self.progress.hide()
+
+        left = QVBoxLayout()
+        left.addWidget(self.code_label)
+        buttons = QHBoxLayout()
+        for button in (self.copy_button, self.speak_button, self.cancel_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        left.addLayout(buttons)
+        left.addWidget(self.verify_box)
+        left.addWidget(self.progress)
+        left.addStretch(1)
+        row = QHBoxLayout()
+        row.addLayout(left, 1)
+        row.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(row)
+        self.set_state("starting", "Connecting to the mailbox…")
+        ctx.events.event.connect(self._on_event)
+
+    def _button(self, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton(text, self)
+        button.setToolTip(tip)
+        button.setAccessibleName(text)
+        button.setAutoDefault(False)
+        button.clicked.connect(slot)
+        return button
+
+    # -- what the page and the tests read ------------------------------------------------
+
+    @property
+    def code(self) -> str:
+        """The wormhole code, once the mailbox gave one (empty before)."""
+        return self._code
+
+    @property
+    def share_id(self) -> str | None:
+        """The share's id in the audit log, once known."""
+        return self._share_id
+
+    @property
+    def verifying(self) -> bool:
+        """Whether the card waits for the user to compare the words."""
+        return self._verdict is not None and not self._verdict.done()
+
+    # -- running -----------------------------------------------------------------------
+
+    def hooks(self, *, with_progress: bool = False) -> SendHooks:
+        """The hooks this card takes part in the share through."""
+        return SendHooks(on_code=self._got_code, confirm=self._confirm if self.verify else None,
+                         progress=self._progress if with_progress else None)
+
+    def start(self, send: SendCall, *, with_progress: bool = False) -> None:
+        """Run ``send`` (a channel's send with these hooks) and follow it to the end."""
+        self._task = self.ctx.tasks.start(self._run(send, with_progress), on_error=self._failed)
+
+    async def _run(self, send: SendCall, with_progress: bool) -> None:
+        try:
+            await send(self.hooks(with_progress=with_progress))
+        except asyncio.CancelledError:
+            self.finish("cancelled", "Cancelled: nothing more will be sent.", Level.WARNING)
+            raise
+        self.finish("delivered", "Delivered.", Level.SUCCESS)
+
+    def _failed(self, text: str) -> None:
+        self.finish("failed", sentence(text), Level.ERROR)
+
+    def _got_code(self, code: str) -> None:
+        self._code = code
+        self._claiming = True  # the channel announces WAITING right after handing out the code
+        self.code_label.setText(display_code(code))
+        self.qr.set_text(qr_uri(code))
+        self.copy_button.setEnabled(True)
+        self.speak_button.setEnabled(True)
+        self.set_state("waiting", "Waiting for the other side to type the code.")
+
+    def _on_event(self, event: object) -> None:
+        if not isinstance(event, ChannelEvent) or event.channel != Channel.WORMHOLE or event.direction != "send":
+            return
+        if self._share_id is None:
+            if self._claiming and event.kind is EventKind.WAITING:
+                self._share_id, self._claiming = event.share_id, False
+            return
+        if event.share_id != self._share_id:
+            return
+        if event.kind is EventKind.CONNECTED and not self.verify:
+            self.set_state("connected", "The other side is connected: sending…")
+
+    async def _confirm(self, verifier: str) -> bool:
+        words, _, rest = verifier.partition(" (")
+        self._verdict = asyncio.get_running_loop().create_future()
+        self.verifier_label.setText(words)
+        self.verifier_label.setToolTip(rest.rstrip(")"))
+        self.verify_box.show()
+        self.confirm_button.setFocus()
+        self.set_state("verifying", "Compare these words with the other side. Send only if they see the same.",
+                       Level.WARNING)
+        try:
+            return await self._verdict
+        finally:
+            self._verdict = None
+            self.verify_box.hide()
+
+    def confirm(self) -> None:
+        """The words match: go on."""
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.set_result(True)
+            self.set_state("connected", "Words confirmed: sending…")
+
+    def reject(self) -> None:
+        """The words differ: stop, nothing is sent."""
+        if self._verdict is not None and not self._verdict.done():
+            self._verdict.set_result(False)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.progress.show()
+        self.progress.setValue(done * 1000 // total if total else 1000)
+        self.set_state("sending", f"Sending: {format_size(done)} of {format_size(total)}.")
+
+    # -- buttons ------------------------------------------------------------------------
+
+    def copy_code(self) -> None:
+        """Copy the code (with the clipboard's secret hints and auto-clear)."""
+        if not self._code:
+            return
+        self.ctx.clipboard.copy(self._code)
+        self.copy_button.setText("Copied")
+        QTimer.singleShot(COPIED_MS, self, lambda: self.copy_button.setText("Copy code"))
+
+    def speak_code(self) -> None:
+        """Read the code aloud, one group at a time."""
+        if self._code and self._speaker is not None:
+            self._speaker.speak(code_groups(self._code))
+
+    def cancel(self) -> None:
+        """Stop the share (the channel records it as cancelled)."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def ended(self) -> None:
+        """The code is dead now: no more copying, speaking or scanning it."""
+        self.ctx.events.event.disconnect(self._on_event)
+        for button in (self.copy_button, self.speak_button, self.cancel_button):
+            button.setEnabled(False)
+        self.cancel_button.hide()
+        self.qr.hide()
+        self.verify_box.hide()
+        self.code_label.setEnabled(False)
+        if not self._code:
+            self.code_label.setText("No code was handed out.")

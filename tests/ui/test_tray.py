@@ -1,0 +1,115 @@
+"""The tray under a real X server with a tray host (Xvfb + trayer): menu, quick share, notifications."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+
+from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.icons import TrayState
+from ots_desktop.ui.main_window import MainWindow
+from ots_desktop.ui.tray import Tray
+
+
+@pytest.fixture
+def app_window(qtbot: QtBot, ctx: UiContext) -> Iterator[tuple[MainWindow, Tray]]:
+    # Not handed to qtbot.addWidget: the receive page's session must close before the window goes.
+    window = MainWindow(ctx)
+    tray = Tray(ctx, window)
+    qtbot.waitUntil(Tray.available, timeout=10_000)
+    tray.show()
+    window.keep_in_tray = True
+    yield window, tray
+    window.receive_page.shutdown()
+    qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)
+    tray.hide()
+    window.keep_in_tray = False
+    window.hide()
+    window.deleteLater()
+
+
+def _balloons() -> list[str]:
+    return [w.metaObject().className() for w in QApplication.topLevelWidgets()
+            if w.metaObject().className() == "QBalloonTip" and w.isVisible()]
+
+
+def test_the_tray_is_available_and_its_menu_has_every_action(app_window: tuple[MainWindow, Tray],
+                                                             qtbot: QtBot) -> None:
+    _window, tray = app_window
+    assert QSystemTrayIcon.isSystemTrayAvailable()
+    qtbot.waitUntil(lambda: tray.icon.geometry().width() > 0, timeout=10_000)  # docked in trayer
+    texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
+    assert texts == ["Share clipboard as link", "Share clipboard as code", "Receive…", "Open ots-desktop", "Quit"]
+    assert not tray.icon.icon().isNull()
+
+
+def test_open_and_receive_actions_show_the_window(app_window: tuple[MainWindow, Tray], qtbot: QtBot) -> None:
+    window, tray = app_window
+    assert not window.isVisible()
+    tray.open_action.trigger()
+    qtbot.waitExposed(window)
+    window.hide()
+    tray.receive_action.trigger()
+    qtbot.waitExposed(window)
+    assert window.tabs.currentWidget() is window.receive_page
+
+
+def test_closing_the_window_keeps_the_app_in_the_tray(app_window: tuple[MainWindow, Tray], qtbot: QtBot) -> None:
+    window, tray = app_window
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.waitSignal(tray.shown_message, timeout=5000) as shown:
+        window.close()
+    assert not window.isVisible()
+    assert "still running" in shown.args[0]
+    quits: list[bool] = []
+    window.quit_requested.connect(lambda: quits.append(True))
+    assert quits == []
+
+
+def test_notifications_are_raised_in_the_tray(app_window: tuple[MainWindow, Tray], ctx: UiContext,
+                                              qtbot: QtBot) -> None:
+    _window, tray = app_window
+    qtbot.waitUntil(lambda: tray.icon.geometry().width() > 0, timeout=10_000)
+    with qtbot.waitSignal(tray.shown_message, timeout=5000) as shown:
+        ctx.notifier.notify("ots-desktop alert", "Someone tried a wrong code.", Level.ERROR)
+    assert shown.args == ["ots-desktop alert", "Someone tried a wrong code."]
+    qtbot.waitUntil(lambda: bool(_balloons()), timeout=5000)
+    assert tray.state is TrayState.ALERT
+    tray.acknowledge()
+    assert tray.state is TrayState.IDLE
+
+
+def test_share_clipboard_as_code_from_the_tray(app_window: tuple[MainWindow, Tray], ctx: UiContext,
+                                               qtbot: QtBot) -> None:
+    window, tray = app_window
+    QGuiApplication.clipboard().setText("sk_tray_code_share")
+    tray.share_code_action.trigger()
+    qtbot.waitExposed(window)
+    assert window.tabs.currentWidget() is window.send_page
+    qtbot.waitUntil(lambda: bool(window.send_page.cards()) and bool(window.send_page.cards()[0].code), timeout=30_000)
+    qtbot.waitUntil(lambda: tray.state is TrayState.SHARING, timeout=10_000)
+
+
+def test_share_clipboard_as_link_from_the_tray(app_window: tuple[MainWindow, Tray], ctx: UiContext,
+                                               qtbot: QtBot) -> None:
+    window, tray = app_window
+    QGuiApplication.clipboard().setText("sk_tray_link_share")
+    tray.share_link_action.trigger()
+    qtbot.waitUntil(lambda: bool(window.send_page.cards()) and bool(window.send_page.cards()[0].link), timeout=30_000)
+    assert window.send_page.cards()[0].link.startswith("http://127.0.0.1:")
+
+
+def test_an_empty_clipboard_is_a_clear_warning_not_a_share(app_window: tuple[MainWindow, Tray],
+                                                          qtbot: QtBot) -> None:
+    window, tray = app_window
+    QGuiApplication.clipboard().clear()
+    with qtbot.waitSignal(tray.shown_message, timeout=5000) as shown:
+        tray.share_link_action.trigger()
+    assert shown.args[0] == "Nothing to share"
+    assert window.send_page.cards() == []
