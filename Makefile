@@ -60,9 +60,11 @@ pytest:
 bench: setup
 	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks
 
-# The reveal page in each state, in the system Chromium: docs/screenshots/reveal-*.png.
+# The reveal page in each state (system Chromium) and every page of the desktop app (Xvfb):
+# docs/screenshots/reveal-*.png and app-*.png.
 screenshots: setup
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
+	APP_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/ui/test_screenshots.py -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
