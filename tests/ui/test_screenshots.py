@@ -114,7 +114,7 @@ def test_every_page_and_state_renders(pair: tuple[MainWindow, MainWindow], qtbot
     _save(alice, out_dir, "app-activity-tampered")
 
     alice.tabs.setCurrentWidget(alice.settings_page)
-    qtbot.waitUntil(lambda: alice.settings_page.isVisible(), timeout=NET_MS)
+    qtbot.waitUntil(alice.settings_page.isVisible, timeout=NET_MS)
     _save(alice, out_dir, "app-settings")
 
     tray = Tray(alice.ctx, alice)
