@@ -79,7 +79,7 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
         app.setQuitOnLastWindowClosed(False)
     instance.activated.connect(window.open_files)
     if args.exit_after_paint:
-        window.first_painted.connect(lambda: QTimer.singleShot(0, app.quit))
+        window.first_painted.connect(lambda: QTimer.singleShot(0, window.quit_app))
     else:
         ctx.tasks.start(_open_audit(ctx, window))
     if args.files:

@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
     def quit_app(self) -> None:
         """End the app (the tray's Quit)."""
         self.quit_requested.emit()
+        # Qt asks every window to close before it quits; a window that stays in the tray would veto it.
+        self.keep_in_tray = False
         app = QApplication.instance()
         if app is not None:
             app.quit()

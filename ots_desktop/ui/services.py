@@ -11,12 +11,9 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ots_desktop import __version__
-from ots_desktop.channels.link import LinkChannel
-from ots_desktop.channels.link_urls import relay_base, require_secure
-from ots_desktop.channels.relay_client import RelayClient
-from ots_desktop.channels.wormhole import WormholeChannel, WormholeSettings
 from ots_desktop.core.audit.keystore import KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config, save_config
@@ -24,6 +21,11 @@ from ots_desktop.core.errors import ConfigError, InputError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.paths import AppPaths, app_paths
 from ots_desktop.core.shares import ShareStore
+
+if TYPE_CHECKING:
+    # The channels pull in aiohttp and Twisted: loaded on first use, after the window is up.
+    from ots_desktop.channels.link import LinkChannel
+    from ots_desktop.channels.wormhole import WormholeChannel
 
 
 class Services:
@@ -71,11 +73,16 @@ class Services:
 
     def wormhole(self, *, code_length: int | None = None) -> WormholeChannel:
         """A wormhole channel on the configured mailbox and transit relay."""
+        from ots_desktop.channels.wormhole import WormholeChannel, WormholeSettings
+
         settings = WormholeSettings.from_config(self.config, code_length=code_length, **self.wormhole_overrides)
         return WormholeChannel(settings, self.audit_future(), self.bus)
 
     def link(self) -> LinkChannel:
         """A link channel that trusts the configured CA bundle for https relays."""
+        from ots_desktop.channels.link import LinkChannel
+        from ots_desktop.channels.relay_client import RelayClient
+
         ca_file = self.ca_file()
 
         def client(base_url: str) -> RelayClient:
@@ -85,6 +92,8 @@ class Services:
 
     def relay_url(self) -> str:
         """The configured link relay, checked (https, or http on loopback only)."""
+        from ots_desktop.channels.link_urls import relay_base, require_secure
+
         url = self.config.relay_url.strip()
         if not url:
             raise ConfigError("no link relay is set: add one under Settings, Servers")

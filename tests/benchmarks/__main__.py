@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.benchmarks import bench_audit_verify, bench_link_relay, bench_wormhole_text
+from tests.benchmarks import bench_audit_verify, bench_cold_start, bench_link_relay, bench_wormhole_text
 from tests.benchmarks.harness import BenchResult, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     results += bench_audit_verify.run(entries=2_000 if args.quick else 100_000)
     results += bench_wormhole_text.run(trials=2 if args.quick else 7)
     results += bench_link_relay.run(pairs=300 if args.quick else 5000, trials=1 if args.quick else 3)
+    results += bench_cold_start.run(trials=2 if args.quick else 7)
     page = render(results, "make bench")
     print(page)
     if not args.quick:
