@@ -6,12 +6,13 @@ import argparse
 import contextlib
 import sys
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
 
 from ots_desktop import __version__, runtime
 from ots_desktop.core.errors import OtsError
 from ots_desktop.core.hardening import harden_process
+from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.clipboard import SecureClipboard
 from ots_desktop.ui.context import EventBridge, Level, Notifier, UiContext
 from ots_desktop.ui.icons import app_icon
@@ -61,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.exit_after_paint and instance.forward(args.files):
         return 0
     instance.listen()
+    if services.needs_keyfile_passphrase and not args.exit_after_paint and not _ask_keyfile_passphrase(services):
+        return 1
     loop = start_loop(app)
     return _run(app, loop, services, instance, args)
 
@@ -99,6 +102,22 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
         ctx.events.close()
         services.close()
     return 0
+
+
+def _ask_keyfile_passphrase(services: Services) -> bool:
+    """Ask for the key file's passphrase (keystore = "file"); False if the user cancels."""
+    dialog = QInputDialog()
+    dialog.setWindowTitle("ots-desktop")
+    dialog.setLabelText("Passphrase of the audit key file:")
+    dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
+    dialog.setInputMethodHints(Qt.InputMethodHint.ImhSensitiveData | Qt.InputMethodHint.ImhNoPredictiveText)
+    if dialog.exec() != QInputDialog.DialogCode.Accepted:
+        return False
+    text = dialog.textValue()
+    dialog.setTextValue("")
+    services.set_keyfile_passphrase(SecretBuffer(bytearray(text.encode("utf-8")), wipe_source=True))
+    del text
+    return True
 
 
 async def _open_audit(ctx: UiContext, window: object) -> None:

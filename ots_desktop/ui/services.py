@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ots_desktop import __version__
-from ots_desktop.core.audit.keystore import KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config, save_config
-from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.core.errors import AuditError, ConfigError, InputError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.paths import AppPaths, app_paths
+from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareStore
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ class Services:
         self.paths = (paths or app_paths()).ensure()
         self.config = load_config(self.paths.config_file)
         self.bus = EventBus()
-        self._keystore = keystore or (lambda p: KeychainStore(scope_for(p.data_dir)))
+        self._keystore = keystore or self._default_keystore
+        self._keyfile_passphrase: SecretBuffer | None = None
         self._audit: asyncio.Future[AuditLog] | None = None
         self._shares: ShareStore | None = None
         self.wormhole_overrides: dict[str, float] = {}
@@ -53,6 +55,25 @@ class Services:
     async def audit(self) -> AuditLog:
         """The open audit log; raises AuditError when the keychain refuses."""
         return await asyncio.shield(self.audit_future())
+
+    @property
+    def needs_keyfile_passphrase(self) -> bool:
+        """Whether the config opted in to the passphrase key file and no passphrase was given yet."""
+        return self.config.keystore == "file" and self._keyfile_passphrase is None
+
+    def set_keyfile_passphrase(self, passphrase: SecretBuffer) -> None:
+        """The key file's passphrase (kept until close; the key file needs it to open)."""
+        if self._keyfile_passphrase is not None:
+            self._keyfile_passphrase.close()
+        self._keyfile_passphrase = passphrase
+
+    def _default_keystore(self, paths: AppPaths) -> KeyStore:
+        if self.config.keystore != "file":
+            return KeychainStore(scope_for(paths.data_dir))
+        if self._keyfile_passphrase is None:
+            raise AuditError("the audit keys are in a passphrase-protected key file (keystore = \"file\") and no "
+                             "passphrase was given")
+        return FileKeyStore(paths.keyfile, self._keyfile_passphrase)
 
     def _open_audit(self) -> AuditLog:
         return AuditLog.open(self.paths, self._keystore(self.paths), app_version=__version__)
@@ -125,3 +146,6 @@ class Services:
             with contextlib.suppress(Exception):
                 log.close()
         self._audit = None
+        if self._keyfile_passphrase is not None:
+            self._keyfile_passphrase.close()
+            self._keyfile_passphrase = None
