@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps run demo test check lint typecheck importlint packaging-check icons pytest bench screenshots clean
+.PHONY: setup system-deps run demo test check lint typecheck importlint packaging-check icons pytest briefcase-test bench screenshots clean
 
 system-deps:
 	bash .ci/system-deps.sh
@@ -13,7 +13,7 @@ system-deps:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,packaging]'
 	touch $(STAMP)
 
 setup: system-deps $(STAMP)
@@ -30,7 +30,7 @@ run: setup
 demo: setup
 	.ci/keyring-session.sh $(BIN)/ots demo
 
-test: setup check pytest
+test: setup check pytest briefcase-test
 
 check: lint typecheck importlint packaging-check
 
@@ -56,6 +56,11 @@ icons:
 pytest:
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest tests/ui $(PYTEST_ARGS)
+
+# Briefcase's test mode runs the suite through tests/ots_desktop.py, offline (it reuses the venv);
+# here the unit tests, since make pytest has just run everything.
+briefcase-test: setup
+	$(BIN)/briefcase dev --no-isolation --test -- tests/unit -q
 
 bench: setup
 	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks
