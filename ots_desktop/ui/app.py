@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     instance.listen()
     if services.needs_keyfile_passphrase and not args.exit_after_paint and not _ask_keyfile_passphrase(services):
         return 1
-    loop = start_loop(app)
+    loop = start_loop(app, install=False)
     return _run(app, loop, services, instance, args)
 
 
@@ -89,6 +89,12 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
         window.open_files(args.files)
     elif not args.hidden or not window.keep_in_tray:
         window.show()
+    if args.exit_after_paint:
+        pass  # the benchmark ends at the first paint; nothing needs the reactor
+    elif window.isVisible():
+        window.first_painted.connect(lambda: runtime.install(loop))  # type: ignore[arg-type]
+    else:
+        runtime.install(loop)  # type: ignore[arg-type]
     try:
         with contextlib.suppress(KeyboardInterrupt):
             loop.run_forever()  # type: ignore[attr-defined]
@@ -98,7 +104,8 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
         ctx.tasks.cancel_all()
         tray.hide()
         instance.close()
-        runtime.shutdown(loop)  # type: ignore[arg-type]
+        if runtime.installed_loop() is loop:
+            runtime.shutdown(loop)  # type: ignore[arg-type]
         ctx.events.close()
         services.close()
     return 0

@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
 )
 
 from ots_desktop.channels.link_errors import LinkFailure
-from ots_desktop.channels.link_receive import LinkReceived, ReceiveOptions
 from ots_desktop.channels.link_urls import ParsedLink, is_link, parse_link
 from ots_desktop.channels.wormhole import CodeEntry, ReceiveHooks, WormholeChannel
 from ots_desktop.core.audit.events import Reason
@@ -257,12 +256,14 @@ class ReceivePage(QWidget):
             return await self.passphrase_prompt.ask()
 
         try:
+            from ots_desktop.channels.link_receive import ReceiveOptions  # aiohttp: loaded on first use
+
             options = ReceiveOptions(out_dir=self.save_folder, ask_passphrase=ask)
             channel = self.ctx.services.link()
             while True:
                 asked.clear()
                 try:
-                    result: LinkReceived = await channel.receive(link, options)
+                    result = await channel.receive(link, options)
                     break
                 except LinkFailure as failure:
                     if failure.reason is not Reason.WRONG_PASSPHRASE or not asked or not failure.attempts_left:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -37,8 +38,11 @@ from ots_desktop.ui.send.file_queue import FileQueue
 from ots_desktop.ui.send.options import ShareOptions
 from ots_desktop.ui.send.secret_field import SecretField
 from ots_desktop.ui.send.sharing import Sharing
-from ots_desktop.ui.send.speech import Speaker
 from ots_desktop.ui.tasks import describe_error
+
+if TYPE_CHECKING:
+    # QtTextToSpeech loads Qt Multimedia: only when a code is first spoken.
+    from ots_desktop.ui.send.speech import Speaker
 
 FOLDER_NOTE = "A one-time link carries files only: send folders by wormhole code, or zip them first."
 
@@ -154,6 +158,8 @@ class SendPage(QWidget):
         """The text-to-speech engine shared by the cards (made on first use; None if there is none)."""
         if not self._speaker_made:
             self._speaker_made = True
+            from ots_desktop.ui.send.speech import Speaker
+
             speaker = Speaker(self._speech_engine, self)
             self._speaker = speaker if speaker.available else None
         return self._speaker

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
@@ -24,8 +25,11 @@ from ots_desktop.ui.send.card_list import CardList
 from ots_desktop.ui.send.choices import LINK, WORMHOLE, LinkChoices, WormholeChoices
 from ots_desktop.ui.send.file_queue import Queued
 from ots_desktop.ui.send.link_card import LinkShareCard
-from ots_desktop.ui.send.speech import Speaker
 from ots_desktop.ui.send.wormhole_card import WormholeShareCard
+
+if TYPE_CHECKING:
+    # QtTextToSpeech loads Qt Multimedia: only when a code is first spoken.
+    from ots_desktop.ui.send.speech import Speaker
 
 OnLink = Callable[[SentLink], None]
 LinkJob = Callable[[OnLink], Awaitable[list[SentLink]]]

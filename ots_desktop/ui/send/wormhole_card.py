@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -22,7 +22,10 @@ from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.send.card import ShareCard, big_font, sentence
 from ots_desktop.ui.send.code_words import code_groups, display_code, qr_uri
 from ots_desktop.ui.send.qr import QrView
-from ots_desktop.ui.send.speech import Speaker
+
+if TYPE_CHECKING:
+    # QtTextToSpeech loads Qt Multimedia: only when a code is first spoken.
+    from ots_desktop.ui.send.speech import Speaker
 
 SendCall = Callable[[SendHooks], Awaitable[str]]
 COPIED_MS = 2000
