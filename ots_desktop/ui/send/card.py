@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
 from ots_desktop.ui.context import Level
 
@@ -89,6 +91,15 @@ class ShareCard(QFrame):
     def allow_close(self, allowed: bool) -> None:
         """Enable or disable the Close button (it is always enabled once the share has ended)."""
         self.close_button.setEnabled(allowed or self._finished)
+
+    def _button(self, text: str, tip: str, slot: Callable[[], object]) -> QPushButton:
+        """A card's action button: labelled for screen readers, never the dialog default."""
+        button = QPushButton(text, self)
+        button.setToolTip(tip)
+        button.setAccessibleName(text)
+        button.setAutoDefault(False)
+        button.clicked.connect(slot)
+        return button
 
     def set_state(self, state: str, text: str, level: Level = Level.INFO) -> None:
         """Show where the share stands."""

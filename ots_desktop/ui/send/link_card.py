@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from ots_desktop.channels.link import SentLink, WatchUpdate
 from ots_desktop.core.errors import OtsError
@@ -115,14 +115,6 @@ class LinkShareCard(ShareCard):
         row.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
         self.body.addLayout(row)
         self.set_state("pending", "Waiting for the link to be opened.")
-
-    def _button(self, text: str, tip: str, slot: Any) -> QPushButton:
-        button = QPushButton(text, self)
-        button.setToolTip(tip)
-        button.setAccessibleName(text)
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        return button
 
     @property
     def link(self) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ots_desktop.channels.wormhole import SendHooks
 from ots_desktop.core.audit.events import Channel
@@ -100,14 +100,6 @@ class WormholeShareCard(ShareCard):
         self.body.addLayout(row)
         self.set_state("starting", "Connecting to the mailbox…")
         ctx.events.event.connect(self._on_event)
-
-    def _button(self, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
-        button = QPushButton(text, self)
-        button.setToolTip(tip)
-        button.setAccessibleName(text)
-        button.setAutoDefault(False)
-        button.clicked.connect(slot)
-        return button
 
     # -- what the page and the tests read ------------------------------------------------
 
