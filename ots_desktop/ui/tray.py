@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ots_desktop.core.events import ChannelEvent, EventKind
@@ -112,7 +112,3 @@ class Tray(QObject):
             self._active.discard(event.share_id)
         if self.state is not TrayState.ALERT:
             self.set_state(TrayState.SHARING if self._active else TrayState.IDLE)
-
-    def clipboard_text_available(self) -> bool:
-        """Whether the clipboard holds text to share."""
-        return bool(QGuiApplication.clipboard().text())
