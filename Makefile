@@ -53,9 +53,12 @@ icons:
 
 # The desktop tests run in a second process: a Twisted reactor binds one event loop per
 # process, and theirs is the app's qasync loop (on a real X server the tests start).
+# A test stuck inside Qt never sees pytest-timeout's signal, so that process uses the thread
+# method (print every stack, then exit). Each process also has a hard limit, far above its
+# usual 10 and 2 minutes: SIGABRT makes faulthandler print every thread's stack first.
 pytest:
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(BIN)/python -m pytest tests/ui $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen timeout -s ABRT -k 30 40m $(BIN)/python -m pytest $(PYTEST_ARGS)
+	timeout -s ABRT -k 30 20m $(BIN)/python -m pytest tests/ui --timeout-method=thread $(PYTEST_ARGS)
 
 # Briefcase's test mode runs the suite through tests/ots_desktop.py, offline (it reuses the venv);
 # here the unit tests, since make pytest has just run everything.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretS
 @pytest.fixture
 def keychain(secret_service: SecretServiceSession, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretServiceSession]:
     """Point this process (and its children) at the real Secret Service."""
+    if secret_service.ensure_running():
+        warnings.warn(f"gnome-keyring-daemon had died and was restarted ({secret_service.restarts}); "
+                      f"its log: {secret_service.root}", pytest.PytestWarning, stacklevel=1)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
     keyring.core.init_backend()
     yield secret_service

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from ots_desktop.core.config import Config
@@ -25,25 +26,51 @@ from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.qtloop import start_loop
 from ots_desktop.ui.services import Services
 from tests.conftest import Home
-from tests.support.secret_service import SecretServiceSession
+from tests.support.processes import Service
+from tests.support.secret_service import SecretServiceSession, start_session_bus
 from tests.support.servers import RunningServer, start_ots_server
 from tests.support.xserver import XSession, start_x
 
 _X: XSession | None = None
+_BUS: tuple[Service, str] | None = None
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start Xvfb and trayer before Qt starts, and point Qt's xcb platform at them."""
-    global _X  # noqa: PLW0603 - one X server per test process
-    _X = start_x(Path(tempfile.mkdtemp(prefix="ots-ui-x-")))
+    """Start Xvfb, trayer and a session bus before Qt starts, and point Qt at them.
+
+    Without a session bus in the environment, the first window Qt shows makes libdbus
+    autolaunch one (dbus-launch on the X display): a process no test owns or stops, which
+    can D-Bus-activate whatever the system has installed.
+    """
+    global _X, _BUS  # noqa: PLW0603 - one X server and one bus per test process
+    root = Path(tempfile.mkdtemp(prefix="ots-ui-x-"))
+    _X = start_x(root)
+    _BUS = start_session_bus(root / "bus")
     os.environ["DISPLAY"] = _X.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = _BUS[1]
     os.environ.pop("WAYLAND_DISPLAY", None)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if _BUS is not None:
+        _BUS[0].stop()
     if _X is not None:
         _X.stop()
+
+
+@pytest.fixture(autouse=True)
+def session_bus(isolated_home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every test sees the run's session bus (the ``keychain`` fixture swaps in the Secret Service's).
+
+    At the end, widgets the test (or pytest-qt) scheduled for deletion are deleted now, not in
+    whichever later test first runs a nested event loop.
+    """
+    assert _BUS is not None
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", _BUS[1])
+    yield _BUS[1]
+    if QApplication.instance() is not None:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import Callable, Iterator
@@ -198,9 +199,12 @@ def test_cancel_while_waiting_for_the_sender(qtbot: QtBot, page: ReceivePage) ->
     assert page.receive_button.isEnabled() and page.field.isEnabled()
 
 
-def _recording_channels(ctx: UiContext, opened: list[CodeEntry],
-                        started: list[bool]) -> Callable[[], WormholeChannel]:
-    """Real channels whose code entry sessions are kept in ``opened`` for the test to look at."""
+def _recording_channels(ctx: UiContext, opened: list[CodeEntry], started: list[bool],
+                        gate: asyncio.Event | None = None) -> Callable[[], WormholeChannel]:
+    """Real channels whose code entry sessions are kept in ``opened`` for the test to look at.
+
+    With a ``gate``, each session starts connecting only once the test sets it.
+    """
 
     def factory() -> WormholeChannel:
         channel = ctx.services.wormhole()
@@ -208,6 +212,8 @@ def _recording_channels(ctx: UiContext, opened: list[CodeEntry],
 
         async def code_entry() -> CodeEntry:
             started.append(True)
+            if gate is not None:
+                await gate.wait()
             entry = await original()
             opened.append(entry)
             return entry
@@ -223,11 +229,13 @@ def test_a_session_cancelled_while_connecting_is_closed_once_open(qtbot: QtBot, 
     started: list[bool] = []
     field = QLineEdit()
     qtbot.addWidget(field)
-    completion = CodeCompleter(field, _recording_channels(ctx, opened, started), ctx.tasks)
+    gate = asyncio.Event()
+    completion = CodeCompleter(field, _recording_channels(ctx, opened, started, gate), ctx.tasks)
     completion.start()
     qtbot.waitUntil(lambda: bool(started), timeout=NET_MS)
     assert completion.connecting and not opened
     ctx.tasks.cancel_all()  # what quitting does
+    gate.set()  # the session now reaches the mailbox, after its task was cancelled
     qtbot.waitUntil(lambda: bool(opened), timeout=NET_MS)
     qtbot.waitUntil(lambda: opened[0].session._closed, timeout=NET_MS)
     assert completion.entry is None
