@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +162,14 @@ def scope_for(data_dir: Path) -> str:
     return hashlib.sha256(str(data_dir.absolute()).encode("utf-8")).hexdigest()[:20]
 
 
+# One keychain conversation at a time in this process. Each keyring call opens a fresh D-Bus
+# connection, and gnome-keyring (42 to at least 50) can abort when a new connection's first call
+# is dispatched before the daemon has registered that client (GNOME gnome-keyring issues 183,
+# 190, 194), which concurrent callers make likely. Two pages opening their logs at once must not
+# take the user's keyring down.
+_KEYCHAIN_CALLS = threading.Lock()
+
+
 class KeychainStore(KeyStore):
     """Key material in the OS keychain, one entry per name and data directory."""
 
@@ -174,13 +183,15 @@ class KeychainStore(KeyStore):
 
     def get(self, name: str) -> str | None:
         try:
-            return self._backend.get_password(SERVICE, self._account(name))
+            with _KEYCHAIN_CALLS:
+                return self._backend.get_password(SERVICE, self._account(name))
         except keyring.errors.KeyringError as exc:
             raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
     def set(self, name: str, value: str) -> None:
         try:
-            self._backend.set_password(SERVICE, self._account(name), value)
+            with _KEYCHAIN_CALLS:
+                self._backend.set_password(SERVICE, self._account(name), value)
         except keyring.errors.KeyringError as exc:
             raise KeychainError(
                 f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
