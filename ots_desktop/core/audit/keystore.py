@@ -20,16 +20,17 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keyring
-import keyring.backend
-import keyring.errors
 from nacl import pwhash, secret
 from nacl.exceptions import CryptoError
 
 from ots_desktop.core.errors import KeychainError
 from ots_desktop.core.secret import SecretBuffer
+
+if TYPE_CHECKING:
+    # keyring (with its plugin scan) loads on the first keychain call, not with the audit log.
+    import keyring.backend
 
 SERVICE = "ots-desktop"
 SIGNING_SEED = "audit-signing-seed"
@@ -125,6 +126,8 @@ def choose_backend() -> keyring.backend.KeyringBackend:
     native = _native_backend()
     if native is not None:
         return native
+    import keyring
+
     candidates: list[keyring.backend.KeyringBackend]
     try:
         current = keyring.get_keyring()
@@ -150,6 +153,8 @@ def keychain_status() -> KeychainStatus:
         backend = choose_backend()
     except KeychainError as exc:
         try:
+            import keyring
+
             name = _qualname(keyring.get_keyring())
         except Exception:  # noqa: BLE001
             name = "none"
@@ -182,17 +187,21 @@ class KeychainStore(KeyStore):
         return f"{name}:{self._scope}"
 
     def get(self, name: str) -> str | None:
+        from keyring.errors import KeyringError
+
         try:
             with _KEYCHAIN_CALLS:
                 return self._backend.get_password(SERVICE, self._account(name))
-        except keyring.errors.KeyringError as exc:
+        except KeyringError as exc:
             raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
     def set(self, name: str, value: str) -> None:
+        from keyring.errors import KeyringError
+
         try:
             with _KEYCHAIN_CALLS:
                 self._backend.set_password(SERVICE, self._account(name), value)
-        except keyring.errors.KeyringError as exc:
+        except KeyringError as exc:
             raise KeychainError(
                 f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ots_desktop.channels.link import LinkPolicy
+from ots_desktop.channels.link_types import LinkPolicy
 from ots_desktop.core.errors import InputError
 
 MAX_NOTE = 200

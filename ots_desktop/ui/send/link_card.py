@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
-from ots_desktop.channels.link import SentLink, WatchUpdate
+from ots_desktop.channels.link_types import SentLink
 from ots_desktop.core.errors import OtsError
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.send.card import ShareCard, sentence
 from ots_desktop.ui.send.qr import QrView
 from ots_desktop.ui.tasks import describe_error
+
+if TYPE_CHECKING:
+    from ots_desktop.channels.link_status import WatchUpdate
 
 WATCH_INTERVAL_S = 2.0
 SLOW_WATCH_INTERVAL_S = 10.0

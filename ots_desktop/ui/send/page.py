@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ots_desktop.channels.link import LinkPolicy
+from ots_desktop.channels.link_types import LinkPolicy
 from ots_desktop.core.errors import InputError, OtsError
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.banner import Banner

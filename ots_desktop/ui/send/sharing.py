@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ots_desktop.channels.link import LinkChannel, SentLink
+from ots_desktop.channels.link_types import SentLink
 from ots_desktop.channels.wormhole import SendHooks
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.context import UiContext
@@ -28,6 +28,8 @@ from ots_desktop.ui.send.link_card import LinkShareCard
 from ots_desktop.ui.send.wormhole_card import WormholeShareCard
 
 if TYPE_CHECKING:
+    from ots_desktop.channels.link import LinkChannel
+
     # QtTextToSpeech loads Qt Multimedia: only when a code is first spoken.
     from ots_desktop.ui.send.speech import Speaker
 
