@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchResult
+from tests.support.secret_service import start_session_bus
 from tests.support.xserver import start_x
 
 GOAL_RATIO = 1.3
@@ -36,10 +37,12 @@ def run(trials: int = 7) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="ots-bench-start-") as tmp:
         work = Path(tmp)
         x = start_x(work, with_tray=True)
+        bus, bus_address = start_session_bus(work / "bus")  # as on a desktop; Qt would autolaunch one
         try:
             # A real, writable HOME: without one fontconfig rescans every font at each start.
             (work / "home").mkdir()
-            env = dict(os.environ, DISPLAY=x.display, QT_QPA_PLATFORM="xcb", HOME=str(work / "home"))
+            env = dict(os.environ, DISPLAY=x.display, QT_QPA_PLATFORM="xcb", HOME=str(work / "home"),
+                       DBUS_SESSION_BUS_ADDRESS=bus_address)
             env.pop("XDG_CACHE_HOME", None)
             env.pop("WAYLAND_DISPLAY", None)
             app_argv = [sys.executable, "-m", "ots_desktop.ui", "--exit-after-paint"]
@@ -52,6 +55,7 @@ def run(trials: int = 7) -> list[BenchResult]:
                 bare_times.append(_timed(bare_argv, env))
                 app_times.append(_timed(app_argv, dict(env, OTS_HOME=str(work / f"home-{trial}"))))
         finally:
+            bus.stop()
             x.stop()
     app, bare = statistics.median(app_times), statistics.median(bare_times)
     ratio = app / bare
