@@ -54,8 +54,8 @@ icons:
 # The desktop tests run in a second process: a Twisted reactor binds one event loop per
 # process, and theirs is the app's qasync loop (on a real X server the tests start).
 # A test stuck inside Qt never sees pytest-timeout's signal, so that process uses the thread
-# method (print every stack, then exit). Each process also has a hard limit, far above its
-# usual 10 and 2 minutes: SIGABRT makes faulthandler print every thread's stack first.
+# method (print every stack, then exit). Each process also has a hard limit, far above the
+# few minutes each usually takes: SIGABRT makes faulthandler print every thread's stack first.
 pytest:
 	QT_QPA_PLATFORM=offscreen timeout -s ABRT -k 30 40m $(BIN)/python -m pytest $(PYTEST_ARGS)
 	timeout -s ABRT -k 30 20m $(BIN)/python -m pytest tests/ui --timeout-method=thread $(PYTEST_ARGS)

@@ -45,7 +45,11 @@ def pytest_configure(config: pytest.Config) -> None:
     global _X, _BUS  # noqa: PLW0603 - one X server and one bus per test process
     root = Path(tempfile.mkdtemp(prefix="ots-ui-x-"))
     _X = start_x(root)
-    _BUS = start_session_bus(root / "bus")
+    try:
+        _BUS = start_session_bus(root / "bus")
+    except BaseException:
+        _X.stop()
+        raise
     os.environ["DISPLAY"] = _X.display
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = _BUS[1]
