@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchResult
-from tests.support.secret_service import start_session_bus
+from tests.support.dbus_session import start_session_bus
 from tests.support.xserver import start_x
 
 GOAL_RATIO = 1.3

@@ -21,6 +21,7 @@ from pathlib import Path
 from jeepney import DBusAddress, new_method_call
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 
+from tests.support.dbus_session import start_session_bus
 from tests.support.processes import Service, wait_until
 
 _SERVICE = DBusAddress("/org/freedesktop/secrets", bus_name="org.freedesktop.secrets",
@@ -28,19 +29,6 @@ _SERVICE = DBusAddress("/org/freedesktop/secrets", bus_name="org.freedesktop.sec
 _MASTER = _SERVICE.with_interface("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface")
 _BUS = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus", interface="org.freedesktop.DBus")
 _PROPERTIES = "org.freedesktop.DBus.Properties"
-_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 _COLLECTION = "org.freedesktop.Secret.Collection"
 
 
@@ -74,26 +62,6 @@ class SecretServiceSession:
         self.restarts += 1
         self.daemon, self.data_home = _start_keyring(self.root, self.address, generation=self.restarts)
         return True
-
-
-def start_session_bus(root: Path) -> tuple[Service, str]:
-    """A private session bus under ``root`` (no service directories: nothing is activated)."""
-    if shutil.which("dbus-daemon") is None:
-        raise RuntimeError("dbus-daemon is not installed; run `make system-deps`")
-    runtime = root / "run"
-    runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
-    socket = runtime / "bus"
-    config = root / "bus.conf"
-    config.write_text(_BUS_CONFIG.format(socket=socket), "utf-8")
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "XDG_RUNTIME_DIR": str(runtime)}
-    bus = Service("dbus-daemon", ["dbus-daemon", f"--config-file={config}", "--nofork", "--nosyslog",
-                                  "--print-address=1"], env=env, log_dir=root)
-    assert bus.proc.stdout is not None
-    address = bus.proc.stdout.readline().decode().strip()
-    if not address:
-        bus.stop()
-        raise RuntimeError(f"dbus-daemon did not start: {bus.log_text()}")
-    return bus, address
 
 
 def start_secret_service(root: Path) -> SecretServiceSession:

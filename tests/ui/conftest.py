@@ -26,8 +26,9 @@ from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.qtloop import start_loop
 from ots_desktop.ui.services import Services
 from tests.conftest import Home
+from tests.support.dbus_session import start_session_bus
 from tests.support.processes import Service
-from tests.support.secret_service import SecretServiceSession, start_session_bus
+from tests.support.secret_service import SecretServiceSession
 from tests.support.servers import RunningServer, start_ots_server
 from tests.support.xserver import XSession, start_x
 
@@ -64,17 +65,20 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def session_bus(isolated_home: Home, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Every test sees the run's session bus (the ``keychain`` fixture swaps in the Secret Service's).
-
-    At the end, widgets the test (or pytest-qt) scheduled for deletion are deleted now, not in
-    whichever later test first runs a nested event loop.
-    """
-    assert _BUS is not None
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", _BUS[1])
-    yield _BUS[1]
+def delete_widgets_now() -> Iterator[None]:
+    """Widgets a test (or pytest-qt) scheduled for deletion go at its end, not in whichever later
+    test first runs a nested event loop."""
+    yield
     if QApplication.instance() is not None:
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture(autouse=True)
+def session_bus(isolated_home: Home, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test sees the run's session bus (the ``keychain`` fixture swaps in the Secret Service's)."""
+    assert _BUS is not None
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", _BUS[1])
+    return _BUS[1]
 
 
 @pytest.fixture(scope="session")
