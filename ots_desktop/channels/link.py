@@ -131,9 +131,10 @@ class LinkChannel:
         self._client = client
 
     async def audit(self) -> AuditLog:
-        """The audit log, once it is open."""
+        """The audit log, once it is open; refused (AuditError) while it does not verify."""
         if not isinstance(self._audit, AuditLog):
             self._audit = await self._audit
+        self._audit.require_usable()
         return self._audit
 
     def shares(self) -> ShareStore:

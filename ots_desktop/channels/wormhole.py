@@ -83,9 +83,10 @@ class WormholeChannel:
         self.bus = bus
 
     async def audit(self) -> AuditLog:
-        """The audit log, once it is open."""
+        """The audit log, once it is open; refused (AuditError) while it does not verify."""
         if not isinstance(self._audit, AuditLog):
             self._audit = await self._audit
+        self._audit.require_usable()
         return self._audit
 
     async def _reporter(self, session: WormholeSession, direction: str, *, label: str | None = None,

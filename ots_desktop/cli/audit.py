@@ -1,4 +1,4 @@
-"""``ots audit``: review, verify, export and search the local audit log."""
+"""``ots audit``: review, verify, export and search the local audit log; rotate its key, reset it, move its keys."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
+from ots_desktop.cli.audit_admin import keystore_command, reset, rotate
 from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.events import AuditEvent, EventType, Outcome, Reason
 from ots_desktop.core.audit.export import FORMATS, export_log, manifest_path
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.audit.offline import read_public_key, verify_file
+from ots_desktop.core.audit.offline import read_trust, verify_file
 from ots_desktop.core.audit.verify import VerifyReport
 from ots_desktop.core.errors import AuditError, ExitCode, InputError
 from ots_desktop.core.secret import SecretBuffer, without_final_newline
@@ -26,12 +27,21 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON l
 
 
 def _review(log: AuditLog, reason: Reason, outcome: Outcome = Outcome.OK) -> None:
-    log.append(AuditEvent(EventType.AUDIT_REVIEWED, outcome=outcome, reason=reason))
+    """Record a review. On a log that does not verify, the review still happens, unrecorded, and says so."""
+    try:
+        log.append(AuditEvent(EventType.AUDIT_REVIEWED, outcome=outcome, reason=reason))
+    except AuditError as exc:
+        warn(f"ots: note: this review could not be recorded: {exc.message}")
 
 
 @click.group()
 def audit() -> None:
     """Review the local, signed audit log (works offline)."""
+
+
+audit.add_command(reset)
+audit.add_command(rotate)
+audit.add_command(keystore_command)
 
 
 @audit.command("list")
@@ -42,8 +52,8 @@ def audit() -> None:
 @json_option
 @handle_errors()
 def list_entries(limit: int, event_type: str | None, search: str | None, as_json: bool) -> None:
-    """List recent audit entries."""
-    with audit_log(cli_state()) as log:
+    """List recent audit entries (also on a log that does not verify, to investigate it)."""
+    with audit_log(cli_state(), usable=False) as log:
         _review(log, Reason.LIST)
         rows = log.entries(event_type=event_type, text=search, limit=limit, newest_first=True)
     if as_json:
@@ -58,47 +68,58 @@ def list_entries(limit: int, event_type: str | None, search: str | None, as_json
 
 
 def _report_json(report: VerifyReport, source: str) -> dict[str, Any]:
-    return {"event": "verified", "intact": report.ok, "entries": report.entries, "checkpoints": report.checkpoints,
-            "head": report.head, "key_id": report.key_id, "first_bad_seq": report.first_bad_seq,
-            "problem": report.problem, "anchored_to_keychain": report.anchored, "source": source}
+    return {"event": "verified", "intact": report.ok, "unverifiable": report.unverifiable,
+            "entries": report.entries, "checkpoints": report.checkpoints, "head": report.head,
+            "key_id": report.key_id, "epoch": report.epoch, "fingerprint": report.fingerprint,
+            "first_bad_seq": report.first_bad_seq, "problem": report.problem,
+            "anchored_to_keychain": report.anchored, "source": source}
+
+
+def exit_code_of(report: VerifyReport) -> int:
+    """0 intact, 3 tampered, 8 cannot be verified."""
+    if report.ok:
+        return int(ExitCode.OK)
+    return int(ExitCode.CANNOT_VERIFY if report.unverifiable else ExitCode.TAMPERED)
 
 
 @audit.command()
 @click.option("--log", "log_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Verify this audit database or JSONL export instead of the local log (no keychain needed).")
-@click.option("--pubkey", "pubkey_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Public key file from `ots audit pubkey --out`, required with --log.")
+              help="Verify this audit database, or a JSONL or CSV export (with its manifest), instead of the local "
+                   "log. Needs --pubkey; no keychain is used.")
+@click.option("--pubkey", "pubkey", metavar="FINGERPRINT|FILE",
+              help="The root key's fingerprint (from `ots audit pubkey`), or the key file of `ots audit pubkey --out`.")
 @json_option
 @handle_errors()
-def verify(log_file: Path | None, pubkey_file: Path | None, as_json: bool) -> None:
-    """Check the hash chain, the signatures and the keychain checkpoint.
+def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
+    """Check the hash chain, the key certificates, the signatures and the keychain checkpoint.
 
-    Exits 0 when the log is intact and 3 when it was tampered with, naming the first
-    bad entry.
+    Exits 0 when the log is intact, 3 when it was tampered with (naming the first bad
+    entry) and 8 when it cannot be verified at all (no anchor in the keychain).
     """
     if log_file is not None:
-        if pubkey_file is None:
-            raise InputError("--log needs --pubkey: the public key of the log's signing key")
-        key, log_id = read_public_key(pubkey_file)
-        report = verify_file(log_file, key, log_id=log_id)
+        if pubkey is None:
+            raise InputError("--log needs --pubkey: the root key's fingerprint or key file, obtained from the "
+                             "log's owner out of band")
+        report = verify_file(log_file, read_trust(pubkey))
         source = str(log_file)
     else:
-        if pubkey_file is not None:
+        if pubkey is not None:
             raise InputError("--pubkey is only used with --log")
-        with audit_log(cli_state()) as log:
+        with audit_log(cli_state(), usable=False, check=False) as log:
             report = log.verify()
             source = str(log.store.path)
-            try:
-                _review(log, Reason.VERIFY_INTACT if report.ok else Reason.VERIFY_TAMPERED,
-                        Outcome.OK if report.ok else Outcome.ALERT)
-            except AuditError as exc:
-                warn(f"ots: note: this check could not be recorded: {exc.message}")
+            if report.ok:
+                _review(log, Reason.VERIFY_INTACT)
     if as_json:
         emit_json(_report_json(report, source))
     else:
         say("Audit log " + report.summary())
-    if not report.ok:
-        raise SystemExit(int(ExitCode.TAMPERED))
+        if not report.ok:
+            warn("ots: nothing is shared or received while the log does not verify; docs/audit-log.md (Recovery) "
+                 "says what to do.")
+    code = exit_code_of(report)
+    if code:
+        raise SystemExit(code)
 
 
 @audit.command()
@@ -108,15 +129,21 @@ def verify(log_file: Path | None, pubkey_file: Path | None, as_json: bool) -> No
 @handle_errors()
 def export(fmt: str, out: Path, as_json: bool) -> None:
     """Export the log with a signed manifest (OUT.manifest.json) beside it."""
-    with audit_log(cli_state()) as log:
-        log.append(AuditEvent(EventType.AUDIT_EXPORTED, reason=Reason.EXPORT, kind=fmt))
+    with audit_log(cli_state(), usable=False) as log:
+        try:
+            log.append(AuditEvent(EventType.AUDIT_EXPORTED, reason=Reason.EXPORT, kind=fmt))
+        except AuditError as exc:
+            warn(f"ots: note: this export could not be recorded: {exc.message}")
         manifest = export_log(log, fmt, out)
     if as_json:
         emit_json({"event": "exported", "file": str(out), "manifest": str(manifest_path(out)),
-                   "entries": manifest["entries"], "sha256": manifest["sha256"]})
+                   "entries": manifest["entries"], "sha256": manifest["sha256"],
+                   "verified_intact": manifest["verified_intact"]})
     else:
         say(f"Exported {manifest['entries']} entries to {out}")
         say(f"Signed manifest: {manifest_path(out)}")
+        if not manifest["verified_intact"]:
+            warn("ots: the log did not verify; the manifest says so, and the export will not verify as intact")
 
 
 @audit.command()
@@ -124,16 +151,21 @@ def export(fmt: str, out: Path, as_json: bool) -> None:
 @json_option
 @handle_errors()
 def pubkey(out: Path | None, as_json: bool) -> None:
-    """Print or save the public key that verifies this log elsewhere."""
-    with audit_log(cli_state()) as log:
+    """Print or save the root public key and its fingerprint, which verify this log elsewhere."""
+    with audit_log(cli_state(), usable=False) as log:
         _review(log, Reason.PUBKEY)
         record = log.public_key_record()
     if out is not None:
         out.write_text(record.to_json(), encoding="utf-8")
     if as_json:
         emit_json({"event": "pubkey", "log_id": record.log_id, "key_id": record.key_id,
-                   "public_key": record.public_key, "file": str(out) if out else None})
-    elif out is not None:
+                   "public_key": record.public_key, "fingerprint": record.fingerprint,
+                   "file": str(out) if out else None})
+        return
+    say(f"Fingerprint: {record.fingerprint}")
+    say("Give it to your auditor on paper or read it aloud; `ots audit verify --log FILE --pubkey FINGERPRINT` "
+        "checks an export or a copy of the log against it.")
+    if out is not None:
         say(f"Public key {record.key_id} written to {out}")
     else:
         say(record.to_json().rstrip())
@@ -158,7 +190,7 @@ def _read_candidate(file: Path | None) -> SecretBuffer:
 @handle_errors()
 def lookup(file: Path | None, as_json: bool) -> None:
     """Was this secret ever shared or received? Reads it from stdin, never from arguments."""
-    with _read_candidate(file) as candidate, audit_log(cli_state()) as log:
+    with _read_candidate(file) as candidate, audit_log(cli_state(), usable=False) as log:
         if not len(candidate):
             raise InputError("no secret was given on stdin")
         _review(log, Reason.LOOKUP)

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from ots_desktop import __version__
 from ots_desktop.cli.state import CliState
 from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.keystore_choice import check_keystore_choice
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config
 from ots_desktop.core.errors import OtsError
@@ -39,8 +40,14 @@ def prompt_secret(prompt: str) -> SecretBuffer:
     return SecretBuffer(text, wipe_source=True)
 
 
+def keychain_for(paths: AppPaths) -> KeyStore:
+    """This installation's entries in the OS keychain."""
+    return KeychainStore(scope_for(paths.data_dir))
+
+
 def open_keystore(paths: AppPaths, config: Config, state: CliState) -> KeyStore:
-    """The keychain, or the passphrase key file when the config opts in."""
+    """The keychain, or the passphrase key file when the config opts in (and the keychain holds no log)."""
+    check_keystore_choice(paths, config.keystore, lambda: keychain_for(paths))
     if config.keystore == "file":
         if state.keyfile_passphrase_fd is not None:
             passphrase = read_fd_secret(state.keyfile_passphrase_fd)
@@ -48,21 +55,32 @@ def open_keystore(paths: AppPaths, config: Config, state: CliState) -> KeyStore:
             passphrase = prompt_secret("Key file passphrase: ")
         with passphrase:
             return FileKeyStore(paths.keyfile, passphrase)
-    return KeychainStore(scope_for(paths.data_dir))
+    return keychain_for(paths)
 
 
-def open_audit_log(state: CliState) -> AuditLog:
-    """Open this installation's audit log (the caller closes it)."""
+def open_audit_log(state: CliState, *, usable: bool = True, check: bool = True) -> AuditLog:
+    """Open this installation's audit log (the caller closes it).
+
+    With ``usable`` (every command that shares, receives or appends for its own sake),
+    a log that does not verify is refused here, before anything starts.
+    """
     paths = app_paths().ensure()
     config = load_config(paths.config_file)
     keystore = open_keystore(paths, config, state)
-    return AuditLog.open(paths, keystore, app_version=__version__)
+    log = AuditLog.open(paths, keystore, app_version=__version__, check=check)
+    if usable:
+        try:
+            log.require_usable()
+        except OtsError:
+            log.close()
+            raise
+    return log
 
 
 @contextlib.contextmanager
-def audit_log(state: CliState) -> Iterator[AuditLog]:
+def audit_log(state: CliState, *, usable: bool = True, check: bool = True) -> Iterator[AuditLog]:
     """Open this installation's audit log for the length of a command."""
-    log = open_audit_log(state)
+    log = open_audit_log(state, usable=usable, check=check)
     try:
         yield log
     finally:

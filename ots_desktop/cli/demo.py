@@ -27,7 +27,7 @@ from ots_desktop.core import envelope, ids
 from ots_desktop.core.audit.export import export_log
 from ots_desktop.core.audit.keystore import KeychainStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.audit.offline import verify_file
+from ots_desktop.core.audit.offline import TrustRoot, verify_file
 from ots_desktop.core.errors import EnvelopeError
 from ots_desktop.core.events import ChannelEvent, EventBus
 from ots_desktop.core.paths import app_paths
@@ -168,10 +168,10 @@ def _audit_part(home: Path, step: _Steps, logs: dict[str, AuditLog]) -> None:
         report = log.verify()
         out = home / f"{who}-audit.jsonl"
         export_log(log, "jsonl", out)
-        offline = verify_file(out, log.public_key)
+        offline = verify_file(out, TrustRoot(fingerprint=log.fingerprint_text))
         alerts = len(log.entries(event_type="alert"))
         step(f"{who.title()}'s audit log: {report.summary()}; {alerts} alert(s); exported and checked offline "
-             f"with only the public key: {'intact' if offline.ok else 'TAMPERED'}.")
+             f"with only the root key's fingerprint: {'intact' if offline.ok else 'TAMPERED'}.")
 
 
 @click.command()

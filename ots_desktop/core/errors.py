@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     CONFIG = 5
     INPUT = 6
     NOT_FOUND = 7
+    CANNOT_VERIFY = 8
     WRONG_CODE = 10
     PEER_NEVER_CAME = 11
     CROWDED = 12
@@ -79,3 +80,9 @@ class AuditTamperedError(AuditError):
     """The audit log failed verification."""
 
     exit_code = ExitCode.TAMPERED
+
+
+class AuditUnverifiableError(AuditError):
+    """The audit log cannot be checked: the keychain holds no anchor for it, or the file has no identity."""
+
+    exit_code = ExitCode.CANNOT_VERIFY

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from ots_desktop import __version__
 from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.keystore_choice import check_keystore_choice
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config, save_config
-from ots_desktop.core.errors import AuditError, ConfigError, InputError
+from ots_desktop.core.errors import AuditError, ConfigError, InputError, OtsError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.paths import AppPaths, app_paths
 from ots_desktop.core.secret import SecretBuffer
@@ -58,8 +59,22 @@ class Services:
 
     @property
     def needs_keyfile_passphrase(self) -> bool:
-        """Whether the config opted in to the passphrase key file and no passphrase was given yet."""
-        return self.config.keystore == "file" and self._keyfile_passphrase is None
+        """Whether the config opted in to the passphrase key file and no passphrase was given yet.
+
+        Never while that choice is refused: a passphrase typed then would only help whoever edited the config.
+        """
+        return self.config.keystore == "file" and self._keyfile_passphrase is None and self.keystore_problem() is None
+
+    def keystore_problem(self) -> str | None:
+        """Why the configured keystore is refused (the other one holds the log), or None."""
+        try:
+            self._check_keystore_choice(self.paths)
+        except OtsError as exc:
+            return exc.message
+        return None
+
+    def _check_keystore_choice(self, paths: AppPaths) -> None:
+        check_keystore_choice(paths, self.config.keystore, lambda: KeychainStore(scope_for(paths.data_dir)))
 
     def set_keyfile_passphrase(self, passphrase: SecretBuffer) -> None:
         """The key file's passphrase (kept until close; the key file needs it to open)."""
@@ -68,6 +83,7 @@ class Services:
         self._keyfile_passphrase = passphrase
 
     def _default_keystore(self, paths: AppPaths) -> KeyStore:
+        self._check_keystore_choice(paths)
         if self.config.keystore != "file":
             return KeychainStore(scope_for(paths.data_dir))
         if self._keyfile_passphrase is None:

@@ -9,12 +9,12 @@ import stat
 
 import pytest
 
-from ots_desktop.core.audit.chain import GENESIS, canonical_json, entry_hash
+from ots_desktop.core.audit.chain import canonical_json, entry_hash, genesis
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
-from ots_desktop.core.audit.keystore import CHECKPOINT, FileKeyStore, KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.store import CHECKPOINT_BLOCK
-from ots_desktop.core.errors import AuditError, AuditTamperedError, KeychainError
+from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, KeychainError
 from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 from tests.support.audit import open_log, populate, share_event
@@ -39,7 +39,7 @@ def test_entries_chain_and_reopen_keeps_identity() -> None:
     with open_log() as log:
         log_id, key_id = log.log_id, log.key_id
         rows = list(log.store.rows())
-        prev = GENESIS
+        prev = genesis(log.log_id, log.public_key)
         for seq, body, stored_prev, digest in rows:
             assert stored_prev == prev
             assert entry_hash(prev, body) == digest
@@ -122,7 +122,7 @@ def test_bad_fields_are_refused_and_nothing_is_written(event: AuditEvent) -> Non
 
 
 class BrokenKeyStore(KeyStore):
-    """Wraps the real keychain but refuses checkpoint writes, like a keychain that locked mid-run."""
+    """Wraps the real keychain but refuses writes, like a keychain that locked mid-run."""
 
     def __init__(self, inner: KeyStore) -> None:
         self.inner = inner
@@ -132,9 +132,10 @@ class BrokenKeyStore(KeyStore):
         return self.inner.get(name)
 
     def set(self, name: str, value: str) -> None:
-        if name == CHECKPOINT:
-            raise KeychainError("the OS keychain refused a write: locked")
-        self.inner.set(name, value)
+        raise KeychainError("the OS keychain refused a write: locked")
+
+    def delete(self, name: str) -> None:
+        raise KeychainError("the OS keychain refused a delete: locked")
 
 
 def test_keychain_failure_on_append_raises_so_the_action_stops() -> None:
@@ -166,8 +167,9 @@ def test_deleted_log_with_a_keychain_checkpoint_is_refused() -> None:
         p = path.with_name(path.name + suffix)
         if p.exists():
             p.unlink()
-    with pytest.raises(AuditTamperedError, match="is missing, but the keychain holds a checkpoint"):
+    with pytest.raises(AuditTamperedError, match="is missing or empty, but the keychain holds log"):
         open_log()
+    assert not path.exists()  # nothing was created in its place
 
 
 def test_log_made_with_another_keystore_is_refused(tmp_path: object) -> None:
@@ -175,5 +177,10 @@ def test_log_made_with_another_keystore_is_refused(tmp_path: object) -> None:
     paths = app_paths()
     with SecretBuffer(b"pw") as pw:
         store = FileKeyStore(paths.keyfile, pw)
-    with pytest.raises(KeychainError, match="has no key for the audit log"):
-        AuditLog.open(paths, store, app_version="t")
+    with AuditLog.open(paths, store, app_version="t") as log:
+        assert log.problem is not None and log.problem.unverifiable
+        assert "holds no anchor" in (log.blocked_reason or "")
+        with pytest.raises(AuditUnverifiableError, match="ots audit verify"):
+            log.append(share_event(3))
+        assert not log.verify().ok
+    assert not paths.keyfile.exists()  # no new keys were made for it

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from nacl.signing import SigningKey
 
 from ots_desktop.core.audit.chain import canonical_json, entry_hash
-from ots_desktop.core.audit.checkpoint import Checkpoint, key_id_of
-from ots_desktop.core.audit.offline import verify_file
+from ots_desktop.core.audit.checkpoint import Checkpoint
+from ots_desktop.core.audit.keys import fingerprint
+from ots_desktop.core.audit.offline import TrustRoot, verify_file
+from ots_desktop.core.audit.state import load_state
 from ots_desktop.core.audit.verify import VerifyReport
 from ots_desktop.core.errors import AuditTamperedError
 from tests.support.audit import attacker, open_log, populate, share_event
@@ -110,8 +113,10 @@ def test_truncated_tail_with_its_checkpoints_removed() -> None:
 def test_truncated_tail_with_a_resigned_looking_checkpoint_is_caught_by_the_keychain() -> None:
     path = populate(8)
     with open_log() as log:
-        key = log._signing_key  # the attacker has the file only; this builds the valid old checkpoint
-        cp6 = Checkpoint(log.log_id, 6, log.store.hash_at(6) or "", "2026-01-01T00:00:00.000Z", log.key_id).signed(key)
+        state = load_state(log.keystore)  # the attacker has the file only; this builds the valid old checkpoint
+        assert state is not None
+        cp6 = Checkpoint(log.log_id, 6, log.store.hash_at(6) or "", "2026-01-01T00:00:00.000Z", state.key_id,
+                         state.epoch).signed(state.signing_key())
     with attacker(path) as db:
         db.execute("DELETE FROM entries WHERE seq > 6")
         db.execute("DELETE FROM checkpoints")
@@ -138,8 +143,9 @@ def test_rolled_back_file() -> None:
     # ...and the app refuses to write on top of a rolled-back log.
     with open_log() as log:
         assert log.blocked_reason and "rolled back" in log.blocked_reason
-        with pytest.raises(AuditTamperedError, match="will not take new entries"):
+        with pytest.raises(AuditTamperedError, match=r"does not verify at entry 6 .*ots audit verify"):
             log.append(share_event(9))
+    assert_tampered(verify_here(), 6, "truncated or rolled back")
 
 
 def test_forged_checkpoint_signature() -> None:
@@ -148,7 +154,7 @@ def test_forged_checkpoint_signature() -> None:
         body = db.execute("SELECT body FROM checkpoints WHERE seq = 5").fetchone()[0]
         cp = Checkpoint.from_json(body)
         sig = ("1" if cp.signature[0] != "1" else "2") + cp.signature[1:]
-        forged = Checkpoint(cp.log_id, cp.seq, cp.head, cp.ts_utc, cp.key_id, sig)
+        forged = replace(cp, signature=sig)
         db.execute("UPDATE checkpoints SET body = ? WHERE seq = 5", (forged.to_json(),))
     assert_tampered(verify_here(), 5, "does not verify")
 
@@ -158,7 +164,7 @@ def test_rewritten_chain_signed_with_the_attackers_key() -> None:
     mallory = SigningKey.generate()
     with attacker(path) as db:
         cp = Checkpoint.from_json(db.execute("SELECT body FROM checkpoints WHERE seq = 5").fetchone()[0])
-        forged = Checkpoint(cp.log_id, cp.seq, cp.head, cp.ts_utc, cp.key_id).signed(mallory)
+        forged = cp.signed(mallory)
         db.execute("UPDATE checkpoints SET body = ? WHERE seq = 5", (forged.to_json(),))
     assert_tampered(verify_here(), 5, "does not verify")
 
@@ -166,15 +172,16 @@ def test_rewritten_chain_signed_with_the_attackers_key() -> None:
 def test_wrong_public_key_offline(tmp_path: Path) -> None:
     path = populate(4)
     wrong = bytes(SigningKey.generate().verify_key)
-    report = verify_file(path, wrong)
-    assert not report.ok
-    assert report.first_bad_seq == 4
-    assert key_id_of(wrong) in (report.problem or "")
+    report = verify_file(path, TrustRoot(public_key=wrong))
+    assert_tampered(report, 1, "does not create this log with this root key")
+    report = verify_file(path, TrustRoot(fingerprint=fingerprint(wrong)))
+    assert_tampered(report, 1, f"not {fingerprint(wrong)}")
 
 
 def test_right_public_key_offline() -> None:
     path = populate(4)
     with open_log() as log:
-        key = log.public_key
-    report = verify_file(path, key)
-    assert report.ok and report.entries == 4 and not report.anchored
+        key, fp = log.public_key, log.fingerprint_text
+    for trust in (TrustRoot(public_key=key), TrustRoot(fingerprint=fp)):
+        report = verify_file(path, trust)
+        assert report.ok and report.entries == 4 and not report.anchored

@@ -84,15 +84,21 @@ def test_export_jsonl_and_verify_on_another_machine(tmp_path: Path) -> None:
                          env=elsewhere, drop=("DBUS_SESSION_BUS_ADDRESS",))
         assert result.returncode == 0, result.stderr
         assert json_lines(result.stdout)[0]["intact"] is True
-    # An edited export fails its manifest.
-    out.write_text(out.read_text().replace("log_created", "log_createD"))
+    # An edited entry breaks the chain; a change the chain cannot see still fails the signed manifest.
+    text = out.read_text()
+    out.write_text(text.replace("log_created", "log_createD"))
+    result = run_ots("audit", "verify", "--log", str(out), "--pubkey", str(key), env=elsewhere,
+                     drop=("DBUS_SESSION_BUS_ADDRESS",))
+    assert result.returncode == ExitCode.TAMPERED
+    assert "TAMPERED at entry 1" in result.stdout
+    out.write_text(text + "\n")
     result = run_ots("audit", "verify", "--log", str(out), "--pubkey", str(key), env=elsewhere,
                      drop=("DBUS_SESSION_BUS_ADDRESS",))
     assert result.returncode == ExitCode.TAMPERED
     assert "does not match the SHA-256" in result.stdout
 
 
-def test_export_jsonl_without_manifest_still_checks_the_chain(tmp_path: Path) -> None:
+def test_export_without_its_manifest_cannot_be_verified(tmp_path: Path) -> None:
     out = tmp_path / "export.jsonl"
     key = tmp_path / "k.json"
     run_ots("audit", "export", "--format", "jsonl", "--out", str(out))
@@ -102,8 +108,8 @@ def test_export_jsonl_without_manifest_still_checks_the_chain(tmp_path: Path) ->
     lines[1] = lines[1].replace('"outcome":"ok"', '"outcome":"failed"')
     out.write_text("\n".join(lines) + "\n")
     result = run_ots("audit", "verify", "--log", str(out), "--pubkey", str(key))
-    assert result.returncode == ExitCode.TAMPERED
-    assert "entry 1" in result.stdout
+    assert result.returncode == ExitCode.CANNOT_VERIFY
+    assert "verified with its signed manifest beside it" in result.stderr
 
 
 def test_export_csv_with_manifest(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ class EventType(StrEnum):
     """Kinds of audited events."""
 
     LOG_CREATED = "log_created"
+    KEY_ROTATED = "key_rotated"
+    KEYSTORE_CHANGED = "keystore_changed"
     SHARE_CREATED = "share_created"
     SHARE_DELIVERED = "share_delivered"
     SHARE_REVEALED = "share_revealed"
@@ -71,6 +73,10 @@ class Reason(StrEnum):
     LOOKUP = "lookup"
     EXPORT = "export"
     PUBKEY = "pubkey"
+    RESET = "reset"
+    KEYSTORE = "keystore"
+    EPOCH = "epoch"
+    ROTATE = "rotate"
     ERROR = "error"
 
 
@@ -95,6 +101,14 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "reason": (str,),
     "app_version": (str,),
     "key_id": (str,),
+    # The log's own structure: its identity (entry 1), key certificates and resets.
+    "log_id": (str,),
+    "epoch": (int,),
+    "public_key": (str,),
+    "signature": (str,),
+    "prev_log_id": (str,),
+    "prev_seq": (int,),
+    "prev_head": (str,),
 }
 MAX_TEXT = 200
 _LABEL_BAD = re.compile(r"[\x00-\x1f\x7f]")
@@ -121,16 +135,25 @@ class AuditEvent:
     expires_at: str | None = None
     max_views: int | None = None
     remote_addr: str | None = None
+    log_id: str | None = None
+    epoch: int | None = None
+    public_key: str | None = None
+    signature: str | None = None
+    prev_log_id: str | None = None
+    prev_seq: int | None = None
+    prev_head: str | None = None
 
     def fields(self) -> dict[str, Any]:
         """The non-empty fields of this event, validated."""
         out: dict[str, Any] = {"event_type": str(self.event_type), "outcome": str(self.outcome)}
         for name in (
             "reason", "channel", "label", "share_id", "fingerprint", "recipient",
-            "kind", "size_bytes", "expires_at", "max_views", "remote_addr",
+            "kind", "size_bytes", "expires_at", "max_views", "remote_addr", "log_id", "epoch", "public_key",
+            "signature", "prev_log_id", "prev_seq", "prev_head",
         ):
             value = getattr(self, name)
-            if value is not None:
+            # An empty text is left out, so that an export's empty cell reads back as the same entry.
+            if value is not None and value != "":
                 out[name] = str(value) if isinstance(value, StrEnum) else value
         validate_fields(out)
         return out

@@ -33,9 +33,7 @@ if TYPE_CHECKING:
     import keyring.backend
 
 SERVICE = "ots-desktop"
-SIGNING_SEED = "audit-signing-seed"
 FINGERPRINT_KEY = "audit-fingerprint-key"
-CHECKPOINT = "audit-checkpoint"
 _REFUSED_MODULES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt.file")
 _HOW_TO_FIX = (
     "ots-desktop keeps its audit-log keys only in a safe OS keychain (Secret Service, macOS Keychain "
@@ -56,6 +54,10 @@ class KeyStore(ABC):
     @abstractmethod
     def set(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``; raises KeychainError on failure."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Remove ``name`` (nothing happens when it is absent); raises KeychainError on failure."""
 
 
 def _qualname(backend: object) -> str:
@@ -205,6 +207,18 @@ class KeychainStore(KeyStore):
             raise KeychainError(
                 f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
 
+    def delete(self, name: str) -> None:
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        try:
+            with _KEYCHAIN_CALLS:
+                self._backend.delete_password(SERVICE, self._account(name))
+        except PasswordDeleteError:
+            return
+        except KeyringError as exc:
+            raise KeychainError(
+                f"the OS keychain refused a delete: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
+
 
 class FileKeyStore(KeyStore):
     """Key material in one file, sealed with a key derived from a passphrase (Argon2id).
@@ -257,6 +271,13 @@ class FileKeyStore(KeyStore):
 
     def set(self, name: str, value: str) -> None:
         self._values[name] = value
+        self._save()
+
+    def delete(self, name: str) -> None:
+        if self._values.pop(name, None) is not None:
+            self._save()
+
+    def _save(self) -> None:
         box = secret.SecretBox(bytes(self._key.view())).encrypt(json.dumps(self._values).encode("utf-8"))
         doc = {"format": "ots-keyfile", "version": 1, "kdf": "argon2id",
                "salt": base64.b64encode(self._salt).decode(), "box": base64.b64encode(box).decode()}

@@ -1,8 +1,12 @@
 """The audit log as the app uses it: open, append (fail closed), query, verify.
 
-Every append writes the entries and a signed checkpoint in one transaction, then
-stores that checkpoint in the keychain. If any step fails the caller gets an
-AuditError and must not go on with the action it was about to record.
+Every append runs in one ``BEGIN IMMEDIATE`` transaction that first re-checks the file
+against the keychain's state (:mod:`.continuity`), then writes the entries and a
+checkpoint signed with the current epoch's key. The keychain's anchor moves afterwards,
+under the same database lock, so two processes never move it backwards. If any step
+fails the caller gets an AuditError and must not go on with the action it was about to
+record. While the log does not verify, :meth:`AuditLog.require_usable` refuses every
+action that would append to it.
 """
 
 from __future__ import annotations
@@ -15,29 +19,27 @@ import json
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
-from nacl.signing import SigningKey
-
-from ots_desktop.core.audit.chain import GENESIS, canonical_json, entry_hash
+from ots_desktop.core.audit.chain import canonical_json, entry_hash
 from ots_desktop.core.audit.checkpoint import Checkpoint, key_id_of
+from ots_desktop.core.audit.continuity import RECOVERY, check_since_anchor, identity_problem, settle_rotation
 from ots_desktop.core.audit.events import AuditEvent, EventType, validate_fields
-from ots_desktop.core.audit.keystore import CHECKPOINT, FINGERPRINT_KEY, SIGNING_SEED, KeyStore
+from ots_desktop.core.audit.keys import KeyCertificate, fingerprint
+from ots_desktop.core.audit.keystore import KeyStore
+from ots_desktop.core.audit.lifecycle import create_log, fingerprint_key, utc_now
+from ots_desktop.core.audit.state import LogState, PendingEpoch, has_legacy_keys, load_state, save_state, utc_day
 from ots_desktop.core.audit.store import AuditStore
-from ots_desktop.core.audit.verify import VerifyReport, verify_rows
-from ots_desktop.core.errors import AuditError, AuditTamperedError, KeychainError
+from ots_desktop.core.audit.verify import Position, VerifyFailure, VerifyReport, tampered, unverifiable, verify_rows
+from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, OtsError
 from ots_desktop.core.paths import AppPaths
 from ots_desktop.core.secret import SecretBuffer
 
 FINGERPRINT_PREFIX = "hmac-sha256:"
-
-
-def utc_now() -> str:
-    """The current time as the log writes it (ISO 8601, UTC, milliseconds)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["FINGERPRINT_PREFIX", "AuditLog", "PublicKeyRecord", "utc_now"]
 
 
 def _actor() -> str:
@@ -49,107 +51,118 @@ def _actor() -> str:
 
 @dataclass(frozen=True)
 class PublicKeyRecord:
-    """What an auditor needs to verify the log elsewhere."""
+    """What an auditor needs to verify the log elsewhere: the root key and its fingerprint."""
 
     log_id: str
     key_id: str
     public_key: str
 
+    @property
+    def fingerprint(self) -> str:
+        """The root key's fingerprint, to read aloud or print."""
+        return fingerprint(bytes.fromhex(self.public_key))
+
     def to_json(self) -> str:
         """The public key file's content."""
-        return json.dumps({"format": "ots-audit-pubkey", "alg": "ed25519", "log_id": self.log_id,
-                           "key_id": self.key_id, "public_key": self.public_key}, indent=2) + "\n"
+        return json.dumps({"format": "ots-audit-pubkey", "version": 2, "alg": "ed25519", "log_id": self.log_id,
+                           "key_id": self.key_id, "public_key": self.public_key,
+                           "fingerprint": self.fingerprint}, indent=2) + "\n"
 
 
 class AuditLog:
     """One installation's audit log. Open it with :meth:`open`."""
 
-    def __init__(self, store: AuditStore, keystore: KeyStore, *, signing_key: SigningKey,
-                 fingerprint_key: SecretBuffer, log_id: str, app_version: str) -> None:
+    def __init__(self, store: AuditStore, keystore: KeyStore, *, log_id: str, root: bytes,
+                 fingerprint_key: SecretBuffer, app_version: str) -> None:
         self._store = store
         self._keystore = keystore
-        self._signing_key = signing_key
         self._fp_key = fingerprint_key
         self.log_id = log_id
-        self.public_key = bytes(signing_key.verify_key)
-        self.key_id = key_id_of(self.public_key)
+        self.public_key = root
+        self.key_id = key_id_of(root)
         self._app_version = app_version
         self._actor = _actor()
         self._host = socket.gethostname()
         self._pending: list[dict[str, Any]] | None = None
-        self.blocked_reason: str | None = None
+        self._rotate_next = False
+        self._lock = threading.RLock()
+        self.problem: VerifyReport | None = None
 
     @classmethod
-    def open(cls, paths: AppPaths, keystore: KeyStore, *, app_version: str) -> AuditLog:
-        """Open the log of ``paths``, creating it and its keys on first use."""
+    def open(cls, paths: AppPaths, keystore: KeyStore, *, app_version: str, check: bool = True) -> AuditLog:
+        """Open the log of ``paths``, creating it and its keys only on a machine that has neither.
+
+        The whole file is verified (unless ``check`` is False, for a caller that verifies
+        next). A file that does not follow from the keychain's state opens in a refused
+        state (:attr:`problem`): it can be read and verified, never appended to.
+        """
         paths.ensure()
-        existed = paths.audit_db.exists() and paths.audit_db.stat().st_size > 0
-        anchor_text = keystore.get(CHECKPOINT)
-        if not existed and anchor_text:
+        state = load_state(keystore)
+        path = paths.audit_db
+        if state is None:
+            if has_legacy_keys(keystore):
+                raise AuditUnverifiableError(
+                    f"the audit log {path} was written by an earlier version of ots whose log was not bound to its "
+                    "key. Keep it, and start a new log with `ots audit reset --reason upgrade`: the old file is "
+                    "archived and named in the new log's first entry.")
+            store = AuditStore(path)
+            if store.is_blank():
+                return create_log(cls, store, keystore, app_version=app_version)
+            meta = store.meta()
+            log = cls(store, keystore, log_id=meta.get("log_id", "unknown"),
+                      root=bytes.fromhex(meta.get("root_public_key", "00" * 32)) if _is_hex32(meta) else bytes(32),
+                      fingerprint_key=fingerprint_key(keystore, create=False), app_version=app_version)
+            log.problem = unverifiable(f"the {keystore.description} holds no anchor for the audit log {path}: the "
+                                       "log was made with another keychain, or its keychain entry was deleted",
+                                       log_id=log.log_id)
+            return log
+        if not path.exists() or path.stat().st_size == 0:
+            at = state.anchor.seq if state.anchor else 0
             raise AuditTamperedError(
-                f"the audit log {paths.audit_db} is missing, but the keychain holds a checkpoint for it: "
-                "the log was deleted. Restore it from a backup to go on.")
-        store = AuditStore(paths.audit_db)
-        meta = store.meta()
-        seed_hex = keystore.get(SIGNING_SEED)
-        fp_hex = keystore.get(FINGERPRINT_KEY)
-        if "log_id" not in meta:
-            if seed_hex is None:
-                seed_hex = secrets.token_hex(32)
-                keystore.set(SIGNING_SEED, seed_hex)
-            if fp_hex is None:
-                fp_hex = secrets.token_hex(32)
-                keystore.set(FINGERPRINT_KEY, fp_hex)
-        if seed_hex is None or fp_hex is None:
-            store.close()
-            raise KeychainError(f"{keystore.description} has no key for the audit log {paths.audit_db}; "
-                                "it was made with another keychain or the keychain was reset")
-        signing_key = SigningKey(bytes.fromhex(seed_hex))
-        log = cls(store, keystore, signing_key=signing_key, fingerprint_key=SecretBuffer(bytes.fromhex(fp_hex)),
-                  log_id=meta.get("log_id") or secrets.token_hex(16), app_version=app_version)
-        if "log_id" not in meta:
-            store.set_meta({"schema": "1", "log_id": log.log_id, "public_key": log.public_key.hex(),
-                            "key_id": log.key_id})
-            log.append(AuditEvent(EventType.LOG_CREATED))
-        elif meta.get("public_key") != log.public_key.hex():
-            store.close()
-            raise KeychainError("the keychain's signing key does not match this audit log's public key")
+                f"the audit log {path} is missing or empty, but the keychain holds log {state.log_id} up to entry "
+                f"{at}: the log was deleted or replaced. Restore it from a backup, or start a new log with "
+                "`ots audit reset` (docs/audit-log.md, Recovery).")
+        store = AuditStore(path)
+        if store.is_blank() and state.anchor is None:
+            # A creation that stopped between the keychain write and the first commit.
+            return create_log(cls, store, keystore, app_version=app_version, state=state)
+        log = cls(store, keystore, log_id=state.log_id, root=state.root,
+                  fingerprint_key=fingerprint_key(keystore, create=False), app_version=app_version)
+        if check:
+            log.verify()
         else:
-            log._check_anchor(anchor_text)
+            problem = identity_problem(store, state)
+            log.problem = tampered(1, problem, log_id=state.log_id) if problem else None
         return log
 
-    def _check_anchor(self, anchor_text: str | None) -> None:
-        if anchor_text is None:
-            if self._store.head() is not None:
-                self.blocked_reason = "the keychain holds no checkpoint for this log"
+    # -- state ---------------------------------------------------------------------
+
+    @property
+    def blocked_reason(self) -> str | None:
+        """Why appends are refused, or None."""
+        return self.problem.problem if self.problem is not None else None
+
+    @property
+    def fingerprint_text(self) -> str:
+        """The root key's fingerprint."""
+        return fingerprint(self.public_key)
+
+    def require_usable(self) -> None:
+        """Raise unless the log verified: nothing that appends to it may start otherwise."""
+        report = self.problem
+        if report is None:
             return
-        # A quick check on every open; the full walk is `ots audit verify`.
-        try:
-            anchor = Checkpoint.from_json(anchor_text)
-        except ValueError:
-            self.blocked_reason = "the keychain's audit checkpoint is unreadable"
-            return
-        head = self._store.head()
-        last = head[0] if head else 0
-        if not anchor.is_valid(self.public_key) or anchor.log_id != self.log_id:
-            self.blocked_reason = "the keychain's audit checkpoint does not verify"
-        elif anchor.seq > last:
-            self.blocked_reason = (f"the keychain's checkpoint is at entry {anchor.seq} but the log ends at "
-                                   f"entry {last}: the log was truncated or rolled back")
-        elif self._store.hash_at(anchor.seq) != anchor.head:
-            self.blocked_reason = f"the log differs from the keychain's checkpoint at entry {anchor.seq}"
+        cls = AuditUnverifiableError if report.unverifiable else AuditTamperedError
+        where = "" if report.unverifiable or not report.first_bad_seq else f" at entry {report.first_bad_seq}"
+        raise cls(f"the audit log does not verify{where} ({report.problem}), so nothing is shared or received until "
+                  f"it does. {RECOVERY}")
 
     def anchor(self) -> Checkpoint | None:
         """The latest checkpoint kept in the keychain."""
-        text = self._keystore.get(CHECKPOINT)
-        if text is None:
-            return None
-        try:
-            return Checkpoint.from_json(text)
-        except ValueError:
-            raise AuditTamperedError("the keychain's audit checkpoint is unreadable") from None
+        state = load_state(self._keystore)
+        return state.anchor if state else None
 
-    # -- writing -----------------------------------------------------------------
+    # -- writing -------------------------------------------------------------------
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -168,38 +181,107 @@ class AuditLog:
 
     def append(self, event: AuditEvent) -> None:
         """Record ``event``. Raises AuditError when it could not be stored and signed."""
-        record = event.fields()
-        record.update(actor=self._actor, host=self._host, app_version=self._app_version, key_id=self.key_id)
-        validate_fields(record)
+        record = self._stamp(event.fields())
         if self._pending is not None:
             self._pending.append(record)
         else:
             self._commit([record])
 
-    def _commit(self, records: list[dict[str, Any]]) -> None:
-        if self.blocked_reason:
-            raise AuditTamperedError(f"the audit log will not take new entries until it is checked: "
-                                     f"{self.blocked_reason}. Run `ots audit verify`.")
+    def rotate(self) -> int:
+        """Start a new key epoch now (the old private key is erased); returns the new epoch."""
+        self._rotate_next = True
+        self._commit([])
+        return self.current_epoch()
+
+    def current_epoch(self) -> int:
+        """The epoch the keychain's key belongs to."""
+        return self.current_key()[0]
+
+    def current_key(self) -> tuple[int, str]:
+        """The current epoch and its key id (from the keychain)."""
+        state = load_state(self._keystore)
+        if state is None:
+            raise AuditUnverifiableError("the keychain's anchor for this log was deleted; nothing can be signed")
+        return state.epoch, state.key_id
+
+    def _stamp(self, record: dict[str, Any]) -> dict[str, Any]:
+        record.update(actor=self._actor, host=self._host, app_version=self._app_version)
+        record = {k: v for k, v in record.items() if v != ""}
+        validate_fields(record)
+        return record
+
+    def _refuse(self, report: VerifyReport) -> AuditError:
+        self.problem = report
         try:
-            with self._store.transaction():
-                head = self._store.head()
-                seq, prev = head if head is not None else (0, GENESIS)
-                for record in records:
-                    seq += 1
-                    body = canonical_json(dict(record, seq=seq, ts_utc=utc_now()))
-                    digest = entry_hash(prev, body)
-                    self._store.insert((seq, body, prev, digest))
-                    prev = digest
-                cp = Checkpoint(self.log_id, seq, prev, utc_now(), self.key_id).signed(self._signing_key)
-                self._store.put_checkpoint(cp)
-        except AuditError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any storage failure must stop the action
-            raise AuditError(f"the audit log could not be written ({type(exc).__name__}: {exc}); "
-                             "the action was not carried out") from None
-        current = self.anchor()
-        if current is None or current.seq < cp.seq:
-            self._keystore.set(CHECKPOINT, cp.to_json())
+            self.require_usable()
+        except AuditError as exc:
+            return exc
+        raise AssertionError("unreachable")
+
+    def _commit(self, records: list[dict[str, Any]]) -> None:
+        self.require_usable()
+        with self._lock:
+            try:
+                cp, rotated = self._write(records)
+                self._advance_anchor(cp, rotated)
+            except VerifyFailure as failure:
+                raise self._refuse(tampered(failure.seq, failure.problem, log_id=self.log_id)) from None
+            except OtsError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any storage failure must stop the action
+                raise AuditError(f"the audit log could not be written ({type(exc).__name__}: {exc}); "
+                                 "the action was not carried out") from None
+
+    def _write(self, records: list[dict[str, Any]]) -> tuple[Checkpoint, LogState | None]:
+        with self._store.transaction():
+            state = load_state(self._keystore)
+            if state is None:
+                raise self._refuse(unverifiable("the keychain's anchor for this log was deleted", log_id=self.log_id))
+            problem = identity_problem(self._store, state)
+            if problem:
+                raise VerifyFailure(1, problem)
+            pos = check_since_anchor(self._store, state)
+            state = settle_rotation(state, pos)
+            rotated: LogState | None = None
+            if self._rotate_next or state.day != utc_day():
+                rotated = self._rotation(state, pos)
+                key_state = rotated
+            else:
+                key_state = state
+            key = key_state.signing_key()
+            seq, prev = pos.seq, pos.head
+            if rotated is not None:
+                cert = KeyCertificate(self.log_id, rotated.epoch, rotated.public_key.hex(), seq + 1, prev)
+                cert = cert.signed(state.signing_key())
+                records = [self._stamp(AuditEvent(EventType.KEY_ROTATED, epoch=cert.epoch, public_key=cert.public_key,
+                                                  signature=cert.signature).fields()), *records]
+            for record in records:
+                seq += 1
+                body = canonical_json(dict(record, seq=seq, ts_utc=utc_now(), key_id=key_state.key_id))
+                digest = entry_hash(prev, body)
+                self._store.insert((seq, body, prev, digest))
+                prev = digest
+            cp = Checkpoint(self.log_id, seq, prev, utc_now(), key_state.key_id, key_state.epoch).signed(key)
+            self._store.put_checkpoint(cp)
+        self._rotate_next = False
+        return cp, rotated
+
+    def _rotation(self, state: LogState, pos: Position) -> LogState:
+        """The next epoch's state; its seed is in the keychain (as pending) before the certificate is written."""
+        seed = secrets.token_bytes(32)
+        nxt = replace(state, epoch=state.epoch + 1, seed=seed.hex(), day=utc_day(), pending=None)
+        save_state(self._keystore, replace(state, pending=PendingEpoch(nxt.epoch, nxt.seed, nxt.day)))
+        return nxt
+
+    def _advance_anchor(self, cp: Checkpoint, rotated: LogState | None) -> None:
+        # Under the database lock, so a slower process cannot move the anchor (or the key) backwards.
+        with self._store.transaction():
+            state = load_state(self._keystore)
+            if state is None or (state.anchor is not None and state.anchor.seq >= cp.seq):
+                return
+            if rotated is not None and state.epoch < rotated.epoch:
+                state = rotated
+            save_state(self._keystore, replace(state, anchor=cp, pending=None))
 
     # -- reading -------------------------------------------------------------------
 
@@ -237,12 +319,32 @@ class AuditLog:
         return [json.loads(b) for b in self._store.bodies("json_extract(body, '$.fingerprint') = ?", [fp])]
 
     def verify(self) -> VerifyReport:
-        """Verify the whole file against the public key and the keychain's checkpoint."""
-        return verify_rows(self._store.rows(), self._store.checkpoints(), self.public_key,
-                           log_id=self.log_id, anchor=self.anchor())
+        """Verify the whole file against the keychain's root key and anchor; a failure blocks appends."""
+        with self._lock:
+            report = self._verify()
+        self.problem = None if report.ok else report
+        return report
+
+    def _verify(self) -> VerifyReport:
+        state = load_state(self._keystore)
+        if state is None:
+            return self.problem if self.problem is not None and self.problem.unverifiable else unverifiable(
+                f"the {self._keystore.description} holds no anchor for this log: it cannot be checked",
+                log_id=self.log_id)
+        problem = identity_problem(self._store, state)
+        if problem:
+            return tampered(1, problem, log_id=state.log_id)
+        if self._store.replaced():
+            return tampered(1, f"the file {self._store.path} was replaced or moved while the log was open",
+                            log_id=state.log_id)
+        try:
+            cps = self._store.checkpoints()
+        except AuditTamperedError as exc:
+            return tampered(1, exc.message, log_id=state.log_id)
+        return verify_rows(self._store.rows(), cps, state.root, state.log_id, anchor=state.anchor)
 
     def public_key_record(self) -> PublicKeyRecord:
-        """The public key and ids, for ``ots audit pubkey``."""
+        """The root public key and ids, for ``ots audit pubkey``."""
         return PublicKeyRecord(self.log_id, self.key_id, self.public_key.hex())
 
     @property
@@ -250,9 +352,17 @@ class AuditLog:
         """The underlying file, for exports."""
         return self._store
 
-    def sign(self, message: bytes) -> str:
-        """An Ed25519 signature (hex) by the log's key, for export manifests."""
-        return self._signing_key.sign(message).signature.hex()
+    @property
+    def keystore(self) -> KeyStore:
+        """Where the keys live."""
+        return self._keystore
+
+    def sign(self, message: bytes) -> tuple[int, str, str]:
+        """Sign ``message`` with the current epoch's key: (epoch, key id, signature hex)."""
+        state = load_state(self._keystore)
+        if state is None:
+            raise AuditUnverifiableError("the keychain's anchor for this log was deleted; nothing can be signed")
+        return state.epoch, state.key_id, state.signing_key().sign(message).signature.hex()
 
     def close(self) -> None:
         """Close the file and wipe the fingerprint key."""
@@ -264,3 +374,10 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _is_hex32(meta: dict[str, str]) -> bool:
+    try:
+        return len(bytes.fromhex(meta.get("root_public_key", ""))) == 32
+    except ValueError:
+        return False

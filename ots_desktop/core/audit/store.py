@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ots_desktop.core.audit.checkpoint import Checkpoint
-from ots_desktop.core.errors import AuditError
+from ots_desktop.core.errors import AuditError, AuditTamperedError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 CHECKPOINT_BLOCK = 1000
 Row = tuple[int, str, str, str]
 
@@ -66,8 +66,21 @@ class AuditStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=FULL")
                 self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            self._identity = _file_identity(path)
+        except (sqlite3.Error, OSError) as exc:
             raise AuditError(f"cannot open the audit log {path}: {exc}") from None
+
+    def replaced(self) -> bool:
+        """Whether the path no longer names the file this connection has open (moved or swapped)."""
+        return _file_identity(self.path) != self._identity
+
+    def is_blank(self) -> bool:
+        """Whether the file holds no identity, no entry and no checkpoint."""
+        try:
+            return not any(self._db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608
+                           for table in ("meta", "entries", "checkpoints"))
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot read the audit log {self.path}: {exc}") from None
 
     def close(self) -> None:
         """Close the connection."""
@@ -109,23 +122,32 @@ class AuditStore:
         self._db.execute("DELETE FROM checkpoints WHERE seq > ? AND seq < ?", (block_start, cp.seq))
         self._db.execute("INSERT OR REPLACE INTO checkpoints (seq, body) VALUES (?, ?)", (cp.seq, cp.to_json()))
 
-    def rows(self) -> Iterator[Row]:
-        """Every entry in seq order."""
+    def rows(self, start: int = 0) -> Iterator[Row]:
+        """Every entry from seq ``start`` on, in seq order."""
         try:
-            cursor = self._db.execute("SELECT seq, body, prev_hash, entry_hash FROM entries ORDER BY seq")
+            cursor = self._db.execute("SELECT seq, body, prev_hash, entry_hash FROM entries WHERE seq >= ? "
+                                      "ORDER BY seq", (start,))
             for seq, body, prev, digest in cursor:
                 yield int(seq), str(body), str(prev), str(digest)
         except sqlite3.Error as exc:
             raise AuditError(f"cannot read the audit log {self.path}: {exc}") from None
 
-    def checkpoints(self) -> list[Checkpoint]:
-        """Stored checkpoints in seq order; malformed ones raise AuditError."""
+    def checkpoints(self, start: int = 0) -> list[Checkpoint]:
+        """Stored checkpoints from seq ``start`` on, in seq order; malformed ones raise AuditTamperedError."""
         out = []
-        for seq, body in self._db.execute("SELECT seq, body FROM checkpoints ORDER BY seq"):
+        try:
+            found = self._db.execute("SELECT seq, body FROM checkpoints WHERE seq >= ? ORDER BY seq",
+                                     (start,)).fetchall()
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot read the audit log {self.path}: {exc}") from None
+        for seq, body in found:
             try:
-                out.append(Checkpoint.from_json(body))
+                cp = Checkpoint.from_json(body)
             except ValueError:
-                raise AuditError(f"the checkpoint at seq {seq} is unreadable") from None
+                raise AuditTamperedError(f"the checkpoint at entry {seq} is unreadable: it was altered") from None
+            if cp.seq != seq:
+                raise AuditTamperedError(f"the checkpoint stored at entry {seq} names entry {cp.seq}: it was moved")
+            out.append(cp)
         return out
 
     def bodies(self, where: str = "", params: Sequence[object] = (), *, limit: int | None = None,
@@ -138,6 +160,11 @@ class AuditStore:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [str(r[0]) for r in self._db.execute(sql, tuple(params))]
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 class _Transaction:

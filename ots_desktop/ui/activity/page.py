@@ -71,10 +71,14 @@ def verify_message(result: VerifyResult) -> tuple[str, Level]:
                 f"{_count(report.checkpoints, 'signed checkpoint', 'signed checkpoints')} "
                 f"(key {report.key_id}){anchored}.")
         level = Level.SUCCESS
+    elif report.unverifiable:
+        text = (f"The audit log cannot be verified: {_sentence(report.problem or 'no anchor')} Sharing and "
+                "receiving stay off. See Recovery in the audit log guide.")
+        level = Level.ERROR
     else:
         text = (f"The audit log was tampered with. First bad entry: {report.first_bad_seq}. "
                 f"{_sentence(report.problem or 'it does not verify')} "
-                "Keep the file as it is for investigation.")
+                "Sharing and receiving stay off; keep the file as it is for investigation.")
         level = Level.ERROR
     if result.not_recorded:
         text += f" This check could not be recorded in the log: {result.not_recorded}"
@@ -296,9 +300,15 @@ class ActivityPage(QWidget):
                 result: ExportResult = await asyncio.to_thread(export_to, log, path, fmt)
         finally:
             self._idle(self.export_button)
-        self.banner.show_message(
-            f"Exported {_count(result.entries, 'entry', 'entries')} to {result.path}. "
-            f"Its signed manifest is {result.manifest}.", Level.SUCCESS)
+        if result.intact:
+            self.banner.show_message(
+                f"Exported {_count(result.entries, 'entry', 'entries')} to {result.path}. "
+                f"Its signed manifest is {result.manifest}.", Level.SUCCESS)
+        else:
+            self.banner.show_message(
+                f"Exported {_count(result.entries, 'entry', 'entries')} to {result.path} for investigation. The log "
+                "does not verify, and its signed manifest says so: the export will not verify as intact.",
+                Level.WARNING)
         self.exported.emit(result)
         await self._load(log)
 

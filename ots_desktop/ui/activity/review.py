@@ -1,9 +1,9 @@
 """Reviews of the audit log, each one recorded in the log itself, as ``ots audit`` does.
 
 Plain functions (no Qt) that the Activity page runs on a worker thread, one at a time.
-A lookup and an export are recorded before they happen, and do not happen when the
-record cannot be written; a verification is recorded after it ran, with its result,
-and a failure to record it is reported beside the result.
+A lookup and an export are recorded before they happen; a verification after it ran.
+On a log that does not verify nothing can be recorded, and the review still happens
+(that is when it is needed most), with the failure to record reported beside it.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class ExportResult:
     path: Path
     manifest: Path
     entries: int
+    intact: bool = True
+    not_recorded: str | None = None
 
 
 def record_review(log: AuditLog, reason: Reason, outcome: Outcome = Outcome.OK) -> None:
@@ -67,14 +69,24 @@ def export_to(log: AuditLog, path: Path, fmt: str) -> ExportResult:
         raise InputError(f"{path} is a folder; choose a file name for the export")
     if not path.parent.is_dir():
         raise InputError(f"the folder {path.parent} does not exist")
-    log.append(AuditEvent(EventType.AUDIT_EXPORTED, reason=Reason.EXPORT, kind=fmt))
+    try:
+        log.append(AuditEvent(EventType.AUDIT_EXPORTED, reason=Reason.EXPORT, kind=fmt))
+        not_recorded = None
+    except AuditError as exc:
+        # A log that does not verify can still be exported for investigation; its manifest says so.
+        not_recorded = exc.message
     manifest = export_log(log, fmt, path)
-    return ExportResult(path=path, manifest=manifest_path(path), entries=int(manifest["entries"]))
+    return ExportResult(path=path, manifest=manifest_path(path), entries=int(manifest["entries"]),
+                        intact=bool(manifest["verified_intact"]), not_recorded=not_recorded)
 
 
 def lookup_secret(log: AuditLog, secret: SecretBuffer) -> list[dict[str, Any]]:
     """Record the lookup, then the entries whose fingerprint matches ``secret``, oldest first."""
     if not len(secret):
         raise InputError("paste the secret to look up first")
-    record_review(log, Reason.LOOKUP)
+    try:
+        record_review(log, Reason.LOOKUP)
+    except AuditError:
+        if log.problem is None:
+            raise
     return log.lookup(secret)
