@@ -77,9 +77,13 @@ class AuditError(OtsError):
 
 
 class AuditTamperedError(AuditError):
-    """The audit log failed verification."""
+    """The audit log failed verification (``seq``: the first bad entry, when known)."""
 
     exit_code = ExitCode.TAMPERED
+
+    def __init__(self, message: str, *, seq: int | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
 
 
 class AuditUnverifiableError(AuditError):

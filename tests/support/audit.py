@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType
 from ots_desktop.core.audit.keystore import KeychainStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.paths import AppPaths, app_paths
+from tests.support.audit_forgery import attacker
+
+__all__ = ["attacker", "open_log", "populate", "share_event"]
 
 
 def open_log(paths: AppPaths | None = None) -> AuditLog:
@@ -30,10 +32,3 @@ def populate(entries: int) -> Path:
             log.append(share_event(n))
         return log.store.path
 
-
-def attacker(path: Path) -> sqlite3.Connection:
-    """A raw connection with the append-only triggers dropped, as an attacker would."""
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("DROP TRIGGER IF EXISTS entries_no_update")
-    db.execute("DROP TRIGGER IF EXISTS entries_no_delete")
-    return db

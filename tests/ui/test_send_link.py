@@ -180,3 +180,29 @@ def test_a_link_that_cannot_be_followed_says_so_and_can_be_closed(qtbot: QtBot, 
     assert page.active_cards() == [card]
     qtbot.mouseClick(card.close_button, Qt.MouseButton.LeftButton)
     assert page.cards() == []
+
+
+def test_a_tail_rewritten_under_the_running_app_stops_the_next_share(qtbot: QtBot, ctx: UiContext,
+                                                                     servers: RunningServer) -> None:
+    """The app holds its log open for hours: the next append re-checks the keychain's anchor."""
+    from tests.support.audit_forgery import attacker, edit_body, rehash_from
+    from tests.support.cli import run_ots
+
+    page = new_page(qtbot, ctx)
+    page.options.set_channel("link")
+    type_secret(qtbot, page, "first share")
+    click_share(qtbot, page)
+    _wait_links(qtbot, page)
+    qtbot.waitUntil(lambda: page.busy_label.text() == "", timeout=NETWORK_MS)
+    with attacker(ctx.services.paths.audit_db) as db:
+        last = db.execute("SELECT max(seq) FROM entries").fetchone()[0]
+        edit_body(db, last, label="never happened")
+        rehash_from(db, last)
+    type_secret(qtbot, page, "second share")
+    click_share(qtbot, page)
+    qtbot.waitUntil(lambda: "ots audit verify" in page.banner.text(), timeout=NETWORK_MS)
+    assert page.banner.level == "error" and f"entry {last}" in page.banner.text()
+    qtbot.waitUntil(lambda: page.busy_label.text() == "", timeout=NETWORK_MS)
+    assert len(link_cards(page)) == 1  # no second link was made
+    result = run_ots("audit", "verify", env={"OTS_HOME": str(ctx.services.paths.data_dir.parent)})
+    assert result.returncode == 3 and f"TAMPERED at entry {last}" in result.stdout

@@ -120,8 +120,8 @@ class AuditLog:
             at = state.anchor.seq if state.anchor else 0
             raise AuditTamperedError(
                 f"the audit log {path} is missing or empty, but the keychain holds log {state.log_id} up to entry "
-                f"{at}: the log was deleted or replaced. Restore it from a backup, or start a new log with "
-                "`ots audit reset` (docs/audit-log.md, Recovery).")
+                f"{at}: the log was deleted or replaced, and nothing is shared or received until it is back. "
+                f"{RECOVERY}")
         store = AuditStore(path)
         if store.is_blank() and state.anchor is None:
             # A creation that stopped between the keychain write and the first commit.
@@ -222,8 +222,8 @@ class AuditLog:
         self.require_usable()
         with self._lock:
             try:
-                cp, rotated = self._write(records)
-                self._advance_anchor(cp, rotated)
+                cp, signer = self._write(records)
+                self._advance_anchor(cp, signer)
             except VerifyFailure as failure:
                 raise self._refuse(tampered(failure.seq, failure.problem, log_id=self.log_id)) from None
             except OtsError:
@@ -232,7 +232,7 @@ class AuditLog:
                 raise AuditError(f"the audit log could not be written ({type(exc).__name__}: {exc}); "
                                  "the action was not carried out") from None
 
-    def _write(self, records: list[dict[str, Any]]) -> tuple[Checkpoint, LogState | None]:
+    def _write(self, records: list[dict[str, Any]]) -> tuple[Checkpoint, LogState]:
         with self._store.transaction():
             state = load_state(self._keystore)
             if state is None:
@@ -264,7 +264,7 @@ class AuditLog:
             cp = Checkpoint(self.log_id, seq, prev, utc_now(), key_state.key_id, key_state.epoch).signed(key)
             self._store.put_checkpoint(cp)
         self._rotate_next = False
-        return cp, rotated
+        return cp, key_state
 
     def _rotation(self, state: LogState, pos: Position) -> LogState:
         """The next epoch's state; its seed is in the keychain (as pending) before the certificate is written."""
@@ -273,14 +273,14 @@ class AuditLog:
         save_state(self._keystore, replace(state, pending=PendingEpoch(nxt.epoch, nxt.seed, nxt.day)))
         return nxt
 
-    def _advance_anchor(self, cp: Checkpoint, rotated: LogState | None) -> None:
+    def _advance_anchor(self, cp: Checkpoint, signer: LogState) -> None:
         # Under the database lock, so a slower process cannot move the anchor (or the key) backwards.
         with self._store.transaction():
             state = load_state(self._keystore)
             if state is None or (state.anchor is not None and state.anchor.seq >= cp.seq):
                 return
-            if rotated is not None and state.epoch < rotated.epoch:
-                state = rotated
+            if state.epoch < signer.epoch:
+                state = signer  # a rotation this append made or finished
             save_state(self._keystore, replace(state, anchor=cp, pending=None))
 
     # -- reading -------------------------------------------------------------------
@@ -340,7 +340,7 @@ class AuditLog:
         try:
             cps = self._store.checkpoints()
         except AuditTamperedError as exc:
-            return tampered(1, exc.message, log_id=state.log_id)
+            return tampered(exc.seq or 1, exc.message, log_id=state.log_id)
         return verify_rows(self._store.rows(), cps, state.root, state.log_id, anchor=state.anchor)
 
     def public_key_record(self) -> PublicKeyRecord:

@@ -96,7 +96,7 @@ def verify_file(log_path: Path, trust: TrustRoot) -> VerifyReport:
             try:
                 cps = store.checkpoints()
             except AuditTamperedError as exc:
-                return tampered(1, exc.message)
+                return tampered(exc.seq or 1, exc.message)
             return verify_rows_against(list(store.rows()), cps, trust)
         finally:
             store.close()

@@ -144,9 +144,11 @@ class AuditStore:
             try:
                 cp = Checkpoint.from_json(body)
             except ValueError:
-                raise AuditTamperedError(f"the checkpoint at entry {seq} is unreadable: it was altered") from None
+                raise AuditTamperedError(f"the checkpoint at entry {seq} is unreadable: it was altered",
+                                         seq=int(seq)) from None
             if cp.seq != seq:
-                raise AuditTamperedError(f"the checkpoint stored at entry {seq} names entry {cp.seq}: it was moved")
+                raise AuditTamperedError(f"the checkpoint stored at entry {seq} names entry {cp.seq}: it was moved "
+                                         "or belongs to another log", seq=int(seq))
             out.append(cp)
         return out
 
