@@ -216,5 +216,5 @@ def test_a_deleted_log_is_not_silently_started_over(offline_ctx: UiContext, page
     offline_ctx.services.close()
     for leftover in path.parent.glob(path.name + "*"):
         leftover.unlink()
-    assert_fails_closed(page, qtbot, "is missing, but the keychain holds a checkpoint")
+    assert_fails_closed(page, qtbot, "is missing or empty, but the keychain holds log")
     assert not path.exists() or path.stat().st_size == 0

@@ -8,6 +8,7 @@ person's reason into the new log's first entry, so an auditor sees every reset.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -85,15 +86,22 @@ def _old_identity(paths: AppPaths, keystore: KeyStore) -> tuple[str | None, int 
         return state.log_id, state.anchor.seq if state.anchor else None, state.anchor.head if state.anchor else None
     if not is_sqlite_file(paths.audit_db):
         return None, None, None
-    try:
-        store = AuditStore(paths.audit_db, read_only=True)
+    log_id: str | None = None
+    seq: int | None = None
+    head: str | None = None
+    # Whatever of the old file can still be read is recorded; a damaged file records less.
+    with contextlib.suppress(AuditError, sqlite3.Error):
+        db = sqlite3.connect(f"{paths.audit_db.absolute().as_uri()}?mode=ro", uri=True)
         try:
-            head = store.head()
-            return store.meta().get("log_id"), head[0] if head else None, head[1] if head else None
+            with contextlib.suppress(sqlite3.Error):
+                row = db.execute("SELECT value FROM meta WHERE key = 'log_id'").fetchone()
+                log_id = str(row[0]) if row else None
+            with contextlib.suppress(sqlite3.Error):
+                row = db.execute("SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+                seq, head = (int(row[0]), str(row[1])) if row else (None, None)
         finally:
-            store.close()
-    except (AuditError, sqlite3.Error):
-        return None, None, None
+            db.close()
+    return log_id, seq, head
 
 
 def _archive(db: Path) -> Path | None:

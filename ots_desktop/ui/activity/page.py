@@ -265,8 +265,9 @@ class ActivityPage(QWidget):
         self._update_count()
         if log.blocked_reason and self._blocked_shown != log.blocked_reason:
             self._blocked_shown = log.blocked_reason
-            self.banner.show_message(f"The audit log does not match the keychain: {_sentence(log.blocked_reason)} "
-                                     "New shares are refused until it is checked; press Verify.", Level.WARNING)
+            self.banner.show_message(f"The audit log does not verify: {_sentence(log.blocked_reason)} "
+                                     "Sharing and receiving stay off until it does; press Verify for details.",
+                                     Level.WARNING)
         self.refreshed.emit(len(entries))
 
     async def _refresh(self) -> None:
@@ -286,6 +287,7 @@ class ActivityPage(QWidget):
             self._idle(self.verify_button)
         text, level = verify_message(result)
         self.banner.show_message(text, level)
+        self._blocked_shown = log.blocked_reason  # the verdict above says it all
         self.verified.emit(result.report)
         await self._load(log)
 
