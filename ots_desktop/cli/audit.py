@@ -100,6 +100,8 @@ def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
         if pubkey is None:
             raise InputError("--log needs --pubkey: the root key's fingerprint or key file, obtained from the "
                              "log's owner out of band")
+        if not log_file.exists():
+            raise InputError(f"{log_file} does not exist")
         report = verify_file(log_file, read_trust(pubkey))
         source = str(log_file)
     else:

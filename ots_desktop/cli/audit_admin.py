@@ -58,7 +58,9 @@ def rotate(as_json: bool) -> None:
     """Start a new signing-key epoch now (the old private key is erased).
 
     Epochs also change by themselves at the first entry of each UTC day. Rotate after
-    you suspect the keychain was read: what was signed before cannot be re-signed.
+    you suspect the keychain was read: a key read before now can no longer sign
+    anything this machine accepts, and entries before that key's epoch stay sealed
+    (export right after rotating, and keep the export's last_seq and head).
     """
     with audit_log(cli_state()) as log:
         epoch = log.rotate()

@@ -128,12 +128,13 @@ def _ask_keyfile_passphrase(services: Services) -> bool:
 
 
 async def _open_audit(ctx: UiContext, window: object) -> None:
-    """Open the audit log now, so a keychain problem shows at start, not at the first share."""
+    """Open the audit log now, so a keychain or tampering problem shows at start, not at the first share."""
+    banner = getattr(window, "banner", None)
     try:
-        await ctx.services.audit()
+        log = await ctx.services.audit()
+        log.require_usable()
     except OtsError as exc:
-        banner = getattr(window, "banner", None)
-        text = (f"{describe_error(exc)} Sharing and receiving stay off until the audit log can open: "
-                "nothing happens off the record.")
+        text = (f"{describe_error(exc)} Sharing and receiving stay off until the audit log can open and "
+                "verifies: nothing happens off the record.")
         if banner is not None:
             banner.error(text)

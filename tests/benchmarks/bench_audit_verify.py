@@ -2,7 +2,7 @@
 
 The log is built with the real code path (batches of appends, each batch signed) in a
 temporary OTS_HOME, with its keys in the OS keychain, and a new key epoch every
-:data:`EPOCH_EVERY` entries (each one a certificate to walk). The peer is libsodium's own
+:data:`EPOCHS`-th of its entries (each one a certificate to walk). The peer is libsodium's own
 Ed25519 verify rate, measured in the same process: the ratio says how many raw
 signature checks a full verification costs. The whole ``ots audit verify`` command
 (a new process: Python, the keychain over D-Bus, the walk, one signed review entry) is
@@ -27,7 +27,7 @@ from tests.benchmarks.harness import BenchResult, best_of
 
 GOAL_SECONDS = 1.0
 BATCH = 1000
-EPOCH_EVERY = 10_000
+EPOCHS = 10  # key epochs in the log, whatever its size (a new one every tenth of it)
 
 
 def build_log(home: Path, entries: int) -> AuditLog:
@@ -35,6 +35,7 @@ def build_log(home: Path, entries: int) -> AuditLog:
     paths = app_paths({"OTS_HOME": str(home)})
     log = AuditLog.open(paths, KeychainStore(scope_for(paths.data_dir)), app_version="bench")
     remaining = entries - 1  # the log_created entry
+    epoch_every = max(BATCH, entries // EPOCHS)
     n = 0
     while remaining > 0:
         with log.batch():
@@ -44,7 +45,7 @@ def build_log(home: Path, entries: int) -> AuditLog:
                                       share_id=f"{n:022d}", fingerprint="hmac-sha256:" + f"{n:032x}",
                                       recipient="load test", max_views=1, expires_at="2026-12-01T00:00:00Z"))
         remaining -= min(BATCH, remaining)
-        if n % EPOCH_EVERY == 0 and remaining > 0:
+        if n % epoch_every == 0 and remaining > 0:
             log.rotate()
             remaining -= 1
     return log

@@ -142,7 +142,7 @@ def test_rollback_plus_padding_is_caught_at_the_anchor(relay: RunningServer) -> 
     assert_caught(relay, start + 1, "truncated or rolled back", anchor_before=before)
 
 
-@pytest.mark.parametrize("blank", ["zero bytes", "empty sqlite"])
+@pytest.mark.parametrize("blank", ["zero bytes", "empty sqlite", "not sqlite"])
 def test_an_empty_database_in_place_of_the_file(relay: RunningServer, blank: str) -> None:
     use_the_log(relay, shares=1)
     before = keychain_state()
@@ -152,6 +152,9 @@ def test_an_empty_database_in_place_of_the_file(relay: RunningServer, blank: str
     if blank == "zero bytes":
         path.write_bytes(b"")
         words = "missing or empty"
+    elif blank == "not sqlite":
+        path.write_bytes(b"MZ" + os.urandom(4000))
+        words = "not an SQLite database"
     else:
         sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
         words = "has no log identity"
@@ -281,6 +284,9 @@ def test_a_stolen_key_cannot_certify_a_new_epoch_on_the_users_machine(relay: Run
         body = canonical_json(dict(fields, seq=seq + 1, ts_utc="2026-01-01T00:00:00.000Z"))
         db.execute("INSERT INTO entries VALUES (?, ?, ?, ?)", (seq + 1, body, prev, entry_hash(prev, body)))
         resign_all(db, mallory, 1, from_seq=seq + 1)
+    rc, report = verify()
+    assert rc == ExitCode.TAMPERED and report["first_bad_seq"] == seq + 1, report
+    assert "never held" in str(report["problem"])
     assert_no_share_starts(relay, ExitCode.TAMPERED)
     after = keychain_state()
     assert after is not None and after.epoch == 0 and after.anchor == stolen.anchor

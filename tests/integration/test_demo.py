@@ -28,7 +28,7 @@ def test_demo_runs_every_step_and_removes_its_home(isolated_home: Home) -> None:
     assert "4 attempts left" in out and "3 attempts left" in out
     assert "one flipped bit: refused (the envelope is damaged" in out
     assert out.count("matches the keychain checkpoint") == 2
-    assert out.count("checked offline with only the public key: intact") == 2
+    assert out.count("checked offline with only the root key's fingerprint: intact") == 2
     assert list(tmp.iterdir()) == []
 
 

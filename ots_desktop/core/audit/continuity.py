@@ -9,13 +9,15 @@ never adopted, re-signed or started over.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from ots_desktop.core.audit.chain import entry_hash
 from ots_desktop.core.audit.keys import public_key_of
 from ots_desktop.core.audit.state import LogState
 from ots_desktop.core.audit.store import AuditStore
-from ots_desktop.core.audit.verify import Position, VerifyFailure, walk
+from ots_desktop.core.audit.verify import Position, VerifyFailure, VerifyReport, tampered, verify_rows, walk
+from ots_desktop.core.errors import AuditTamperedError
 
 RECOVERY = ("Run `ots audit verify` for details; docs/audit-log.md (Recovery) says how to restore the file or start "
             "a new log with `ots audit reset`.")
@@ -85,3 +87,29 @@ def settle_rotation(state: LogState, pos: Position) -> LogState:
         return replace(state, epoch=pending.epoch, seed=pending.seed, day=pending.day, pending=None)
     raise VerifyFailure(pos.seq, f"the log moved to key epoch {pos.epoch} with a key the keychain never held: "
                                  "its certificate was forged with a stolen key")
+
+
+def verify_against_state(store: AuditStore, state: LogState) -> VerifyReport:
+    """The whole file walked from the keychain's root key and anchor, ending on the key the keychain holds."""
+    problem = identity_problem(store, state)
+    if problem:
+        return tampered(1, problem, log_id=state.log_id)
+    if store.replaced():
+        return tampered(1, f"the file {store.path} was replaced or moved while the log was open", log_id=state.log_id)
+    try:
+        cps = store.checkpoints()
+    except AuditTamperedError as exc:
+        return tampered(exc.seq or 1, exc.message, log_id=state.log_id)
+    report = verify_rows(store.rows(), cps, state.root, state.log_id, anchor=state.anchor)
+    if not report.ok or report.epoch_keys[-1] == state.public_key.hex():
+        return report
+    pending = state.pending
+    if pending is not None and report.epoch == pending.epoch and \
+            report.epoch_keys[-1] == public_key_of(bytes.fromhex(pending.seed)).hex():
+        return report  # a rotation whose keychain write is still to come
+    rows = store.bodies("json_extract(body, '$.event_type') = 'key_rotated' AND json_extract(body, '$.epoch') = ?",
+                        [report.epoch])
+    seq = int(json.loads(rows[0])["seq"]) if rows else report.entries
+    return tampered(seq, f"the log moved to key epoch {report.epoch} at entry {seq} with a key the keychain never "
+                         f"held (it holds epoch {state.epoch}): a stolen key certified it",
+                    log_id=state.log_id, entries=report.entries)

@@ -26,14 +26,20 @@ from typing import Any
 
 from ots_desktop.core.audit.chain import canonical_json, entry_hash
 from ots_desktop.core.audit.checkpoint import Checkpoint, key_id_of
-from ots_desktop.core.audit.continuity import RECOVERY, check_since_anchor, identity_problem, settle_rotation
+from ots_desktop.core.audit.continuity import (
+    RECOVERY,
+    check_since_anchor,
+    identity_problem,
+    settle_rotation,
+    verify_against_state,
+)
 from ots_desktop.core.audit.events import AuditEvent, EventType, validate_fields
 from ots_desktop.core.audit.keys import KeyCertificate, fingerprint
 from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.lifecycle import create_log, fingerprint_key, utc_now
 from ots_desktop.core.audit.state import LogState, PendingEpoch, has_legacy_keys, load_state, save_state, utc_day
-from ots_desktop.core.audit.store import AuditStore
-from ots_desktop.core.audit.verify import Position, VerifyFailure, VerifyReport, tampered, unverifiable, verify_rows
+from ots_desktop.core.audit.store import AuditStore, is_sqlite_file
+from ots_desktop.core.audit.verify import Position, VerifyFailure, VerifyReport, tampered, unverifiable
 from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, OtsError
 from ots_desktop.core.paths import AppPaths
 from ots_desktop.core.secret import SecretBuffer
@@ -105,6 +111,9 @@ class AuditLog:
                     f"the audit log {path} was written by an earlier version of ots whose log was not bound to its "
                     "key. Keep it, and start a new log with `ots audit reset --reason upgrade`: the old file is "
                     "archived and named in the new log's first entry.")
+            if path.exists() and path.stat().st_size and not is_sqlite_file(path):
+                raise AuditUnverifiableError(f"the audit log {path} is not an SQLite database, and the "
+                                             f"{keystore.description} holds no anchor for it. {RECOVERY}")
             store = AuditStore(path)
             if store.is_blank():
                 return create_log(cls, store, keystore, app_version=app_version)
@@ -122,8 +131,12 @@ class AuditLog:
                 f"the audit log {path} is missing or empty, but the keychain holds log {state.log_id} up to entry "
                 f"{at}: the log was deleted or replaced, and nothing is shared or received until it is back. "
                 f"{RECOVERY}")
+        if not is_sqlite_file(path):
+            raise AuditTamperedError(
+                f"the audit log {path} is not an SQLite database any more, but the keychain holds log {state.log_id}: "
+                f"it was overwritten, and nothing is shared or received until it is back. {RECOVERY}")
         store = AuditStore(path)
-        if store.is_blank() and state.anchor is None:
+        if state.anchor is None and store.head() is None and store.meta().get("log_id") in (None, state.log_id):
             # A creation that stopped between the keychain write and the first commit.
             return create_log(cls, store, keystore, app_version=app_version, state=state)
         log = cls(store, keystore, log_id=state.log_id, root=state.root,
@@ -331,17 +344,7 @@ class AuditLog:
             return self.problem if self.problem is not None and self.problem.unverifiable else unverifiable(
                 f"the {self._keystore.description} holds no anchor for this log: it cannot be checked",
                 log_id=self.log_id)
-        problem = identity_problem(self._store, state)
-        if problem:
-            return tampered(1, problem, log_id=state.log_id)
-        if self._store.replaced():
-            return tampered(1, f"the file {self._store.path} was replaced or moved while the log was open",
-                            log_id=state.log_id)
-        try:
-            cps = self._store.checkpoints()
-        except AuditTamperedError as exc:
-            return tampered(exc.seq or 1, exc.message, log_id=state.log_id)
-        return verify_rows(self._store.rows(), cps, state.root, state.log_id, anchor=state.anchor)
+        return verify_against_state(self._store, state)
 
     def public_key_record(self) -> PublicKeyRecord:
         """The root public key and ids, for ``ots audit pubkey``."""

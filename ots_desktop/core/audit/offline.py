@@ -47,6 +47,9 @@ def read_trust(spec: str) -> TrustRoot:
     """The trust root from ``--pubkey``: a key file, a file holding hex or a fingerprint, or the fingerprint itself."""
     path = Path(spec).expanduser()
     if not path.is_file():
+        if normalize_fingerprint(spec) is None and (path.suffix or "/" in spec):
+            raise InputError(f"the public key file {spec} does not exist; give the key file of `ots audit pubkey "
+                             "--out`, or the root key's fingerprint")
         return _parse_key_text(spec.strip(), "--pubkey")
     try:
         text = path.read_text("utf-8").strip()
