@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import warnings
 from collections.abc import Iterator
@@ -67,7 +68,10 @@ def keychain(secret_service: SecretServiceSession, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
     keyring.core.init_backend()
     yield secret_service
-    keyring.core.init_backend()
+    # Only resets keyring's choice for the next test. Should gnome-keyring have died just now (the
+    # upstream race the next test's setup restarts it for), the test that ran is not failed for it.
+    with contextlib.suppress(RuntimeError):
+        keyring.core.init_backend()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.support.cli import json_lines, run_ots
 from tests.support.servers import RunningServer
 
 pytestmark = pytest.mark.usefixtures("keychain")
+PASSPHRASE = b"new key file passphrase"
 
 
 def keychain() -> KeychainStore:
@@ -47,11 +49,15 @@ def tamper() -> None:
         edit_body(db, 1, label="edited")
 
 
-def pipe_with(text: bytes) -> int:
+def run_with_passphrase(passphrase: bytes, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ots ARGS`` with ``passphrase`` on an inherited pipe; ``{fd}`` in ARGS names its descriptor."""
     read_fd, write_fd = os.pipe()
-    os.write(write_fd, text)
+    os.write(write_fd, passphrase + b"\n")
     os.close(write_fd)
-    return read_fd
+    try:
+        return run_ots(*(arg.format(fd=read_fd) for arg in args), pass_fds=(read_fd,))
+    finally:
+        os.close(read_fd)
 
 
 def test_rotate_starts_a_new_epoch_and_erases_the_old_key() -> None:
@@ -132,27 +138,15 @@ def test_keys_move_to_a_key_file_and_back_only_through_the_signed_command() -> N
     paths = app_paths()
     assert run_ots("audit", "verify").returncode == 0
     before = state()
-    fd = pipe_with(b"new key file passphrase\n")
-    try:
-        result = run_ots("audit", "keystore", "file", "--new-passphrase-fd", str(fd), pass_fds=(fd,))
-    finally:
-        os.close(fd)
+    result = run_with_passphrase(PASSPHRASE, "audit", "keystore", "file", "--new-passphrase-fd", "{fd}")
     assert result.returncode == 0, result.stderr
     assert load_config(paths.config_file).keystore == "file" and paths.keyfile.exists()
     assert load_state(keychain()) is None
-    fd = pipe_with(b"new key file passphrase\n")
-    try:
-        listed = run_ots("--keyfile-passphrase-fd", str(fd), "audit", "list", "--json", pass_fds=(fd,))
-    finally:
-        os.close(fd)
+    listed = run_with_passphrase(PASSPHRASE, "--keyfile-passphrase-fd", "{fd}", "audit", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     kinds = [row["event_type"] for row in json_lines(listed.stdout)]
     assert "keystore_changed" in kinds
-    fd = pipe_with(b"new key file passphrase\n")
-    try:
-        back = run_ots("--keyfile-passphrase-fd", str(fd), "audit", "keystore", "keychain", pass_fds=(fd,))
-    finally:
-        os.close(fd)
+    back = run_with_passphrase(PASSPHRASE, "--keyfile-passphrase-fd", "{fd}", "audit", "keystore", "keychain")
     assert back.returncode == 0, back.stderr
     assert not paths.keyfile.exists() and load_config(paths.config_file).keystore == "keychain"
     after = state()
@@ -163,11 +157,7 @@ def test_keys_move_to_a_key_file_and_back_only_through_the_signed_command() -> N
 def test_keys_do_not_move_off_a_log_that_does_not_verify() -> None:
     assert run_ots("audit", "verify").returncode == 0
     tamper()
-    fd = pipe_with(b"pw\n")
-    try:
-        result = run_ots("audit", "keystore", "file", "--new-passphrase-fd", str(fd), pass_fds=(fd,))
-    finally:
-        os.close(fd)
+    result = run_with_passphrase(b"pw", "audit", "keystore", "file", "--new-passphrase-fd", "{fd}")
     assert result.returncode == ExitCode.TAMPERED
     assert not app_paths().keyfile.exists() and load_state(keychain()) is not None
 

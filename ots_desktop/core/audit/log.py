@@ -142,7 +142,7 @@ class AuditLog:
         log = cls(store, keystore, log_id=state.log_id, root=state.root,
                   fingerprint_key=fingerprint_key(keystore, create=False), app_version=app_version)
         if check:
-            log.verify()
+            log.verify(state=state)
         else:
             problem = identity_problem(store, state)
             log.problem = tampered(1, problem, log_id=state.log_id) if problem else None
@@ -287,14 +287,17 @@ class AuditLog:
         return nxt
 
     def _advance_anchor(self, cp: Checkpoint, signer: LogState) -> None:
-        # Under the database lock, so a slower process cannot move the anchor (or the key) backwards.
+        """Move the keychain's anchor to ``cp``, under the database lock, unless a later append will.
+
+        When another process appended after ``cp``, its own anchor move covers this one (and
+        it read the keychain after this append's key was settled), so nothing is written: the
+        anchor and the key never move backwards, and no keychain read is spent here.
+        """
         with self._store.transaction():
-            state = load_state(self._keystore)
-            if state is None or (state.anchor is not None and state.anchor.seq >= cp.seq):
+            head = self._store.head()
+            if self._store.replaced() or head is None or head[0] != cp.seq:
                 return
-            if state.epoch < signer.epoch:
-                state = signer  # a rotation this append made or finished
-            save_state(self._keystore, replace(state, anchor=cp, pending=None))
+            save_state(self._keystore, replace(signer, anchor=cp, pending=None))
 
     # -- reading -------------------------------------------------------------------
 
@@ -331,15 +334,17 @@ class AuditLog:
         fp = self.fingerprint(secret)
         return [json.loads(b) for b in self._store.bodies("json_extract(body, '$.fingerprint') = ?", [fp])]
 
-    def verify(self) -> VerifyReport:
-        """Verify the whole file against the keychain's root key and anchor; a failure blocks appends."""
+    def verify(self, *, state: LogState | None = None) -> VerifyReport:
+        """Verify the whole file against the keychain's root key and anchor; a failure blocks appends.
+
+        ``state`` is the keychain's state when the caller has just read it (it is read otherwise).
+        """
         with self._lock:
-            report = self._verify()
+            report = self._verify(state or load_state(self._keystore))
         self.problem = None if report.ok else report
         return report
 
-    def _verify(self) -> VerifyReport:
-        state = load_state(self._keystore)
+    def _verify(self, state: LogState | None) -> VerifyReport:
         if state is None:
             return self.problem if self.problem is not None and self.problem.unverifiable else unverifiable(
                 f"the {self._keystore.description} holds no anchor for this log: it cannot be checked",
