@@ -185,3 +185,41 @@ def test_the_keychain_item_holds_one_seed_and_no_secret_of_the_old_epochs() -> N
     raw = keyring.get_password(SERVICE, f"{STATE}:{scope_for(app_paths().data_dir)}")
     assert raw is not None
     assert sum(seed in raw for seed in seeds) == 1
+
+
+def test_reset_asks_on_the_terminal_and_no_is_the_default() -> None:
+    from tests.support.terminal import Terminal
+
+    assert run_ots("audit", "verify").returncode == 0
+    before = state()
+    term = Terminal("audit", "reset", "--reason", "testing the prompt")
+    term.expect("Start a new audit log?")
+    term.type("")
+    assert term.wait() == ExitCode.CANCELLED and "cancelled" in term.text
+    assert state() == before
+    term = Terminal("audit", "reset", "--reason", "testing the prompt")
+    term.expect("[y/N]")
+    term.type("y")
+    assert term.wait() == 0, term.text
+    assert "New audit log" in term.text and state().log_id != before.log_id
+
+
+def test_moving_keys_to_a_file_asks_twice_without_echo() -> None:
+    from tests.support.terminal import Terminal
+
+    assert run_ots("audit", "verify").returncode == 0
+    term = Terminal("audit", "keystore", "file")
+    term.expect("New key file passphrase:")
+    term.type("first try 1")
+    term.expect("Repeat the passphrase:")
+    term.type("first try 2")
+    assert term.wait() == ExitCode.INPUT and "differ" in term.text
+    assert not app_paths().keyfile.exists()
+    term = Terminal("audit", "keystore", "file")
+    term.expect("New key file passphrase:")
+    term.type("typed at the keyboard")
+    term.expect("Repeat the passphrase:")
+    term.type("typed at the keyboard")
+    assert term.wait() == 0, term.text
+    assert "typed at the keyboard" not in term.text and "first try" not in term.text
+    assert app_paths().keyfile.exists() and load_state(keychain()) is None
