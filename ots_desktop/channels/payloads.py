@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ots_desktop.core.errors import InputError
+from ots_desktop.core.policy import check_text_size
 from ots_desktop.core.secret import SecretBuffer
 
 _ESCAPES = {0x22: b'\\"', 0x5C: b"\\\\", 0x08: b"\\b", 0x0C: b"\\f", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t"}
@@ -38,7 +39,8 @@ def text_offer(secret: SecretBuffer) -> bytearray:
 
 
 def check_text(secret: SecretBuffer) -> None:
-    """Refuse a secret that is not UTF-8 text: the text protocol carries JSON strings."""
+    """Refuse a text secret over the size limit, or not UTF-8: the text protocol carries JSON strings."""
+    check_text_size(len(secret))
     view = secret.view()
     # A transient str is the price of validation with the standard library.
     try:

@@ -109,6 +109,21 @@ _NO_HARD_LINKS = {errno.EPERM, errno.EXDEV, errno.EMLINK, getattr(errno, "ENOTSU
                   getattr(errno, "EOPNOTSUPP", -1)}
 
 
+def private_dirs(root: Path, folder: Path) -> None:
+    """Create ``folder`` and every folder between it and ``root`` with mode 0700.
+
+    ``mkdir(parents=True)`` would give the folders in between the umask's mode (0755).
+    """
+    path = root
+    for part in folder.relative_to(root).parts:
+        path = path / part
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            if path.is_symlink() or not path.is_dir():
+                raise unsafe(f"{part} exists in the folder and is not a directory") from None
+
+
 def open_exclusive(path: Path) -> int:
     """Open a new file for writing (0600), failing if anything exists at ``path``."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
@@ -168,9 +183,9 @@ def _extract(archive: Path, root: Path, *, max_bytes: int, max_files: int) -> tu
             if target is None:
                 continue
             if member.is_dir():
-                target.mkdir(mode=0o700, parents=True, exist_ok=True)
+                private_dirs(root, target)
                 continue
-            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dirs(root, target.parent)
             fd = open_exclusive(target)
             with os.fdopen(fd, "wb") as out, zf.open(member) as src:
                 while chunk := src.read(256 * 1024):

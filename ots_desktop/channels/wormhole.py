@@ -24,6 +24,7 @@ from ots_desktop.channels.wormhole_send import SendHooks
 from ots_desktop.channels.wormhole_session import WormholeSession, WormholeSettings
 from ots_desktop.core.audit.events import Channel, EventType
 from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus, EventKind
 from ots_desktop.core.ids import b64u_encode, new_share_id
@@ -148,6 +149,7 @@ class WormholeChannel:
         if isinstance(code, CodeEntry):
             session = code.session
         else:
+            code = check_code(code)  # InputError: a malformed code is not a guess, and is not recorded as one
             session = WormholeSession(self.settings)
             try:
                 session.set_code(code.strip())

@@ -18,9 +18,10 @@ from ots_desktop.channels.verifier import describe_verifier
 from ots_desktop.channels.wormhole_session import WormholeSession
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.events import EventKind
+from ots_desktop.core.policy import TEXT_MAX_BYTES
 from ots_desktop.core.secret import SecretBuffer
 
-MAX_TEXT_BYTES = 1 << 20
+MAX_TEXT_BYTES = TEXT_MAX_BYTES
 
 
 @dataclass

@@ -12,13 +12,14 @@ from ots_desktop.cli.audit_admin import keystore_command, reset, rotate
 from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
-from ots_desktop.core.audit.events import AuditEvent, EventType, Outcome, Reason
-from ots_desktop.core.audit.export import FORMATS, export_log, manifest_path
+from ots_desktop.core.audit.events import EventType, Reason
+from ots_desktop.core.audit.export import FORMATS
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import read_trust, verify_file
+from ots_desktop.core.audit.review import export_to, lookup_secret, record_review, verify_log
 from ots_desktop.core.audit.verify import VerifyReport
-from ots_desktop.core.errors import AuditError, ExitCode, InputError
-from ots_desktop.core.secret import SecretBuffer, without_final_newline
+from ots_desktop.core.errors import ExitCode, InputError
+from ots_desktop.core.secret import SecretBuffer
 
 MAX_LOOKUP = 10 * 1024 * 1024
 _LIST_COLUMNS = ("seq", "ts_utc", "event_type", "outcome", "channel", "label", "share_id", "reason")
@@ -26,12 +27,14 @@ _LIST_COLUMNS = ("seq", "ts_utc", "event_type", "outcome", "channel", "label", "
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 
 
-def _review(log: AuditLog, reason: Reason, outcome: Outcome = Outcome.OK) -> None:
-    """Record a review. On a log that does not verify, the review still happens, unrecorded, and says so."""
-    try:
-        log.append(AuditEvent(EventType.AUDIT_REVIEWED, outcome=outcome, reason=reason))
-    except AuditError as exc:
-        warn(f"ots: note: this review could not be recorded: {exc.message}")
+def _review(log: AuditLog, reason: Reason) -> None:
+    """Record a review; on a log that does not verify it still happens, unrecorded, and says so."""
+    _note(record_review(log, reason))
+
+
+def _note(not_recorded: str | None) -> None:
+    if not_recorded:
+        warn(f"ots: note: this review could not be recorded: {not_recorded}")
 
 
 @click.group()
@@ -108,10 +111,10 @@ def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
         if pubkey is not None:
             raise InputError("--pubkey is only used with --log")
         with audit_log(cli_state(), usable=False, check=False) as log:
-            report = log.verify()
-            source = str(log.store.path)
+            result = verify_log(log)
+            report, source = result.report, str(log.store.path)
             if report.ok:
-                _review(log, Reason.VERIFY_INTACT)
+                _note(result.not_recorded)
     if as_json:
         emit_json(_report_json(report, source))
     else:
@@ -132,19 +135,15 @@ def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
 def export(fmt: str, out: Path, as_json: bool) -> None:
     """Export the log with a signed manifest (OUT.manifest.json) beside it."""
     with audit_log(cli_state(), usable=False) as log:
-        try:
-            log.append(AuditEvent(EventType.AUDIT_EXPORTED, reason=Reason.EXPORT, kind=fmt))
-        except AuditError as exc:
-            warn(f"ots: note: this export could not be recorded: {exc.message}")
-        manifest = export_log(log, fmt, out)
+        result = export_to(log, out, fmt)
+    _note(result.not_recorded)
     if as_json:
-        emit_json({"event": "exported", "file": str(out), "manifest": str(manifest_path(out)),
-                   "entries": manifest["entries"], "sha256": manifest["sha256"],
-                   "verified_intact": manifest["verified_intact"]})
+        emit_json({"event": "exported", "file": str(out), "manifest": str(result.manifest),
+                   "entries": result.entries, "sha256": result.sha256, "verified_intact": result.intact})
     else:
-        say(f"Exported {manifest['entries']} entries to {out}")
-        say(f"Signed manifest: {manifest_path(out)}")
-        if not manifest["verified_intact"]:
+        say(f"Exported {result.entries} entries to {out}")
+        say(f"Signed manifest: {result.manifest}")
+        if not result.intact:
             warn("ots: the log did not verify; the manifest says so, and the export will not verify as intact")
 
 
@@ -192,18 +191,13 @@ def _read_candidate(file: Path | None) -> SecretBuffer:
 @handle_errors()
 def lookup(file: Path | None, as_json: bool) -> None:
     """Was this secret ever shared or received? Reads it from stdin, never from arguments."""
-    with _read_candidate(file) as candidate, audit_log(cli_state(), usable=False) as log:
+    with _read_candidate(file) as candidate:
         if not len(candidate):
             raise InputError("no secret was given on stdin")
-        _review(log, Reason.LOOKUP)
-        matches = {row["seq"]: row for row in log.lookup(candidate)}
-        # `echo secret | ots audit lookup` adds a newline the original did not have.
-        view = candidate.view()
-        with without_final_newline(SecretBuffer(view)) as trimmed:
-            if 0 < len(trimmed) < len(candidate):
-                matches.update({row["seq"]: row for row in log.lookup(trimmed)})
-        view.release()
-    rows = [matches[k] for k in sorted(matches)]
+        with audit_log(cli_state(), usable=False) as log:
+            result = lookup_secret(log, candidate)
+    _note(result.not_recorded)
+    rows = result.entries
     if as_json:
         emit_json({"event": "lookup", "matches": len(rows)})
         for row in rows:

@@ -25,9 +25,10 @@ from ots_desktop.cli.output import emit_json, say
 from ots_desktop.cli.state import handle_errors
 from ots_desktop.core import envelope, ids
 from ots_desktop.core.audit.export import export_log
-from ots_desktop.core.audit.keystore import KeychainStore, scope_for
+from ots_desktop.core.audit.keystore import FINGERPRINT_KEY, KeychainStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import TrustRoot, verify_file
+from ots_desktop.core.audit.state import STATE
 from ots_desktop.core.errors import EnvelopeError
 from ots_desktop.core.events import ChannelEvent, EventBus
 from ots_desktop.core.paths import app_paths
@@ -47,9 +48,19 @@ class _Steps:
             say(click.style(f"[{self.number}] ", bold=True) + text)
 
 
+def _keystore(home: Path) -> KeychainStore:
+    return KeychainStore(scope_for(app_paths({"OTS_HOME": str(home)}).data_dir))
+
+
 def _open_log(home: Path) -> AuditLog:
-    paths = app_paths({"OTS_HOME": str(home)})
-    return AuditLog.open(paths, KeychainStore(scope_for(paths.data_dir)), app_version=__version__)
+    return AuditLog.open(app_paths({"OTS_HOME": str(home)}), _keystore(home), app_version=__version__)
+
+
+def _forget_keys(home: Path) -> None:
+    """Take the demo's installations out of the user's keychain again."""
+    store = _keystore(home)
+    for name in (STATE, FINGERPRINT_KEY):
+        store.delete(name)
 
 
 async def _wormhole_part(home: Path, step: _Steps, alice: AuditLog, bob: AuditLog) -> None:
@@ -199,6 +210,8 @@ def demo(keep: bool, as_json: bool) -> None:
         runtime.run_main(main)
     finally:
         if not keep:
+            for who in ("alice", "bob"):
+                _forget_keys(home / who)
             shutil.rmtree(home, ignore_errors=True)
     elapsed = time.monotonic() - started
     if as_json:

@@ -24,6 +24,7 @@ from ots_desktop.cli.state import cli_state
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
+from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS, check_link_expiry
 from ots_desktop.core.secret import SecretBuffer
 
 
@@ -58,8 +59,9 @@ def link_options(func: Callable[..., object]) -> Callable[..., object]:
                      help="Also require a passphrase, read from file descriptor N (for scripts)."),
         click.option("--passphrase", "use_passphrase", is_flag=True,
                      help="Also require a passphrase, typed on the terminal (twice); tell it by another way."),
-        click.option("--views", type=click.IntRange(1, 10), default=None, metavar="N",
-                     help="How many times each link opens, 1 to 10 (default 1, or link_max_views)."),
+        click.option("--views", type=click.IntRange(LINK_MIN_VIEWS, LINK_MAX_VIEWS), default=None, metavar="N",
+                     help=f"How many times each link opens, {LINK_MIN_VIEWS} to {LINK_MAX_VIEWS} (default 1, or "
+                          "link_max_views)."),
         click.option("--expire", metavar="DURATION",
                      help="How long a link lives, 5m to 30d, like 1h or 7d (default 1h, or link_expiry_s)."),
     ]
@@ -72,9 +74,10 @@ def _expiry(text: str | None, default_s: int) -> int:
     if text is None:
         return default_s
     seconds = parse_duration(text)
-    if not 5 * 60 <= seconds <= 30 * 86400:
-        raise InputError(f"--expire {text} is out of range: a link lives 5 minutes (5m) to 30 days (30d)")
-    return seconds
+    try:
+        return check_link_expiry(seconds)
+    except InputError as exc:
+        raise InputError(f"--expire {text} is out of range: {exc.message}") from None
 
 
 def _human_events(event: ChannelEvent) -> None:

@@ -19,6 +19,7 @@ from ots_desktop.cli.wormhole_options import (
     server_options,
     warn_plain_mailbox,
 )
+from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
 
@@ -77,6 +78,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     if output is not None or passphrase_fd is not None or ca_file is not None:
         raise click.UsageError("--output, --passphrase-fd and --ca-file are for links; a wormhole code saves files "
                                "in --out")
+    the_code = check_code(the_code)  # a malformed code is bad input, not a wrong guess to alert on
     config = load_settings_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)

@@ -20,11 +20,11 @@ from ots_desktop.cli.wormhole_options import (
     server_options,
     warn_plain_mailbox,
 )
+from ots_desktop.core.codes import code_uri
 from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
+from ots_desktop.core.policy import TEXT_MAX_BYTES, TEXT_TOO_LARGE, check_note, check_recipient_count
 from ots_desktop.core.secret import SecretBuffer, without_final_newline
-
-MAX_TEXT = 1 << 20
 
 
 def read_text_secret() -> SecretBuffer:
@@ -33,16 +33,16 @@ def read_text_secret() -> SecretBuffer:
         return prompt_secret("Secret (not shown): ")
     try:
         # Two bytes of slack for the trailing newline dropped below.
-        raw = SecretBuffer.from_stream(sys.stdin.buffer, MAX_TEXT + 2)
+        raw = SecretBuffer.from_stream(sys.stdin.buffer, TEXT_MAX_BYTES + 2)
     except SecretTooLargeError:
-        raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file") from None
+        raise InputError(f"{TEXT_TOO_LARGE} (--file)") from None
     secret = without_final_newline(raw)
     if not len(secret):
         secret.close()
         raise InputError("no secret on stdin; pipe it in or use --file")
-    if len(secret) > MAX_TEXT:
+    if len(secret) > TEXT_MAX_BYTES:
         secret.close()
-        raise InputError("a text secret is limited to 1 MiB; send larger secrets with --file")
+        raise InputError(f"{TEXT_TOO_LARGE} (--file)")
     try:
         check_text(secret)
     except InputError:
@@ -60,7 +60,7 @@ def _show_code(code: str, as_json: bool) -> None:
     if sys.stdout.isatty():
         import segno
 
-        segno.make(f"wormhole-transfer:{code}", error="m").terminal(out=sys.stdout, compact=True)
+        segno.make(code_uri(code), error="m").terminal(out=sys.stdout, compact=True)
 
 
 @click.command()
@@ -89,6 +89,9 @@ def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, .
     With --via link, each recipient gets a one-time link (printed on stdout); with the
     default --via wormhole, a code to read aloud.
     """
+    label = check_note(label, "label") if label is not None else None
+    recipient = tuple(name for name in (check_note(r, "recipient") for r in recipient) if name)
+    check_recipient_count(len(recipient))
     link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay, ca_file)
     if via == "link":
         wormhole_only = [name for name, value in (

@@ -12,16 +12,26 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ots_desktop.core.durations import parse_duration
 from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.core.policy import (
+    CODE_DEFAULT_WORDS,
+    CODE_MAX_WORDS,
+    CODE_MIN_WORDS,
+    LINK_DEFAULT_EXPIRY_S,
+    LINK_DEFAULT_VIEWS,
+    LINK_MAX_EXPIRY_S,
+    LINK_MAX_VIEWS,
+    LINK_MIN_EXPIRY_S,
+    LINK_MIN_VIEWS,
+)
 
 PUBLIC_MAILBOX_URL = "ws://relay.magic-wormhole.io:4000/v1"
 PUBLIC_TRANSIT_HELPER = "tcp:transit.magic-wormhole.io:4001"
-MIN_CODE_LENGTH = 2
-MAX_CODE_LENGTH = 8
-MIN_EXPIRY_S = 5 * 60
-MAX_EXPIRY_S = 30 * 86400
+MIN_CODE_LENGTH = CODE_MIN_WORDS
+MAX_CODE_LENGTH = CODE_MAX_WORDS
 KEYSTORES = ("keychain", "file")
 
 
@@ -33,29 +43,38 @@ class Config:
     transit_helper: str = PUBLIC_TRANSIT_HELPER
     relay_url: str = ""
     ca_file: str = ""
-    code_length: int = 3
-    link_expiry_s: int = 3600
-    link_max_views: int = 1
+    code_length: int = CODE_DEFAULT_WORDS
+    link_expiry_s: int = LINK_DEFAULT_EXPIRY_S
+    link_max_views: int = LINK_DEFAULT_VIEWS
     clipboard_clear_s: int = 30
     keystore: str = "keychain"
 
     def validate(self) -> Config:
-        """Return self, or raise ConfigError naming the bad setting."""
-        if not MIN_CODE_LENGTH <= self.code_length <= MAX_CODE_LENGTH:
-            raise ConfigError(f"code_length must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} words")
-        if not MIN_EXPIRY_S <= self.link_expiry_s <= MAX_EXPIRY_S:
-            raise ConfigError("link_expiry_s must be between 5 minutes and 30 days")
-        if not 1 <= self.link_max_views <= 10:
-            raise ConfigError("link_max_views must be 1 to 10")
-        if not 0 <= self.clipboard_clear_s <= 3600:
-            raise ConfigError("clipboard_clear_s must be 0 (never) to 3600 seconds")
-        if self.keystore not in KEYSTORES:
-            raise ConfigError(f"keystore must be one of {', '.join(KEYSTORES)}")
+        """Return self, or raise ConfigError naming the bad setting (message and ``.field``)."""
+        for name, ok, rule in (
+            ("code_length", MIN_CODE_LENGTH <= self.code_length <= MAX_CODE_LENGTH,
+             f"must be {MIN_CODE_LENGTH} to {MAX_CODE_LENGTH} words"),
+            ("link_expiry_s", LINK_MIN_EXPIRY_S <= self.link_expiry_s <= LINK_MAX_EXPIRY_S,
+             "must be between 5 minutes and 30 days"),
+            ("link_max_views", LINK_MIN_VIEWS <= self.link_max_views <= LINK_MAX_VIEWS,
+             f"must be {LINK_MIN_VIEWS} to {LINK_MAX_VIEWS}"),
+            ("clipboard_clear_s", 0 <= self.clipboard_clear_s <= 3600, "must be 0 (never) to 3600 seconds"),
+            ("keystore", self.keystore in KEYSTORES, f"must be one of {', '.join(KEYSTORES)}"),
+            ("mailbox_url", _is_mailbox_url(self.mailbox_url), "must start with wss:// (or ws://) and a host name"),
+            ("transit_helper", bool(self.transit_helper), "is empty; it looks like tcp:HOST:PORT"),
+        ):
+            if not ok:
+                raise ConfigError(f"{name} {rule}", field=name)
         for name in ("mailbox_url", "transit_helper", "relay_url"):
             value = getattr(self, name)
             if any(c.isspace() for c in value):
-                raise ConfigError(f"{name} must not contain spaces")
+                raise ConfigError(f"{name} must not contain spaces", field=name)
         return self
+
+
+def _is_mailbox_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme.lower() in ("ws", "wss") and bool(parts.hostname)
 
 
 _FIELD_TYPES: dict[str, type] = {f.name: (int if f.type in ("int", int) else str) for f in fields(Config)}

@@ -43,9 +43,13 @@ class OtsError(Exception):
 
 
 class ConfigError(OtsError):
-    """The config file or an ``OTS_*`` variable holds an invalid value."""
+    """The config file or an ``OTS_*`` variable holds an invalid value; ``field`` names the setting."""
 
     exit_code = ExitCode.CONFIG
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InputError(OtsError):

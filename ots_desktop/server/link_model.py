@@ -16,15 +16,25 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from ots_desktop.core.policy import (
+    LINK_DEFAULT_EXPIRY_S,
+    LINK_DEFAULT_VIEWS,
+    LINK_MAX_CIDRS,
+    LINK_MAX_EXPIRY_S,
+    LINK_MAX_VIEWS,
+    LINK_MIN_EXPIRY_S,
+    LINK_MIN_VIEWS,
+)
+
 # Policy limits (the API refuses anything outside them with a 400).
-MIN_EXPIRY_S = 5 * 60
-MAX_EXPIRY_S = 30 * 24 * 3600
-DEFAULT_EXPIRY_S = 3600
-MIN_VIEWS = 1
-MAX_VIEWS = 10
-DEFAULT_VIEWS = 1
+MIN_EXPIRY_S = LINK_MIN_EXPIRY_S
+MAX_EXPIRY_S = LINK_MAX_EXPIRY_S
+DEFAULT_EXPIRY_S = LINK_DEFAULT_EXPIRY_S
+MIN_VIEWS = LINK_MIN_VIEWS
+MAX_VIEWS = LINK_MAX_VIEWS
+DEFAULT_VIEWS = LINK_DEFAULT_VIEWS
 MAX_FAILED_ATTEMPTS = 5
-MAX_CIDRS = 32
+MAX_CIDRS = LINK_MAX_CIDRS
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 # How long a finished share's record (never its envelope) stays for `ots link status`.
 TOMBSTONE_S = 7 * 24 * 3600

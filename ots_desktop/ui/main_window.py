@@ -13,6 +13,7 @@ from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QPaintEven
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from ots_desktop import __version__
+from ots_desktop.core.policy import TEXT_MAX_BYTES
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.page import ActivityPage
 from ots_desktop.ui.banner import Banner
@@ -22,7 +23,7 @@ from ots_desktop.ui.receive.page import ReceivePage
 from ots_desktop.ui.send.page import SendPage
 from ots_desktop.ui.settings_page import SettingsPage
 
-MAX_CLIPBOARD_SHARE = 1 << 20
+MAX_CLIPBOARD_SHARE = TEXT_MAX_BYTES
 
 
 class MainWindow(QMainWindow):

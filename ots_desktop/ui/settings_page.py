@@ -12,7 +12,6 @@ import itertools
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut, QShowEvent
@@ -35,6 +34,7 @@ from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import ConfigError, InputError, OtsError
 from ots_desktop.core.hosts import mailbox_warning
+from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.tasks import describe_error
@@ -166,7 +166,7 @@ class SettingsPage(QWidget):
         self.expiry_field = _line(box, "Link expiry", "for example 1h, 90m or 7d")
         self.expiry_field.setClearButtonEnabled(False)
         self.expiry_field.setToolTip("How long a new link stays open: 5 minutes to 30 days (s, m, h, d or w)")
-        self.max_views_spin = _spin(box, "Views per link", 1, 10)
+        self.max_views_spin = _spin(box, "Views per link", LINK_MIN_VIEWS, LINK_MAX_VIEWS)
         self.clipboard_spin = _spin(box, "Clear the clipboard after", 0, 3600, " s")
         self.clipboard_spin.setSpecialValueText("Never")
         self.clipboard_spin.setToolTip("Seconds before a copied secret is cleared from the clipboard (0: never)")
@@ -216,12 +216,7 @@ class SettingsPage(QWidget):
     def config_from_fields(self) -> Config:
         """The settings the fields describe, checked; raises :class:`FieldError` naming the bad field."""
         mailbox = self.mailbox_field.text().strip()
-        parts = urlsplit(mailbox)
-        if parts.scheme.lower() not in ("ws", "wss") or not parts.hostname:
-            raise FieldError(self.mailbox_field, "The mailbox URL must start with wss:// (or ws://) and a host name.")
         transit = self.transit_field.text().strip()
-        if not transit:
-            raise FieldError(self.transit_field, "The transit relay is empty; it looks like tcp:HOST:PORT.")
         relay = self.relay_field.text().strip()
         if relay:
             problem = self._relay_problem(relay)
@@ -241,9 +236,9 @@ class SettingsPage(QWidget):
         try:
             return config.validate()
         except ConfigError as exc:
-            raise self._field_error(exc.message) from None
+            raise self._field_error(exc) from None
 
-    def _field_error(self, message: str) -> FieldError:
+    def _field_error(self, exc: ConfigError) -> FieldError:
         fields = {"mailbox_url": ("The mailbox URL", self.mailbox_field),
                   "transit_helper": ("The transit relay", self.transit_field),
                   "relay_url": ("The link relay URL", self.relay_field),
@@ -251,10 +246,12 @@ class SettingsPage(QWidget):
                   "link_expiry_s": ("The link expiry", self.expiry_field),
                   "link_max_views": ("Views per link", self.max_views_spin),
                   "clipboard_clear_s": ("The clipboard timeout", self.clipboard_spin)}
-        for key, (label, widget) in fields.items():
-            if message.startswith(key):
-                return FieldError(widget, _sentence(label + message[len(key):]))
-        return FieldError(self.save_button, _sentence(message))
+        found = fields.get(exc.field or "")
+        if found is None:
+            return FieldError(self.save_button, _sentence(exc.message))
+        label, widget = found
+        rest = exc.message[len(exc.field or ""):] if exc.message.startswith(exc.field or "\0") else f": {exc.message}"
+        return FieldError(widget, _sentence(label + rest))
 
     def save(self) -> bool:
         """Check, write and apply the settings; False (with the reason in the banner) when they are refused."""

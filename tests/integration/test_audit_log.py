@@ -14,7 +14,7 @@ from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcom
 from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.store import CHECKPOINT_BLOCK
-from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, KeychainError
+from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, InputError, KeychainError
 from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 from tests.support.audit import open_log, populate, share_event
@@ -116,7 +116,7 @@ def test_filters_by_type_and_text() -> None:
 )
 def test_bad_fields_are_refused_and_nothing_is_written(event: AuditEvent) -> None:
     with open_log() as log:
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError):
             log.append(event)
         assert len(log.entries()) == 1
 

@@ -12,9 +12,22 @@ from tests.support.cli import json_lines, run_ots
 pytestmark = pytest.mark.usefixtures("keychain")
 
 
+def keychain_items() -> int:
+    """How many items ots-desktop holds in the (test) Secret Service."""
+    import secretstorage
+
+    connection = secretstorage.dbus_init()
+    try:
+        collection = secretstorage.get_default_collection(connection)
+        return len(list(collection.search_items({"service": "ots-desktop"})))
+    finally:
+        connection.close()
+
+
 def test_demo_runs_every_step_and_removes_its_home(isolated_home: Home) -> None:
     tmp = isolated_home.root / "tmp"
     tmp.mkdir()
+    before = keychain_items()
     started = time.monotonic()
     result = run_ots("demo", env={"TMPDIR": str(tmp)})
     assert result.returncode == 0, result.stderr
@@ -30,6 +43,7 @@ def test_demo_runs_every_step_and_removes_its_home(isolated_home: Home) -> None:
     assert out.count("matches the keychain checkpoint") == 2
     assert out.count("checked offline with only the root key's fingerprint: intact") == 2
     assert list(tmp.iterdir()) == []
+    assert keychain_items() == before  # the demo's keys left the user's keychain with its home
 
 
 def test_demo_json_and_keep_leave_verifiable_logs(isolated_home: Home) -> None:

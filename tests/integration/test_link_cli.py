@@ -619,3 +619,13 @@ def test_bad_policy_is_refused_before_the_secret_is_read(links: Links) -> None:
         result = links.ots("send", "--via", "link", *args, side=links.sender, stdin=CANARY)
         assert result.returncode == ExitCode.INPUT and words in result.stderr, result
     assert links.ots("send", "--via", "link", "--views", "11", side=links.sender, stdin=b"x").returncode == 2
+
+
+def test_bad_audit_notes_are_refused_before_anything_is_sent(links: Links) -> None:
+    for args, words in ((("--label", "x" * 201), "label is longer than 200 characters"),
+                        (("--recipient", "sam\nFAKE ENTRY"), "control character"),
+                        (tuple(a for n in range(21) for a in ("--recipient", f"r{n}")), "at most 20 recipients")):
+        result = links.ots("send", "--via", "link", *args, side=links.sender, stdin=b"never sent")
+        assert result.returncode == ExitCode.INPUT, result
+        assert words in result.stderr and "Traceback" not in result.stderr
+        assert "/s/" not in result.stdout

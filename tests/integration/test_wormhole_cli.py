@@ -35,11 +35,14 @@ def test_binary_stdin_is_refused_as_text(wormhole_server: RunningServer) -> None
 
 
 @pytest.mark.usefixtures("keychain")
-def test_malformed_code_is_a_clear_error(wormhole_server: RunningServer) -> None:
-    result = run_ots("receive", "--json", "--mailbox-url", wormhole_server.mailbox_url, stdin=b"not a code\n")
-    assert result.returncode == ExitCode.WRONG_CODE
-    line = json_lines(result.stdout)[-1]
-    assert line["event"] == "failed" and "not a valid wormhole code" in line["message"]
+def test_malformed_code_is_bad_input_not_an_alert(wormhole_server: RunningServer) -> None:
+    for typed in (b"not a code\n", b"7\n", b"wormhole-transfer:\n"):
+        result = run_ots("receive", "--json", "--mailbox-url", wormhole_server.mailbox_url, stdin=typed)
+        assert result.returncode == ExitCode.INPUT, result
+        line = json_lines(result.stdout)[-1]
+        assert line["event"] == "error" and ("wormhole code" in line["error"] or "incomplete" in line["error"])
+    listed = json_lines(run_ots("audit", "list", "--json").stdout)
+    assert not [row for row in listed if row["event_type"] in ("alert", "receive_failed")]
 
 
 def test_code_length_out_of_range_is_a_usage_error() -> None:

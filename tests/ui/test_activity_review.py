@@ -18,10 +18,10 @@ from ots_desktop.core.audit.events import AuditEvent, Channel, EventType
 from ots_desktop.core.audit.export import manifest_path
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import TrustRoot, read_trust, verify_file
+from ots_desktop.core.audit.review import ExportResult
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.export import CSV_FILTER, JSONL_FILTER, target_of
 from ots_desktop.ui.activity.page import ActivityPage
-from ots_desktop.ui.activity.review import ExportResult
 from ots_desktop.ui.context import UiContext
 from tests.conftest import CANARY, Home
 from tests.support.audit import attacker, open_log, share_event

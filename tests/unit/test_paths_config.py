@@ -93,3 +93,15 @@ def test_format_duration() -> None:
     assert format_duration(3600) == "1h"
     assert format_duration(90) == "90s"
     assert format_duration(86400 * 14) == "2w"
+
+
+@pytest.mark.parametrize(("text", "field"), [('mailbox_url = "http://x"', "mailbox_url"),
+                                             ('mailbox_url = "wss:///v1"', "mailbox_url"),
+                                             ('transit_helper = ""', "transit_helper"),
+                                             ("link_max_views = 11", "link_max_views")])
+def test_a_bad_setting_names_its_field(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    assert info.value.field == field and info.value.message.startswith(field)

@@ -279,3 +279,10 @@ def test_duplicate_members_never_overwrite(box: Extraction) -> None:
     with pytest.raises((ChannelFailure, OSError)):
         extract_zip(box.archive, box.root, max_bytes=100, max_files=5)
     assert (box.root / "a.txt").read_bytes() == b"first"
+
+
+def test_every_folder_a_deep_file_needs_is_private(box: Extraction) -> None:
+    box.run([("one/two/three/four/deep.txt", b"deep")])
+    folders = [box.root / "one", box.root / "one/two", box.root / "one/two/three", box.root / "one/two/three/four"]
+    assert [mode_of(path) for path in folders] == [0o700] * 4
+    assert mode_of(box.root / "one/two/three/four/deep.txt") == 0o600

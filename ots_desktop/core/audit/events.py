@@ -7,10 +7,12 @@ nowhere to go.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from ots_desktop.core.errors import InputError
+from ots_desktop.core.policy import AUDIT_TEXT_MAX, check_audit_text
 
 
 class EventType(StrEnum):
@@ -110,8 +112,8 @@ FIELDS: dict[str, tuple[type, ...]] = {
     "prev_seq": (int,),
     "prev_head": (str,),
 }
-MAX_TEXT = 200
-_LABEL_BAD = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TEXT = AUDIT_TEXT_MAX
+_NAMES = {"label": "label", "recipient": "recipient note"}
 
 
 @dataclass(frozen=True)
@@ -160,15 +162,12 @@ class AuditEvent:
 
 
 def validate_fields(record: dict[str, Any]) -> None:
-    """Refuse unknown fields, wrong types and over-long or control-character text."""
+    """Refuse unknown fields, wrong types and over-long or control-character text (InputError)."""
     for name, value in record.items():
         allowed = FIELDS.get(name)
         if allowed is None:
-            raise ValueError(f"audit field {name!r} is not allowed")
+            raise InputError(f"the audit log has no field {name!r}")
         if isinstance(value, bool) or not isinstance(value, allowed):
-            raise ValueError(f"audit field {name!r} has the wrong type")
+            raise InputError(f"the audit field {name!r} must be {allowed[0].__name__}")
         if isinstance(value, str):
-            if len(value) > MAX_TEXT:
-                raise ValueError(f"audit field {name!r} is longer than {MAX_TEXT} characters")
-            if _LABEL_BAD.search(value):
-                raise ValueError(f"audit field {name!r} holds control characters")
+            check_audit_text(_NAMES.get(name, f"audit field {name!r}"), value)

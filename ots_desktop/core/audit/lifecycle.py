@@ -127,10 +127,7 @@ def reset_log(paths: AppPaths, keystore: KeyStore, note: str, *, app_version: st
     """
     from ots_desktop.core.audit.log import AuditLog
 
-    try:
-        AuditEvent(EventType.LOG_CREATED, label=note).fields()
-    except ValueError as exc:
-        raise InputError(f"the reason cannot be recorded: {exc}") from None
+    AuditEvent(EventType.LOG_CREATED, label=note).fields()  # InputError when it cannot be recorded
     if not note.strip():
         raise InputError("say why the log is being reset (--reason): an auditor will read it")
     paths.ensure()

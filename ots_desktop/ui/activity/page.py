@@ -29,13 +29,7 @@ from PySide6.QtWidgets import (
 
 from ots_desktop.core.audit.events import EventType, Outcome
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.errors import OtsError
-from ots_desktop.core.events import ChannelEvent, EventKind
-from ots_desktop.core.secret import SecretBuffer
-from ots_desktop.ui.activity.export import ask_export_target
-from ots_desktop.ui.activity.lookup import LookupPanel
-from ots_desktop.ui.activity.model import EVENT_NAMES, OUTCOME_NAMES, AuditFilterProxy, AuditTableModel
-from ots_desktop.ui.activity.review import (
+from ots_desktop.core.audit.review import (
     ExportResult,
     VerifyResult,
     export_format_for,
@@ -43,6 +37,12 @@ from ots_desktop.ui.activity.review import (
     lookup_secret,
     verify_log,
 )
+from ots_desktop.core.errors import OtsError
+from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.activity.export import ask_export_target
+from ots_desktop.ui.activity.lookup import LookupPanel
+from ots_desktop.ui.activity.model import EVENT_NAMES, OUTCOME_NAMES, AuditFilterProxy, AuditTableModel
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.tasks import describe_error
@@ -321,12 +321,12 @@ class ActivityPage(QWidget):
             if log is None:
                 return
             async with self._lock:
-                rows = await asyncio.to_thread(lookup_secret, log, secret)
+                result = await asyncio.to_thread(lookup_secret, log, secret)
         finally:
             secret.close()
             self.lookup_panel.set_busy(False)
-        self.lookup_panel.show_matches(rows)
-        self.looked_up.emit(len(rows))
+        self.lookup_panel.show_matches(result.entries)
+        self.looked_up.emit(len(result.entries))
         await self._load(log)
 
     # -- helpers -----------------------------------------------------------------------

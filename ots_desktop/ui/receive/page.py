@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,9 @@ from PySide6.QtWidgets import (
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import ParsedLink, is_link, parse_link
 from ots_desktop.channels.wormhole import CodeEntry, ReceiveHooks, WormholeChannel
+from ots_desktop.core import codes
 from ots_desktop.core.audit.events import Reason
+from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.secret import SecretBuffer
@@ -45,15 +46,9 @@ from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS, SecretView
 from ots_desktop.ui.receive.status import describe, percent, sentence
 from ots_desktop.ui.tasks import describe_error
 
-CODE_SHAPE = re.compile(r"\d+(?:-[^-\s]+)+")
 NOT_A_CODE = ("That is neither a wormhole code nor a one-time link. A code looks like 7-crossover-clockwork; a link "
               "looks like https://host/s/ID#KEY.")
 IDLE_STATE = "Type the code you were given, or paste a link, then press Enter."
-
-
-def normalise_code(text: str) -> str:
-    """A typed code with spaces read aloud as dashes (``7 crossover clockwork`` → ``7-crossover-clockwork``)."""
-    return re.sub(r"\s+", "-", text.strip())
 
 
 class ReceivePage(QWidget):
@@ -198,13 +193,13 @@ class ReceivePage(QWidget):
             self._begin("link", "Opening the link…")
             self._run(self._receive_link(link))
             return
-        code = normalise_code(text)
-        del text
-        if not CODE_SHAPE.fullmatch(code):
-            missing_words = re.fullmatch(r"\d+-?", code) is not None
-            self._fail("The code is incomplete: type the words after the number too, like 7-crossover-clockwork."
-                       if missing_words else NOT_A_CODE)
+        try:
+            code = check_code(text)
+        except InputError as exc:
+            self._fail(NOT_A_CODE if exc.message == codes.NOT_A_CODE else sentence(exc.message))
             return
+        finally:
+            del text
         folder = self.save_folder
         if not folder.is_dir():
             self._fail(f"The folder {folder} does not exist: choose another one with Save to….")

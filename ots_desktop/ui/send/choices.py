@@ -6,49 +6,17 @@ raises :class:`InputError` with a sentence that can go straight into a banner.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from ots_desktop.channels.link_types import LinkPolicy
 from ots_desktop.core.errors import InputError
+from ots_desktop.core.policy import TEXT_MAX_BYTES, LinkPolicy, check_note, parse_networks, parse_recipients
 
-MAX_NOTE = 200
-MAX_RECIPIENTS = 20
-MAX_TEXT = 1 << 20
+__all__ = ["CHANNELS", "LINK", "MAX_TEXT", "WORMHOLE", "LinkChoices", "WormholeChoices", "check_channel", "check_note",
+           "link_policy", "parse_recipients"]
+MAX_TEXT = TEXT_MAX_BYTES
 WORMHOLE = "wormhole"
 LINK = "link"
 CHANNELS = (WORMHOLE, LINK)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SPLIT = re.compile(r"[,;\n]+")
-
-
-def check_note(text: str, what: str) -> str | None:
-    """A label or recipient for the audit log: trimmed, at most 200 characters, one line; None when empty."""
-    text = text.strip()
-    if not text:
-        return None
-    if len(text) > MAX_NOTE:
-        raise InputError(f"The {what} is longer than {MAX_NOTE} characters; shorten it.")
-    if _CONTROL.search(text):
-        raise InputError(f"The {what} holds line breaks or control characters; keep it to one line.")
-    return text
-
-
-def parse_recipients(text: str) -> tuple[str, ...]:
-    """Names separated by commas, semicolons or line breaks; duplicates dropped, order kept."""
-    names: list[str] = []
-    for part in _SPLIT.split(text):
-        name = check_note(part, "recipient name")
-        if name is not None and name not in names:
-            names.append(name)
-    if len(names) > MAX_RECIPIENTS:
-        raise InputError(f"At most {MAX_RECIPIENTS} recipients per share.")
-    return tuple(names)
-
-
-def parse_networks(text: str) -> tuple[str, ...]:
-    """Networks separated by commas, semicolons, spaces or line breaks (checked by :meth:`LinkPolicy.checked`)."""
-    return tuple(part for part in re.split(r"[,;\s]+", text) if part)
 
 
 def check_channel(via: str) -> str:

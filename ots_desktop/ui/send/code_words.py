@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ots_desktop.core.codes import code_uri
+
 SEPARATOR = " · "
 
 
@@ -17,4 +19,4 @@ def display_code(code: str) -> str:
 
 def qr_uri(code: str) -> str:
     """The URI wormhole apps on phones scan to fill in the code."""
-    return f"wormhole-transfer:{code.strip()}"
+    return code_uri(code)

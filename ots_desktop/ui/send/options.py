@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config
 from ots_desktop.core.kdf import passphrase_from_text
+from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.send.choices import (
     LINK,
@@ -86,7 +87,7 @@ class ShareOptions(QWidget):
         self.expiry = QComboBox(self)
         self.expiry.setAccessibleName("Link expires after")
         self.views = QSpinBox(self)
-        self.views.setRange(1, 10)
+        self.views.setRange(LINK_MIN_VIEWS, LINK_MAX_VIEWS)
         self.views.setAccessibleName("Number of times the link opens")
         self.passphrase = SecretField("passphrase", "optional: tell it to them another way", self,
                                       max_bytes=MAX_PASSPHRASE)

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QToolButton, QWidget
 
 from ots_desktop.core.errors import InputError
+from ots_desktop.core.policy import TEXT_MAX_BYTES
 from ots_desktop.core.secret import SecretBuffer, wipe
 from ots_desktop.core.sizes import format_size
 
@@ -24,7 +25,7 @@ class SecretField(QWidget):
     changed = Signal()
 
     def __init__(self, what: str, placeholder: str, parent: QWidget | None = None, *,
-                 max_bytes: int = 1 << 20, too_large: str = "") -> None:
+                 max_bytes: int = TEXT_MAX_BYTES, too_large: str = "") -> None:
         super().__init__(parent)
         self.what = what
         self.max_bytes = max_bytes

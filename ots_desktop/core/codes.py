@@ -1,0 +1,43 @@
+"""Wormhole codes as people give them: read aloud, typed with spaces, or scanned from a QR code.
+
+The code itself is ``NAMEPLATE-word-word...``. A code read aloud arrives with spaces; a
+QR code holds ``wormhole-transfer:CODE``. Both are turned into the plain form here, and
+anything that still is not a code is refused as bad input before it reaches the
+mailbox, where a malformed code would be indistinguishable from a wrong one.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from ots_desktop.core.errors import InputError
+
+URI_SCHEME = "wormhole-transfer:"
+# Words are not checked against a list: other clients accept custom codes with other words.
+_SHAPE = re.compile(r"[0-9]+(?:-[^\s-]+)+")
+
+
+def code_uri(code: str) -> str:
+    """The URI a QR code carries for ``code`` (what wormhole apps scan)."""
+    return f"{URI_SCHEME}{code.strip()}"
+
+
+def normalise_code(text: str) -> str:
+    """A code as typed, spoken or scanned, in plain form (``7 crossover clockwork`` -> ``7-crossover-clockwork``)."""
+    text = text.strip()
+    if text.lower().startswith(URI_SCHEME):
+        text = unquote(text[len(URI_SCHEME):].split("?", 1)[0])
+    return re.sub(r"\s*-\s*|\s+", "-", text.strip())
+
+
+NOT_A_CODE = "that is not a wormhole code: a code is a number and words, like 7-crossover-clockwork"
+INCOMPLETE = "the code is incomplete: type the words after the number too, like 7-crossover-clockwork"
+
+
+def check_code(text: str) -> str:
+    """The plain form of a code; InputError when it cannot be one (nothing is sent to the mailbox)."""
+    code = normalise_code(text)
+    if _SHAPE.fullmatch(code):
+        return code
+    raise InputError(INCOMPLETE if re.fullmatch(r"[0-9]+-?", code) else NOT_A_CODE)

@@ -1,0 +1,76 @@
+"""The one place every limit lives: each check answers with the project's own input error and a sentence."""
+
+from __future__ import annotations
+
+import pytest
+
+from ots_desktop.core import policy
+from ots_desktop.core.audit.events import AuditEvent, EventType
+from ots_desktop.core.config import Config
+from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.core.policy import LinkPolicy, check_note, parse_recipients
+
+
+def test_link_limits_are_checked_at_both_edges() -> None:
+    assert LinkPolicy(policy.LINK_MIN_EXPIRY_S, policy.LINK_MAX_VIEWS).checked().max_views == 10
+    assert LinkPolicy(policy.LINK_MAX_EXPIRY_S, policy.LINK_MIN_VIEWS).checked().expires_in == 30 * 86400
+    for bad in (LinkPolicy(policy.LINK_MIN_EXPIRY_S - 1), LinkPolicy(policy.LINK_MAX_EXPIRY_S + 1),
+                LinkPolicy(max_views=0), LinkPolicy(max_views=11), LinkPolicy(allow_cidrs=("10.0.0.0/8",) * 33),
+                LinkPolicy(allow_cidrs=("10.0.0.300",))):
+        with pytest.raises(InputError) as info:
+            bad.checked()
+        assert info.value.message.strip() and "Traceback" not in info.value.message
+    assert LinkPolicy(allow_cidrs=(" 10.1.2.3/8",)).checked().allow_cidrs == ("10.0.0.0/8",)
+
+
+def test_config_uses_the_same_limits() -> None:
+    assert (Config().code_length, Config().link_expiry_s, Config().link_max_views) == (
+        policy.CODE_DEFAULT_WORDS, policy.LINK_DEFAULT_EXPIRY_S, policy.LINK_DEFAULT_VIEWS)
+    with pytest.raises(ConfigError, match="link_max_views must be 1 to 10"):
+        Config(link_max_views=policy.LINK_MAX_VIEWS + 1).validate()
+
+
+@pytest.mark.parametrize(("value", "words"), [("x" * 201, r"longer than 200 characters \(201\)"),
+                                               ("two\nlines", "control character"), ("bell\x07", "control")])
+def test_audit_notes_are_refused_with_a_sentence(value: str, words: str) -> None:
+    with pytest.raises(InputError, match=words):
+        check_note(value, "label")
+    with pytest.raises(InputError, match=words):
+        AuditEvent(EventType.SHARE_CREATED, label=value).fields()
+
+
+def test_recipients_are_split_trimmed_and_counted() -> None:
+    assert parse_recipients(" sam, alex;sam\nkim ") == ("sam", "alex", "kim")
+    assert check_note("   ", "label") is None
+    with pytest.raises(InputError, match="at most 20 recipients"):
+        parse_recipients(",".join(f"r{n}" for n in range(21)))
+
+
+def test_text_limit() -> None:
+    policy.check_text_size(policy.TEXT_MAX_BYTES)
+    with pytest.raises(InputError, match="1 MiB"):
+        policy.check_text_size(policy.TEXT_MAX_BYTES + 1)
+
+
+@pytest.mark.parametrize(("typed", "plain"), [
+    ("7-crossover-clockwork", "7-crossover-clockwork"),
+    ("  7 crossover   clockwork ", "7-crossover-clockwork"),
+    ("7 - crossover - clockwork", "7-crossover-clockwork"),
+    ("wormhole-transfer:7-crossover-clockwork", "7-crossover-clockwork"),
+    ("WORMHOLE-TRANSFER:12-a-b?version=0", "12-a-b"),
+])
+def test_codes_read_aloud_typed_or_scanned_become_one_form(typed: str, plain: str) -> None:
+    from ots_desktop.core.codes import check_code, normalise_code
+
+    assert normalise_code(typed) == plain
+    assert check_code(typed) == plain
+
+
+@pytest.mark.parametrize(("typed", "words"), [("7", "incomplete"), ("7-", "incomplete"), ("", "not a wormhole code"),
+                                              ("crossover-clockwork", "not a wormhole code"),
+                                              ("not a code", "not a wormhole code")])
+def test_malformed_codes_are_bad_input(typed: str, words: str) -> None:
+    from ots_desktop.core.codes import check_code
+
+    with pytest.raises(InputError, match=words):
+        check_code(typed)
