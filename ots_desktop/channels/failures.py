@@ -20,6 +20,7 @@ _EXIT = {
     Reason.CANCELLED: ExitCode.CANCELLED,
     Reason.UNSAFE_PATH: ExitCode.UNSAFE_PATH,
     Reason.REJECTED: ExitCode.REJECTED,
+    Reason.TOO_LARGE: ExitCode.INPUT,  # as for links: the same failure, the same code
 }
 
 

@@ -52,8 +52,13 @@ async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHo
             reporter.publish(EventKind.CONNECTED)
             if hooks.confirm is not None:
                 reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-                if not await hooks.confirm(describe_verifier(verifier)):
-                    session.send_json({"error": "the receiver did not confirm the verification words"})
+                try:
+                    confirmed = await hooks.confirm(describe_verifier(verifier))
+                except Exception:
+                    session.refuse("the receiver could not confirm the verification words")
+                    raise
+                if not confirmed:
+                    session.refuse("the receiver did not confirm the verification words")
                     raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
             result = await _take_offer(session, reporter, hooks)
             reporter.size_bytes = result.size
@@ -65,6 +70,19 @@ async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHo
 
 
 async def _take_offer(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
+    """Take the sender's offer; a failure on this side is told to the sender before it is raised."""
+    try:
+        return await _answer_offer(session, reporter, hooks)
+    except ChannelFailure as failure:
+        if failure.reason is not Reason.CANCELLED:
+            session.refuse(failure.reason.value.replace("_", " "))
+        raise
+    except Exception:
+        session.refuse("the receiver failed")
+        raise
+
+
+async def _answer_offer(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
     end: Any = None
     while True:
         message = await session.receive_json(session.settings.transfer_timeout_s, "the sender's offer")
@@ -90,7 +108,11 @@ async def _take_offer(session: WormholeSession, reporter: Reporter, hooks: Recei
 def _take_text(session: WormholeSession, reporter: Reporter, text: object) -> Received:
     if not isinstance(text, str):
         raise transfer_failed("the sender's text offer is malformed")
-    secret = SecretBuffer(bytearray(text.encode("utf-8")), wipe_source=True)
+    try:
+        raw = bytearray(text.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate in the JSON string: no text any client could show
+        raise transfer_failed("the sender's text is not valid Unicode; nothing was received") from None
+    secret = SecretBuffer(raw, wipe_source=True)
     if len(secret) > MAX_TEXT_BYTES:
         secret.close()
         session.send_json({"error": "text too large"})

@@ -62,6 +62,7 @@ class WormholeSession:
 
         self.settings = settings
         self._closed = False
+        self.answered = False  # an answer or an error went to the sender
         # The library writes debugging chatter to stderr; none of it is for users.
         self._w = create(settings.appid, settings.mailbox_url, reactor, versions={}, stderr=io.StringIO())
 
@@ -114,7 +115,14 @@ class WormholeSession:
 
     def send_json(self, message: dict[str, Any]) -> None:
         """Send one protocol message (not for secrets: use :meth:`send_bytes`)."""
+        if "answer" in message or "error" in message:
+            self.answered = True
         self._w.send_message(json.dumps(message).encode("utf-8"))
+
+    def refuse(self, why: str) -> None:
+        """Tell the sender the offer is refused, unless an answer already went out: nobody is left waiting."""
+        if not self.answered:
+            self.send_json({"error": f"transfer rejected: {why}"})
 
     def send_bytes(self, message: bytes | bytearray) -> None:
         """Send one already-encoded protocol message."""

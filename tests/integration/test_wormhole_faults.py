@@ -355,3 +355,20 @@ def test_a_file_with_the_longest_allowed_name_is_saved_or_cleanly_refused(worm: 
     else:
         assert failed_line(receiver)["reason"] == "unsafe_path"
         assert files_of(worm.receiver.out) == []
+
+
+@pytest.mark.parametrize(("kind", "nameplate"), [("surrogate-text", 48), ("bad-filesize", 49),
+                                                 ("negative-filesize", 50)])
+def test_an_offer_the_receiver_cannot_take_is_refused_to_the_sender(worm: Wormholes, kind: str,
+                                                                    nameplate: int) -> None:
+    """The sender hears why at once; it is not left waiting for an answer that never comes."""
+    code = f"{nameplate}-crossover-clockwork"
+    evil = worm.evil_send(code, kind)
+    receiver = worm.run_receive(code, timeout=TIMEOUT_S)
+    assert evil.wait(TIMEOUT_S) == 0, evil.describe()
+    events = evil.events()
+    assert not any(e.get("event") == "timeout" for e in events), evil.describe()
+    errors = [e["message"]["error"] for e in events if e.get("event") == "message" and "error" in e["message"]]
+    assert errors and errors[0].startswith("transfer rejected: "), evil.describe()
+    assert_failed(receiver, ExitCode.TRANSFER_FAILED, "transfer_failed")
+    assert files_of(worm.receiver.out) == []

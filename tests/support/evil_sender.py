@@ -30,7 +30,13 @@ FILE_NAMES = {
     "control-file": "evil\u202etxt.exe",
 }
 ZIP_KINDS = ("traversal-zip", "symlink-zip", "oversize-zip")
-KINDS = (*FILE_NAMES, *ZIP_KINDS)
+# Offers a receiver cannot take; it must say so to the sender instead of leaving it waiting.
+BROKEN_OFFERS: dict[str, dict[str, Any]] = {
+    "surrogate-text": {"message": "\ud800 a lone surrogate"},
+    "bad-filesize": {"file": {"filename": "fine.txt", "filesize": "five"}},
+    "negative-filesize": {"file": {"filename": "fine.txt", "filesize": -5}},
+}
+KINDS = (*FILE_NAMES, *ZIP_KINDS, *BROKEN_OFFERS)
 
 
 def emit(**fields: Any) -> None:
@@ -68,6 +74,8 @@ def offer_for(kind: str) -> tuple[dict[str, Any], bytes | None]:
     """The offer message and, for a directory, the zip bytes that follow over transit."""
     if kind in FILE_NAMES:
         return {"offer": {"file": {"filename": FILE_NAMES[kind], "filesize": 5}}}, None
+    if kind in BROKEN_OFFERS:
+        return {"offer": BROKEN_OFFERS[kind]}, None
     data, numbytes, numfiles = build_zip(kind)
     offer = {"directory": {"mode": "zipfile/deflated", "dirname": "innocent", "zipsize": len(data),
                            "numbytes": numbytes, "numfiles": numfiles}}
