@@ -14,8 +14,8 @@ import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from ots_desktop.channels.link_context import LinkContext
 from ots_desktop.channels.link_errors import LinkFailure, burned_now, damaged
 from ots_desktop.channels.link_reporting import LinkReporter
 from ots_desktop.channels.link_urls import ParsedLink
@@ -27,9 +27,6 @@ from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.events import EventKind
 from ots_desktop.core.kdf import derive_keys
 from ots_desktop.core.secret import SecretBuffer
-
-if TYPE_CHECKING:
-    from ots_desktop.channels.link import LinkChannel
 
 TEXT_NAME = "secret.txt"
 
@@ -132,7 +129,7 @@ def _publish(part: Path, name: str, options: ReceiveOptions) -> Path:
             part.unlink()
 
 
-async def receive(channel: LinkChannel, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:
+async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:
     """Run one receive to its end. Records and publishes the outcome; raises LinkFailure or InputError."""
     check_destination(options)
     audit = await channel.audit()

@@ -11,17 +11,14 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from ots_desktop.channels.link_context import LinkContext
 from ots_desktop.channels.link_errors import timed_out
 from ots_desktop.channels.link_reporting import observe, sender_event
 from ots_desktop.channels.relay_client import RevealRecord, ShareStatus
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.errors import ExitCode, OtsError
 from ots_desktop.core.shares import ShareRecord
-
-if TYPE_CHECKING:
-    from ots_desktop.channels.link import LinkChannel
 
 
 class UnknownShareError(OtsError):
@@ -41,7 +38,7 @@ class WatchUpdate:
     count: int = 0
 
 
-def _lookup(channel: LinkChannel, share_id: str) -> ShareRecord:
+def _lookup(channel: LinkContext, share_id: str) -> ShareRecord:
     record = channel.shares().get(share_id)
     if record is None:
         raise UnknownShareError(f"the share {share_id} was not made on this installation: only the sender's "
@@ -49,7 +46,7 @@ def _lookup(channel: LinkChannel, share_id: str) -> ShareRecord:
     return record
 
 
-async def _remember(channel: LinkChannel, record: ShareRecord, status: ShareStatus) -> ShareRecord:
+async def _remember(channel: LinkContext, record: ShareRecord, status: ShareStatus) -> ShareRecord:
     """Record what is new in the audit log (fail closed), then mark it seen."""
     events, seen = observe(record, status)
     if events:
@@ -62,7 +59,7 @@ async def _remember(channel: LinkChannel, record: ShareRecord, status: ShareStat
     return record.with_seen(seen)
 
 
-async def status(channel: LinkChannel, share_id: str) -> tuple[ShareRecord, ShareStatus]:
+async def status(channel: LinkContext, share_id: str) -> tuple[ShareRecord, ShareStatus]:
     """Ask the relay about one of our shares."""
     record = _lookup(channel, share_id)
     async with channel.client(record.relay_url) as relay:
@@ -70,7 +67,7 @@ async def status(channel: LinkChannel, share_id: str) -> tuple[ShareRecord, Shar
     return await _remember(channel, record, current), current
 
 
-async def revoke(channel: LinkChannel, share_id: str) -> tuple[ShareRecord, str, bool]:
+async def revoke(channel: LinkContext, share_id: str) -> tuple[ShareRecord, str, bool]:
     """Revoke a pending share; for an ended one, report how it ended. ``(record, state, revoked_now)``."""
     record = _lookup(channel, share_id)
     async with channel.client(record.relay_url) as relay:
@@ -87,7 +84,7 @@ async def revoke(channel: LinkChannel, share_id: str) -> tuple[ShareRecord, str,
     return record, state, True
 
 
-async def watch(channel: LinkChannel, share_id: str, *, timeout_s: float, on_update: Callable[[WatchUpdate], None],
+async def watch(channel: LinkContext, share_id: str, *, timeout_s: float, on_update: Callable[[WatchUpdate], None],
                 interval_s: float = 1.0) -> ShareStatus:
     """Poll until the share ends (revealed all its views, expired, revoked, burned) or ``timeout_s`` passes.
 

@@ -75,8 +75,12 @@ def _show(received: object, share_id: str, as_json: bool) -> None:
     if received.text is not None:
         with received.text as text:
             if as_json:
+                shown, escaped = text.reveal_text_escaped()
+                if escaped:
+                    warn("ots: the text is not valid UTF-8: its invalid bytes are shown as \\xNN in \"text\". "
+                         "Run without --json to get the exact bytes on stdout.")
                 emit_json({"event": "received", "kind": "text", "id": share_id, "size": len(text),
-                           "views_left": left, "text": text.reveal_text()})
+                           "views_left": left, "text": shown, "escaped": escaped})
             else:
                 write_secret(text)
     elif as_json:

@@ -149,6 +149,17 @@ class SecretBuffer:
         self._check()
         return self._buf.decode(encoding)
 
+    def reveal_text_escaped(self) -> tuple[str, bool]:
+        """Decode as UTF-8, with invalid bytes shown as ``\\xNN``; the flag says whether any were.
+
+        Nothing is lost: the text is shown, never dropped, and the caller says it was escaped.
+        """
+        self._check()
+        try:
+            return self._buf.decode("utf-8"), False
+        except UnicodeDecodeError:
+            return self._buf.decode("utf-8", "backslashreplace"), True
+
     def close(self) -> None:
         """Zero the content and release the memory lock. Safe to call twice."""
         if not self._closed:

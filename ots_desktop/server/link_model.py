@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from ots_desktop.core.policy import (
     LINK_DEFAULT_EXPIRY_S,
@@ -148,3 +149,12 @@ class LinkStore(Protocol):
 
     async def close(self) -> None:
         """Release connections and files."""
+
+
+def describe_store(url: str) -> str:
+    """The store URL as it may be shown: without any password."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return parts._replace(netloc=netloc).geturl()
+    return url

@@ -35,8 +35,8 @@ from ots_desktop.server.link_model import (
     RevealResult,
     SecretInfo,
     SecretState,
+    describe_store,
 )
-from ots_desktop.server.stores import describe_store
 from ots_desktop.server.wormhole_services import ServerError
 
 T = TypeVar("T")

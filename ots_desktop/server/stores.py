@@ -5,20 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ots_desktop.server.link_model import LinkStore
+from ots_desktop.server.link_model import LinkStore, describe_store
 from ots_desktop.server.wormhole_services import ServerError
+
+__all__ = ["DEFAULT_STORE", "check_store_url", "describe_store", "open_store"]
 
 DEFAULT_STORE = "sqlite"
 SQLITE_FILE = "links.sqlite3"
-
-
-def describe_store(url: str) -> str:
-    """The store URL as it may be shown: without any password."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 def check_store_url(url: str) -> str:

@@ -629,3 +629,12 @@ def test_bad_audit_notes_are_refused_before_anything_is_sent(links: Links) -> No
         assert result.returncode == ExitCode.INPUT, result
         assert words in result.stderr and "Traceback" not in result.stderr
         assert "/s/" not in result.stdout
+
+
+def test_a_text_link_that_is_not_utf8_is_shown_escaped_not_lost(links: Links) -> None:
+    link = park_raw_share(links.relay, b"caf\xe9 \xff\xfe key=1", {"type": "text"})
+    result = links.receive(link, "--json")
+    assert result.returncode == 0, result
+    line = result.lines()[-1]
+    assert line["escaped"] is True and line["text"] == "caf\\xe9 \\xff\\xfe key=1"
+    assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr

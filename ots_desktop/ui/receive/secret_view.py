@@ -119,7 +119,12 @@ class SecretView(QWidget):
         """Reveal the text (multi-line text keeps its lines) or hide it again."""
         if shown and self.has_secret:
             assert self._secret is not None
-            self.plain.setPlainText(self._secret.reveal_text("utf-8"))
+            text, escaped = self._secret.reveal_text_escaped()
+            self.plain.setPlainText(text)
+            del text
+            if escaped:
+                self.info.setText(f"Text secret, {_describe(self._secret)}. It is not valid UTF-8: invalid bytes "
+                                  "show as \\xNN, and Copy copies that form.")
             self.stack.setCurrentWidget(self.plain)
         else:
             self.plain.clear()
@@ -134,7 +139,7 @@ class SecretView(QWidget):
         if not self.has_secret:
             return
         assert self._secret is not None
-        self._clipboard.copy(self._secret.reveal_text("utf-8"))
+        self._clipboard.copy(self._secret.reveal_text_escaped()[0])
         self.copied.emit()
 
     def clear(self) -> None:
