@@ -71,12 +71,46 @@ class FileSource:
 
 
 def _zip_of(folder: Path) -> Any:
-    from zipstream.ng import ZipStream, walk
+    from zipstream.ng import ZipStream
 
     zs = ZipStream(sized=True)
-    for item in walk(str(folder), preserve_empty=True, followlinks=False):
-        zs.add_path(item, arcname=os.path.relpath(item, folder), recurse=False)
+    for item in _folder_items(folder):
+        zs.add_path(str(item), arcname=os.path.relpath(item, folder), recurse=False)
     return zs
+
+
+def _folder_items(folder: Path) -> list[Path]:
+    """Every directory and regular file in ``folder``; anything else is refused, naming it.
+
+    Symbolic links are never followed or sent: one pointing outside the folder would send
+    what the person did not choose, and a broken one has nothing to send. Sockets, pipes
+    and devices have no content to send either.
+    """
+    items: list[Path] = []
+    refused: list[str] = []
+    for root, dirnames, filenames in os.walk(folder, followlinks=False, onerror=_raise_unreadable):
+        here = Path(root)
+        if here != folder:
+            items.append(here)
+        for name in [*dirnames, *filenames]:
+            path = here / name
+            if path.is_symlink():
+                refused.append(f"{path.relative_to(folder)} (a symbolic link)")
+            elif name in filenames:
+                if stat.S_ISREG(path.lstat().st_mode):
+                    items.append(path)
+                else:
+                    refused.append(f"{path.relative_to(folder)} (not a regular file)")
+        dirnames[:] = [name for name in dirnames if not (here / name).is_symlink()]
+    if refused:
+        shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise InputError(f"the folder {folder.name} holds what cannot be sent: {shown}. Symbolic links are never "
+                         "followed; remove them (or copy what they point to into the folder) and share it again")
+    return items
+
+
+def _raise_unreadable(exc: OSError) -> None:
+    raise InputError(f"cannot read {exc.filename}: {exc.strerror}")
 
 
 def file_source(path: Path) -> FileSource:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ots_desktop.core.errors import ExitCode
@@ -48,3 +50,20 @@ def test_malformed_code_is_bad_input_not_an_alert(wormhole_server: RunningServer
 def test_code_length_out_of_range_is_a_usage_error() -> None:
     result = run_ots("send", "--code-length", "9", stdin=b"x")
     assert result.returncode == ExitCode.USAGE
+
+
+@pytest.mark.usefixtures("keychain")
+def test_a_folder_with_symbolic_links_is_refused_naming_them(wormhole_server: RunningServer, tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".env").write_text("A=1\n")
+    (folder / "sub" / "passwd").symlink_to("/etc/passwd")  # would send a file from outside the folder
+    (folder / "gone").symlink_to(tmp_path / "nothing-here")  # broken
+    (folder / "etc").symlink_to("/etc", target_is_directory=True)
+    result = run_ots("send", "--mailbox-url", wormhole_server.mailbox_url, "--file", str(folder), "--json")
+    assert result.returncode == ExitCode.INPUT, result
+    assert "Traceback" not in result.stderr and '"code"' not in result.stdout
+    for name in ("sub/passwd", "gone", "etc"):
+        assert f"{name} (a symbolic link)" in result.stderr
+    listed = json_lines(run_ots("audit", "list", "--json").stdout)
+    assert not [row for row in listed if row["event_type"] == "share_created"]
