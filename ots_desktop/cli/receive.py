@@ -9,7 +9,7 @@ import click
 
 from ots_desktop.cli.context import audit_log_in_background
 from ots_desktop.cli.link_options import ca_file_option
-from ots_desktop.cli.output import emit_json, say, write_secret
+from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
@@ -23,16 +23,22 @@ from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
 
+ARGV_LINK_NOTE = ("ots: note: a link given as an argument can be read by every user of this machine (in the process "
+                  "list) while ots runs. Paste it at the prompt of a bare `ots receive`, or pipe it in.")
+
 
 def _read_code(code: str | None) -> str:
     if code:
+        if "#" in code and "://" in code:
+            warn(ARGV_LINK_NOTE)
         return code.strip()
     if sys.stdin.isatty():
         code = click.prompt("Wormhole code or link", err=True, hide_input=False)
     else:
         code = sys.stdin.readline()
     if not code or not code.strip():
-        raise InputError("no code or link given: pass it as an argument or on stdin")
+        raise InputError("no code or link given: type it at the prompt, pipe it in, or (for a code) pass it as an "
+                         "argument")
     return code.strip()
 
 

@@ -638,3 +638,13 @@ def test_a_text_link_that_is_not_utf8_is_shown_escaped_not_lost(links: Links) ->
     line = result.lines()[-1]
     assert line["escaped"] is True and line["text"] == "caf\\xe9 \\xff\\xfe key=1"
     assert "not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_link_on_stdin_is_the_quiet_way_and_argv_gets_a_note(links: Links) -> None:
+    [made] = links.send(b"argv or stdin")
+    on_stdin = links.ots("receive", side=links.receiver, stdin=made["link"].encode() + b"\n")
+    assert on_stdin.returncode == 0 and on_stdin.stdout == "argv or stdin"
+    assert "process list" not in on_stdin.stderr
+    [again] = links.send(b"argv or stdin")
+    in_argv = links.receive(again["link"])
+    assert in_argv.returncode == 0 and "process list" in in_argv.stderr
