@@ -41,15 +41,13 @@ from ots_desktop.core.ids import b64u_encode, new_fragment_key, new_share_id
 from ots_desktop.core.kdf import auth_token_hash, derive_keys
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareRecord, SharesError, ShareStore
+from ots_desktop.core.times import rfc3339
 
 MAX_FILE_BYTES = 256 * 1024 * 1024
 
 __all__ = ["LinkChannel", "LinkPolicy", "LinkReceived", "ReceiveOptions", "SentLink", "WatchUpdate"]
 
 
-def rfc3339(moment: datetime) -> str:
-    """``2026-11-28T04:00:00Z``: the relay's time format."""
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass

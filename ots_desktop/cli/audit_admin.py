@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ots_desktop import __version__
-from ots_desktop.cli.context import audit_log, keychain_for, open_keystore, prompt_secret, read_fd_secret
+from ots_desktop.cli.context import audit_log, keychain_for, open_keystore, prompt_twice, read_fd_secret
 from ots_desktop.cli.output import emit_json, say
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.keys import fingerprint
@@ -74,12 +74,8 @@ def rotate(as_json: bool) -> None:
 def _new_passphrase(fd: int | None) -> SecretBuffer:
     if fd is not None:
         return read_fd_secret(fd)
-    first = prompt_secret("New key file passphrase: ")
-    with prompt_secret("Repeat the passphrase: ") as second:
-        if bytes(first.view()) != bytes(second.view()):
-            first.close()
-            raise InputError("the two passphrases differ; nothing was changed")
-    return first
+    return prompt_twice("New key file passphrase: ", "Repeat the passphrase: ",
+                        "the two passphrases differ; nothing was changed")
 
 
 @click.command("keystore")

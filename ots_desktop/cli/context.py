@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import getpass
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 
 from ots_desktop import __version__
@@ -15,11 +14,13 @@ from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStor
 from ots_desktop.core.audit.keystore_choice import check_keystore_choice
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config
-from ots_desktop.core.errors import OtsError
+from ots_desktop.core.errors import InputError, OtsError
 from ots_desktop.core.paths import AppPaths, app_paths
 from ots_desktop.core.secret import SecretBuffer, without_final_newline
 
 MAX_PASSPHRASE = 4096
+NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it from a file descriptor with "
+          "a --*-fd option")
 
 
 def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
@@ -32,12 +33,38 @@ def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
     return without_final_newline(raw)
 
 
-def prompt_secret(prompt: str) -> SecretBuffer:
-    """Ask on the terminal with echo off."""
-    if not os.path.exists("/dev/tty") and not sys.stdin.isatty():
-        raise OtsError("a passphrase is needed but there is no terminal; pass it with a --*-fd option")
-    text = bytearray(getpass.getpass(prompt).encode("utf-8"))
+def have_tty() -> bool:
+    """Whether this process can talk to a terminal (its controlling tty)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def prompt_secret(prompt: str, *, no_tty: str = NO_TTY) -> SecretBuffer:
+    """Ask on the terminal with echo off: the one prompt every secret, passphrase and key file uses."""
+    if not have_tty():
+        raise InputError(no_tty)
+    try:
+        text = bytearray(getpass.getpass(prompt).encode("utf-8"))
+    except EOFError:
+        raise InputError("nothing was typed") from None
     return SecretBuffer(text, wipe_source=True)
+
+
+def prompt_twice(prompt: str, again: str, mismatch: str, *, no_tty: str = NO_TTY) -> SecretBuffer:
+    """Ask twice (echo off); InputError(``mismatch``) when the two differ."""
+    first = prompt_secret(prompt, no_tty=no_tty)
+    try:
+        with prompt_secret(again, no_tty=no_tty) as second:
+            if bytes(first.view()) != bytes(second.view()):
+                raise InputError(mismatch)
+    except BaseException:
+        first.close()
+        raise
+    return first
 
 
 def keychain_for(paths: AppPaths) -> KeyStore:

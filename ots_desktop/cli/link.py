@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ots_desktop.cli.context import audit_log
-from ots_desktop.cli.link_options import ca_file_from, ca_file_option, load_link_config, relay_clients, run, shares_file
+from ots_desktop.cli.link_options import ca_file_from, ca_file_option, relay_clients, run, shares_file
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.events import Reason
+from ots_desktop.core.config import load_user_config
 from ots_desktop.core.durations import parse_duration
 from ots_desktop.core.errors import ExitCode, InputError
 from ots_desktop.core.events import EventBus
@@ -69,7 +70,7 @@ def _print_status(record: ShareRecord, status: ShareStatus) -> None:
 def _channel(log: AuditLog, shares: ShareStore, ca_file: Path | None) -> LinkChannel:
     from ots_desktop.channels.link import LinkChannel
 
-    return LinkChannel(log, EventBus(), shares, client=relay_clients(ca_file_from(ca_file, load_link_config())))
+    return LinkChannel(log, EventBus(), shares, client=relay_clients(ca_file_from(ca_file, load_user_config())))
 
 
 @click.group()

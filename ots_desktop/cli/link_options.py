@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ots_desktop.cli.context import read_fd_secret
-from ots_desktop.core.config import Config, load_config
+from ots_desktop.cli.context import prompt_secret, prompt_twice, read_fd_secret
+from ots_desktop.core.config import Config
 from ots_desktop.core.errors import ConfigError, InputError
 from ots_desktop.core.kdf import passphrase_from_text
 from ots_desktop.core.paths import app_paths
@@ -28,9 +26,6 @@ NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it fr
           "--passphrase-fd N")
 
 
-def load_link_config() -> Config:
-    """The user's config (with ``OTS_*`` overrides)."""
-    return load_config(app_paths().config_file)
 
 
 def relay_url_from(option: str | None, config: Config) -> str:
@@ -69,14 +64,6 @@ def relay_clients(ca_file: Path | None) -> Callable[[str], RelayClient]:
     return make
 
 
-def have_tty() -> bool:
-    """Whether this process can talk to a terminal (its controlling tty)."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return False
-    os.close(fd)
-    return True
 
 
 def _normalised(raw: SecretBuffer) -> SecretBuffer:
@@ -95,31 +82,17 @@ def _normalised(raw: SecretBuffer) -> SecretBuffer:
             del text
 
 
-def _ask(prompt: str) -> SecretBuffer:
-    if not have_tty():
-        raise InputError(NO_TTY)
-    try:
-        return SecretBuffer(bytearray(getpass.getpass(prompt).encode("utf-8")), wipe_source=True)
-    except EOFError:
-        raise InputError("no passphrase was typed") from None
 
 
 def ask_new_passphrase() -> SecretBuffer:
     """Ask twice on the terminal (echo off); both must match."""
-    first = _normalised(_ask("Passphrase for the link: "))
-    try:
-        with _normalised(_ask("Type it again: ")) as second:
-            if first != second:
-                raise InputError("the two passphrases differ; nothing was sent")
-    except BaseException:
-        first.close()
-        raise
-    return first
+    return _normalised(prompt_twice("Passphrase for the link: ", "Type it again: ",
+                                    "the two passphrases differ; nothing was sent", no_tty=NO_TTY))
 
 
 def ask_passphrase() -> SecretBuffer:
     """Ask once on the terminal (echo off)."""
-    return _normalised(_ask("Passphrase: "))
+    return _normalised(prompt_secret("Passphrase: ", no_tty=NO_TTY))
 
 
 def passphrase_from_fd(fd: int) -> SecretBuffer:

@@ -5,18 +5,17 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from ots_desktop.cli.context import audit_log
+from ots_desktop.cli.context import audit_log, have_tty
 from ots_desktop.cli.link_options import (
     ask_passphrase,
     ca_file_from,
-    have_tty,
-    load_link_config,
     passphrase_from_fd,
     relay_clients,
     run,
 )
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state
+from ots_desktop.core.config import load_user_config
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
 from ots_desktop.core.secret import SecretBuffer
 
@@ -40,7 +39,7 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
     passphrase: SecretBuffer | None = None
     try:
         require_secure(link.base_url)
-        clients = relay_clients(ca_file_from(ca_file, load_link_config()))
+        clients = relay_clients(ca_file_from(ca_file, load_user_config()))
         if passphrase_fd is not None:
             passphrase = passphrase_from_fd(passphrase_fd)
         options = ReceiveOptions(out_dir=out_dir, passphrase=passphrase,

@@ -12,7 +12,6 @@ from ots_desktop.cli.context import audit_log
 from ots_desktop.cli.link_options import (
     ask_new_passphrase,
     ca_file_from,
-    load_link_config,
     passphrase_from_fd,
     relay_clients,
     relay_url_from,
@@ -21,6 +20,7 @@ from ots_desktop.cli.link_options import (
 )
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state
+from ots_desktop.core.config import load_user_config
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
@@ -111,7 +111,7 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
     try:
         if options.passphrase and options.passphrase_fd is not None:
             raise click.UsageError("use --passphrase or --passphrase-fd, not both")
-        config = load_link_config()
+        config = load_user_config()
         relay_url = relay_url_from(options.relay, config)
         clients = relay_clients(ca_file_from(options.ca_file, config))
         policy = LinkPolicy(expires_in=_expiry(options.expire, config.link_expiry_s),

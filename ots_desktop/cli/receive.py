@@ -15,11 +15,11 @@ from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
     confirm_on_tty,
     human_events,
-    load_settings_config,
     server_options,
     warn_plain_mailbox,
 )
 from ots_desktop.core.codes import check_code
+from ots_desktop.core.config import load_user_config
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
 
@@ -85,7 +85,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
         raise click.UsageError("--output, --passphrase-fd and --ca-file are for links; a wormhole code saves files "
                                "in --out")
     the_code = check_code(the_code)  # a malformed code is bad input, not a wrong guess to alert on
-    config = load_settings_config()
+    config = load_user_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)
     warn_plain_mailbox(settings.mailbox_url, as_json)

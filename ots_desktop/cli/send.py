@@ -16,11 +16,11 @@ from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
     confirm_on_tty,
     human_events,
-    load_settings_config,
     server_options,
     warn_plain_mailbox,
 )
 from ots_desktop.core.codes import code_uri
+from ots_desktop.core.config import load_user_config
 from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.policy import TEXT_MAX_BYTES, TEXT_TOO_LARGE, check_note, check_recipient_count
@@ -118,7 +118,7 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
     from ots_desktop import runtime
     from ots_desktop.channels.wormhole import SendHooks, WormholeChannel, WormholeSettings
 
-    config = load_settings_config()
+    config = load_user_config()
     settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             code_length=code_length, peer_timeout_s=timeout)
     warn_plain_mailbox(settings.mailbox_url, as_json)

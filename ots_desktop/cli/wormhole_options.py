@@ -10,10 +10,8 @@ from typing import Any, TypeVar
 import click
 
 from ots_desktop.cli.output import emit_json, warn
-from ots_desktop.core.config import Config, load_config
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.hosts import mailbox_warning
-from ots_desktop.core.paths import app_paths
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,9 +27,6 @@ def server_options(func: F) -> F:
     return func
 
 
-def load_settings_config() -> Config:
-    """The user's config (with ``OTS_*`` overrides)."""
-    return load_config(app_paths().config_file)
 
 
 def warn_plain_mailbox(mailbox_url: str, as_json: bool) -> None:

@@ -119,6 +119,13 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     return Config(**values).validate()
 
 
+def load_user_config() -> Config:
+    """This installation's settings: its config file (under ``OTS_HOME`` when set) with ``OTS_*`` overrides."""
+    from ots_desktop.core.paths import app_paths
+
+    return load_config(app_paths().config_file)
+
+
 def _toml_value(value: object) -> str:
     if isinstance(value, int):
         return str(value)

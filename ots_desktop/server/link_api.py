@@ -14,12 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ots_desktop.core.ids import b64u_encode
+from ots_desktop.core.times import rfc3339_from_timestamp as iso
 from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
 from ots_desktop.server.link_policy import (
     ApiError,
@@ -54,11 +54,6 @@ class RelaySettings:
     clock: Callable[[], float] = time.time
 
 
-def iso(ts: float | None) -> str | None:
-    """RFC 3339 UTC to the second, or None."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -34,6 +34,7 @@ from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import ConfigError, InputError, OtsError
 from ots_desktop.core.hosts import mailbox_warning
+from ots_desktop.core.messages import sentence as _sentence
 from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
@@ -52,10 +53,6 @@ class FieldError(OtsError):
         self.field = field
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _line(parent: QWidget, name: str, placeholder: str = "") -> QLineEdit:

@@ -24,6 +24,7 @@ from ots_desktop.core.audit.store import AuditStore, is_sqlite_file
 from ots_desktop.core.errors import AuditError, InputError, OtsError
 from ots_desktop.core.paths import AppPaths
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.times import utc_now_ms
 
 if TYPE_CHECKING:
     from ots_desktop.core.audit.log import AuditLog
@@ -31,9 +32,7 @@ if TYPE_CHECKING:
 ARCHIVE_DIR = "audit-archive"
 
 
-def utc_now() -> str:
-    """The current time as the log writes it (ISO 8601, UTC, milliseconds)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+utc_now = utc_now_ms
 
 
 def fingerprint_key(keystore: KeyStore, *, create: bool) -> SecretBuffer:

@@ -39,6 +39,7 @@ from ots_desktop.core.audit.review import (
 )
 from ots_desktop.core.errors import OtsError
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.messages import sentence as _sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.export import ask_export_target
 from ots_desktop.ui.activity.lookup import LookupPanel
@@ -52,10 +53,6 @@ REFRESH_DELAY_MS = 400
 MAX_COLUMN_WIDTH = 280
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _count(n: int, one: str, many: str) -> str:

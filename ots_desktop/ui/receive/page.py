@@ -36,6 +36,7 @@ from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
@@ -43,7 +44,7 @@ from ots_desktop.ui.receive.code_completer import CodeCompleter
 from ots_desktop.ui.receive.prompts import PassphrasePrompt, VerifyPrompt
 from ots_desktop.ui.receive.saved_view import FolderChooser, SavedView
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS, SecretView
-from ots_desktop.ui.receive.status import describe, percent, sentence
+from ots_desktop.ui.receive.status import describe, percent
 from ots_desktop.ui.tasks import describe_error
 
 NOT_A_CODE = ("That is neither a wormhole code nor a one-time link. A code looks like 7-crossover-clockwork; a link "

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from ots_desktop.core.audit.events import Channel
 from ots_desktop.core.events import ChannelEvent, EventKind
-
-
-def sentence(text: str) -> str:
-    """``text`` with a capital first letter and a final full stop."""
-    text = text.strip()
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
+from ots_desktop.core.messages import sentence
 
 
 def percent(done: int, total: int) -> int:

@@ -18,13 +18,6 @@ _STATE_COLOURS = {
 }
 
 
-def sentence(text: str) -> str:
-    """``text`` with a capital first letter and a full stop: channel messages are clauses."""
-    text = text.strip()
-    if not text:
-        return text
-    text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "!", "?", ")")) else text + "."
 
 
 def big_font(base: QFont, *, scale: float = 1.6, monospace: bool = False) -> QFont:

@@ -17,8 +17,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 
 from ots_desktop.channels.link_types import SentLink
 from ots_desktop.core.errors import OtsError
+from ots_desktop.core.messages import sentence
+from ots_desktop.core.times import parse_rfc3339
 from ots_desktop.ui.context import Level, UiContext
-from ots_desktop.ui.send.card import ShareCard, sentence
+from ots_desktop.ui.send.card import ShareCard
 from ots_desktop.ui.send.qr import QrView
 from ots_desktop.ui.tasks import describe_error
 
@@ -40,7 +42,7 @@ _ENDINGS = {
 
 def _moment(stamp: str) -> datetime | None:
     try:
-        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone()
+        return parse_rfc3339(stamp).astimezone()
     except ValueError:
         return None
 

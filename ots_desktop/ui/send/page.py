@@ -27,10 +27,11 @@ from PySide6.QtWidgets import (
 
 from ots_desktop.channels.link_types import LinkPolicy
 from ots_desktop.core.errors import InputError, OtsError
+from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
-from ots_desktop.ui.send.card import ShareCard, sentence
+from ots_desktop.ui.send.card import ShareCard
 from ots_desktop.ui.send.card_list import CardList
 from ots_desktop.ui.send.choices import LINK, MAX_TEXT, LinkChoices, WormholeChoices, check_channel
 from ots_desktop.ui.send.drop_zone import DropZone

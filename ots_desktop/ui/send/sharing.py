@@ -18,9 +18,9 @@ from PySide6.QtCore import QObject, Signal
 
 from ots_desktop.channels.link_types import SentLink
 from ots_desktop.channels.wormhole import SendHooks
+from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.context import UiContext
-from ots_desktop.ui.send.card import sentence
 from ots_desktop.ui.send.card_list import CardList
 from ots_desktop.ui.send.choices import LINK, WORMHOLE, LinkChoices, WormholeChoices
 from ots_desktop.ui.send.file_queue import Queued

@@ -17,9 +17,10 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QW
 from ots_desktop.channels.wormhole import SendHooks
 from ots_desktop.core.audit.events import Channel
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.messages import sentence
 from ots_desktop.core.sizes import format_size
 from ots_desktop.ui.context import Level, UiContext
-from ots_desktop.ui.send.card import ShareCard, big_font, sentence
+from ots_desktop.ui.send.card import ShareCard, big_font
 from ots_desktop.ui.send.code_words import code_groups, display_code, qr_uri
 from ots_desktop.ui.send.qr import QrView
 
