@@ -28,7 +28,8 @@ from ots_desktop.core.events import EventKind
 from ots_desktop.core.kdf import derive_keys
 from ots_desktop.core.secret import SecretBuffer
 
-TEXT_NAME = "secret.txt"
+TEXT_NAME = "secret.txt"  # a text saved to a folder
+FILE_NAME = "secret.bin"  # a file whose sender gave no name (as the browser page names it)
 
 
 @dataclass
@@ -188,7 +189,7 @@ async def _deliver(opened: Opened, reporter: LinkReporter, options: ReceiveOptio
             reporter.record(EventType.SECRET_RECEIVED)
             result.text = opened.plaintext
             return result
-        result.name = check_name(opened.meta.get("name", TEXT_NAME))
+        result.name = check_name(opened.meta.get("name", FILE_NAME if kind == "file" else TEXT_NAME))
         part = await asyncio.to_thread(_write_part, opened.plaintext, _folder(options))
         try:
             reporter.record(EventType.SECRET_RECEIVED)

@@ -58,9 +58,10 @@ def _show_code(code: str, as_json: bool) -> None:
     say(f"Wormhole code: {code}")
     warn("On the other side: ots receive (or: wormhole receive), then type the code.")
     if sys.stdout.isatty():
-        import segno
+        from ots_desktop.cli.terminal_qr import terminal_qr
 
-        segno.make(code_uri(code), error="m").terminal(out=sys.stdout, compact=True)
+        sys.stdout.write(terminal_qr(code_uri(code)))
+        sys.stdout.flush()
 
 
 @click.command()

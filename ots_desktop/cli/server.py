@@ -62,6 +62,18 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     return size
 
 
+def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
+    # Taken as text: click's Path type would quietly turn "" into the current folder.
+    if value is None:
+        return None
+    if not value.strip() or not value.isprintable():
+        raise click.BadParameter("must name a folder")
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"{path} is a file, not a folder")
+    return path
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback needs TLS (--tls-cert/--tls-key or a proxy in front).")
@@ -94,7 +106,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
               help="Let several relay processes share --link-port (Linux SO_REUSEPORT), e.g. on one Redis.")
 @click.option("--no-wormhole", is_flag=True, help="Run only the link relay (no mailbox, no transit relay).")
 @click.option("--no-link", is_flag=True, help="Run only the wormhole mailbox and transit relay.")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--data-dir", default=None, callback=_folder, metavar="DIRECTORY",
               help="Directory for the databases (default: 'server' in the app's state directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON 'ready' line once listening.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
@@ -112,6 +124,10 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
     """
     if no_wormhole and no_link:
         raise click.UsageError("--no-wormhole and --no-link together leave nothing to run")
+    if not host.strip() or any(not ch.isprintable() or ch.isspace() for ch in host):
+        # An empty host would listen on every interface: say so with an explicit 0.0.0.0 or ::.
+        raise click.BadParameter("give an address or host name (0.0.0.0 or :: to listen on every interface)",
+                                 param_hint="--host")
     if not no_wormhole and port != 0 and port == transit_port:
         raise click.UsageError("--port and --transit-port must differ")
     if not no_wormhole and not no_link and link_port != 0 and link_port in (port, transit_port):

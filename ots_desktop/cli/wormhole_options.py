@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Callable
@@ -81,7 +82,7 @@ def human_events(event: ChannelEvent) -> None:
 def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
     """A verifier confirmation that asks on the terminal, even when stdin is a pipe."""
 
-    async def confirm(words: str) -> bool:
+    def ask(words: str) -> bool:
         tty = "/dev/tty" if os.path.exists("/dev/tty") else None
         if tty is None:
             return False
@@ -90,5 +91,9 @@ def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
             term.flush()
             answer = term.readline().strip().lower()
         return answer in ("y", "yes")
+
+    async def confirm(words: str) -> bool:
+        # The read blocks; on a worker thread, so the wormhole (and the other side's news) keeps moving.
+        return await asyncio.to_thread(ask, words)
 
     return confirm

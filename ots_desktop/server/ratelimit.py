@@ -10,6 +10,9 @@ from dataclasses import dataclass
 MAX_CLIENTS = 50_000
 
 
+MAX_PER_MINUTE = 1_000_000
+
+
 @dataclass(frozen=True)
 class Rate:
     """``per_minute`` requests per minute, with bursts of up to ``burst`` (0 per minute: no limit)."""
@@ -28,6 +31,8 @@ class Rate:
             raise ValueError(f"a rate is N or N/BURST requests per minute, not {text!r}") from None
         if per_minute < 0 or burst_n < 1:
             raise ValueError(f"a rate must be >= 0 per minute with a burst >= 1, not {text!r}")
+        if per_minute > MAX_PER_MINUTE or burst_n > MAX_PER_MINUTE:
+            raise ValueError(f"a rate is at most {MAX_PER_MINUTE:,} per minute (0 turns the limit off), not {text!r}")
         return cls(per_minute, burst_n)
 
     def __str__(self) -> str:

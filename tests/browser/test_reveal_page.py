@@ -412,3 +412,20 @@ def test_the_screenshot_target_renders_every_state(playwright: Playwright, tmp_p
     written = screenshots.take(tmp_path / "shots", playwright)
     assert {path.name for path in written} >= {f"reveal-{name}.png" for name in screenshots.STATES}
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in written)
+
+
+def test_text_that_is_not_utf8_is_shown_with_a_warning_and_a_bom_is_kept(page: Page, relay: LocalRelay) -> None:
+    share = seal_share(b"caf\xe9 key")
+    relay.park(share)
+    assert open_link(page, share.link(relay.url)) == "ready"
+    reveal(page)
+    assert wait_state(page, "text", "damaged") == "text"
+    assert "not valid UTF-8" in str(page.get_by_role("status").text_content())
+    assert shown_text(page) == "caf\ufffd key"
+    bom = seal_share("\ufeffwith a byte order mark".encode())
+    relay.park(bom)
+    assert open_link(page, bom.link(relay.url)) == "ready"
+    reveal(page)
+    assert wait_state(page, "text", "damaged") == "text"
+    assert shown_text(page) == "\ufeffwith a byte order mark"
+    assert "not valid UTF-8" not in str(page.get_by_role("status").text_content())

@@ -466,12 +466,22 @@
       return;
     }
     document.body.dataset.state = "text";
-    page.text = new TextDecoder("utf-8").decode(opened.plaintext);
+    // As ots does: the exact text, a leading byte order mark included; bytes that are not UTF-8 are
+    // shown as U+FFFD and the page says so, rather than losing the secret.
+    let notUtf8 = false;
+    try {
+      page.text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(opened.plaintext);
+    } catch (e) {
+      page.text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(opened.plaintext);
+      notUtf8 = true;
+    }
     opened.plaintext.fill(0);
     $("secret-text").textContent = "\u2022".repeat(Math.min(Math.max(page.text.length, 8), 24));
     $("secret-text").classList.add("masked");
     $("text-box").hidden = false;
-    setStatus("The secret is revealed, hidden behind dots. Use Show to display it or Copy to copy it." + more);
+    const warning = notUtf8 ? " It is not valid UTF-8 text: bytes that are not show as \uFFFD; open the link with" +
+      " ots to get them exactly." : "";
+    setStatus("The secret is revealed, hidden behind dots. Use Show to display it or Copy to copy it." + warning + more);
     $("show").focus();
   }
 
