@@ -33,6 +33,16 @@ def _wait_links(qtbot: QtBot, page, count: int = 1):  # type: ignore[no-untyped-
     return link_cards(page)
 
 
+def _share_by_link(qtbot: QtBot, ctx: UiContext, text: str):  # type: ignore[no-untyped-def]
+    """A Send page that shared ``text`` as a link; returns the page and its card."""
+    page = new_page(qtbot, ctx)
+    page.options.set_channel("link")
+    type_secret(qtbot, page, text)
+    click_share(qtbot, page)
+    [card] = _wait_links(qtbot, page)
+    return page, card
+
+
 def test_text_by_link_shows_a_receipt_when_opened(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
                                                   servers: RunningServer, tmp_path: Path) -> None:
     page = new_page(qtbot, ctx)
@@ -167,11 +177,7 @@ def test_a_stopped_relay_is_a_clear_error_and_the_secret_comes_back(qtbot: QtBot
 
 def test_a_link_that_cannot_be_followed_says_so_and_can_be_closed(qtbot: QtBot, ctx: UiContext,
                                                                   servers: RunningServer) -> None:
-    page = new_page(qtbot, ctx)
-    page.options.set_channel("link")
-    type_secret(qtbot, page, "followed-then-lost")
-    click_share(qtbot, page)
-    [card] = _wait_links(qtbot, page)
+    page, card = _share_by_link(qtbot, ctx, "followed-then-lost")
     assert not card.closable
     servers.stop()
     qtbot.waitUntil(card.follow_button.isVisible, timeout=NETWORK_MS)
@@ -188,11 +194,7 @@ def test_a_tail_rewritten_under_the_running_app_stops_the_next_share(qtbot: QtBo
     from tests.support.audit_forgery import attacker, edit_body, rehash_from
     from tests.support.cli import run_ots
 
-    page = new_page(qtbot, ctx)
-    page.options.set_channel("link")
-    type_secret(qtbot, page, "first share")
-    click_share(qtbot, page)
-    _wait_links(qtbot, page)
+    page, _card = _share_by_link(qtbot, ctx, "first share")
     qtbot.waitUntil(lambda: page.busy_label.text() == "", timeout=NETWORK_MS)
     with attacker(ctx.services.paths.audit_db) as db:
         last = db.execute("SELECT max(seq) FROM entries").fetchone()[0]

@@ -162,13 +162,8 @@ class AuditLog:
 
     def require_usable(self) -> None:
         """Raise unless the log verified: nothing that appends to it may start otherwise."""
-        report = self.problem
-        if report is None:
-            return
-        cls = AuditUnverifiableError if report.unverifiable else AuditTamperedError
-        where = "" if report.unverifiable or not report.first_bad_seq else f" at entry {report.first_bad_seq}"
-        raise cls(f"the audit log does not verify{where} ({report.problem}), so nothing is shared or received until "
-                  f"it does. {RECOVERY}")
+        if self.problem is not None:
+            raise _refusal(self.problem)
 
     def anchor(self) -> Checkpoint | None:
         """The latest checkpoint kept in the keychain."""
@@ -225,11 +220,7 @@ class AuditLog:
 
     def _refuse(self, report: VerifyReport) -> AuditError:
         self.problem = report
-        try:
-            self.require_usable()
-        except AuditError as exc:
-            return exc
-        raise AssertionError("unreachable")
+        return _refusal(report)
 
     def _commit(self, records: list[dict[str, Any]]) -> None:
         self.require_usable()
@@ -389,3 +380,13 @@ def _is_hex32(meta: dict[str, str]) -> bool:
         return len(bytes.fromhex(meta.get("root_public_key", ""))) == 32
     except ValueError:
         return False
+
+
+def _refusal(report: VerifyReport) -> AuditError:
+    """The error every action gets while the log does not verify: what failed, where, and the way out."""
+    where = "" if report.unverifiable or not report.first_bad_seq else f" at entry {report.first_bad_seq}"
+    message = (f"the audit log does not verify{where} ({report.problem}), so nothing is shared or received until it "
+               f"does. {RECOVERY}")
+    if report.unverifiable:
+        return AuditUnverifiableError(message)
+    return AuditTamperedError(message, seq=report.first_bad_seq)
