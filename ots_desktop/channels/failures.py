@@ -9,19 +9,8 @@ from __future__ import annotations
 import asyncio
 
 from ots_desktop.core.audit.events import Reason
-from ots_desktop.core.errors import ExitCode, OtsError
-
-_EXIT = {
-    Reason.WRONG_CODE: ExitCode.WRONG_CODE,
-    Reason.PEER_NEVER_CAME: ExitCode.PEER_NEVER_CAME,
-    Reason.CROWDED: ExitCode.CROWDED,
-    Reason.SERVER_UNREACHABLE: ExitCode.SERVER_UNREACHABLE,
-    Reason.TIMEOUT: ExitCode.TIMEOUT,
-    Reason.CANCELLED: ExitCode.CANCELLED,
-    Reason.UNSAFE_PATH: ExitCode.UNSAFE_PATH,
-    Reason.REJECTED: ExitCode.REJECTED,
-    Reason.TOO_LARGE: ExitCode.INPUT,  # as for links: the same failure, the same code
-}
+from ots_desktop.core.errors import OtsError
+from ots_desktop.core.failures import ALERT_REASONS, exit_code_for
 
 
 class ChannelFailure(OtsError):
@@ -30,12 +19,12 @@ class ChannelFailure(OtsError):
     def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
         self.reason = reason
-        self.exit_code = _EXIT.get(reason, ExitCode.TRANSFER_FAILED)
+        self.exit_code = exit_code_for(reason)
 
     @property
     def is_alert(self) -> bool:
         """Whether this failure may mean an attack (and so raises an alert)."""
-        return self.reason is Reason.WRONG_CODE or self.reason is Reason.CROWDED
+        return self.reason in ALERT_REASONS
 
 
 def wrong_code() -> ChannelFailure:

@@ -11,24 +11,6 @@ from ots_desktop.channels.failures import ChannelFailure
 from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.errors import ExitCode
 
-_EXIT = {
-    Reason.WRONG_PASSPHRASE: ExitCode.WRONG_CODE,
-    Reason.ALREADY_CONSUMED: ExitCode.NOT_FOUND,
-    Reason.EXPIRED: ExitCode.NOT_FOUND,
-    Reason.REVOKED: ExitCode.NOT_FOUND,
-    Reason.BURNED: ExitCode.NOT_FOUND,
-    Reason.BLOCKED_NETWORK: ExitCode.REJECTED,
-    Reason.SERVER_UNREACHABLE: ExitCode.SERVER_UNREACHABLE,
-    Reason.TIMEOUT: ExitCode.TIMEOUT,
-    Reason.TOO_LARGE: ExitCode.INPUT,
-    Reason.DAMAGED: ExitCode.TRANSFER_FAILED,
-    Reason.TRANSFER_FAILED: ExitCode.TRANSFER_FAILED,
-    Reason.UNSAFE_PATH: ExitCode.UNSAFE_PATH,
-    Reason.CANCELLED: ExitCode.CANCELLED,
-    Reason.ERROR: ExitCode.ERROR,
-}
-_ALERTS = frozenset({Reason.WRONG_PASSPHRASE, Reason.BLOCKED_NETWORK, Reason.ALREADY_CONSUMED, Reason.BURNED})
-
 # The relay's `state` of a finished share -> the reason the audit log records.
 GONE_REASONS = {
     "revealed": Reason.ALREADY_CONSUMED,
@@ -49,15 +31,11 @@ class LinkFailure(ChannelFailure):
                  state: str | None = None, attempts_left: int | None = None,
                  retry_after: int | None = None) -> None:
         super().__init__(reason, message)
-        self.exit_code = exit_code if exit_code is not None else _EXIT.get(reason, ExitCode.TRANSFER_FAILED)
+        if exit_code is not None:
+            self.exit_code = exit_code
         self.state = state
         self.attempts_left = attempts_left
         self.retry_after = retry_after
-
-    @property
-    def is_alert(self) -> bool:
-        """A wrong passphrase, a refused network, a link already opened or destroyed may mean an attack."""
-        return self.reason in _ALERTS
 
 
 def unreachable(url: str, detail: str) -> LinkFailure:

@@ -74,3 +74,16 @@ def test_malformed_codes_are_bad_input(typed: str, words: str) -> None:
 
     with pytest.raises(InputError, match=words):
         check_code(typed)
+
+
+def test_one_failure_vocabulary_for_both_channels() -> None:
+    from ots_desktop.channels.failures import ChannelFailure
+    from ots_desktop.channels.link_errors import LinkFailure
+    from ots_desktop.core.audit.events import Reason
+    from ots_desktop.core.failures import ALERT_REASONS, EXIT_CODES
+
+    for reason in Reason:
+        wormhole, link = ChannelFailure(reason, "x"), LinkFailure(reason, "x")
+        assert wormhole.exit_code == link.exit_code, reason
+        assert wormhole.is_alert == link.is_alert == (reason in ALERT_REASONS), reason
+    assert set(EXIT_CODES) <= set(Reason)
