@@ -122,6 +122,8 @@ class WormholeChannel:
             secret.close()
             await session.close()
             raise
+        if hooks.on_share is not None:
+            hooks.on_share(reporter.share_id)
         reporter.publish(EventKind.CREATED)
         await wormhole_send.send(session, reporter, secret, hooks)
         return reporter.share_id
@@ -140,6 +142,8 @@ class WormholeChannel:
         except BaseException:
             await session.close()
             raise
+        if hooks.on_share is not None:
+            hooks.on_share(reporter.share_id)
         reporter.publish(EventKind.CREATED)
         await wormhole_send.send(session, reporter, source, hooks)
         return reporter.share_id

@@ -27,6 +27,8 @@ class SendHooks:
     confirm: Confirm | None = None
     progress: Progress | None = None
     no_listen: bool = False
+    # The share's id once it is on record, before any event about it: the caller matches events by it.
+    on_share: Callable[[str], None] | None = None
 
 
 async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuffer | FileSource,

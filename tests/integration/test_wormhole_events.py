@@ -45,12 +45,14 @@ def test_text_share_publishes_each_step_in_order(loop: asyncio.AbstractEventLoop
     bus.subscribe(events.append)
     secret = SecretBuffer(b"db-password-\xc3\xa9-\"quoted\"\\")
     backing = secret._buf
+    shares: list[tuple[str, int]] = []
 
     async def both() -> bytes:
         with open_log() as alice, open_log(app_paths({"OTS_HOME": str(tmp_path / "bob")})) as bob:
             code: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            hooks = SendHooks(on_code=code.set_result, on_share=lambda share_id: shares.append((share_id, len(events))))
             sending = asyncio.ensure_future(WormholeChannel(settings, alice, bus).send_text(
-                secret, SendHooks(on_code=code.set_result), label="db", recipient="sam"))
+                secret, hooks, label="db", recipient="sam"))
             received = await WormholeChannel(settings, bob, bus).receive(await code, ReceiveHooks(out_dir=tmp_path))
             await sending
             assert received.text is not None
@@ -62,6 +64,9 @@ def test_text_share_publishes_each_step_in_order(loop: asyncio.AbstractEventLoop
     assert _kinds(events, "send") == ["created", "waiting", "connected", "delivered"]
     assert _kinds(events, "receive") == ["waiting", "connected", "received"]
     assert all(e.label == "db" for e in events if e.direction == "send")
+    # The share id reaches the caller through its hooks before the first event, and every event carries it.
+    [(share_id, events_before)] = shares
+    assert events_before == 0 and {e.share_id for e in events if e.direction == "send"} == {share_id}
 
 
 def test_wrong_code_is_an_alert_on_both_sides(loop: asyncio.AbstractEventLoop,

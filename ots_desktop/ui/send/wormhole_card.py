@@ -44,7 +44,6 @@ class WormholeShareCard(ShareCard):
         self.verify = verify
         self._code = ""
         self._share_id: str | None = None
-        self._claiming = False
         self._task: asyncio.Task[Any] | None = None
         self._verdict: asyncio.Future[bool] | None = None
         self._speaker = speaker
@@ -124,7 +123,7 @@ class WormholeShareCard(ShareCard):
     def hooks(self, *, with_progress: bool = False) -> SendHooks:
         """The hooks this card takes part in the share through."""
         return SendHooks(on_code=self._got_code, confirm=self._confirm if self.verify else None,
-                         progress=self._progress if with_progress else None)
+                         progress=self._progress if with_progress else None, on_share=self._on_share)
 
     def start(self, send: SendCall, *, with_progress: bool = False) -> None:
         """Run ``send`` (a channel's send with these hooks) and follow it to the end."""
@@ -141,9 +140,11 @@ class WormholeShareCard(ShareCard):
     def _failed(self, text: str) -> None:
         self.finish("failed", sentence(text), Level.ERROR)
 
+    def _on_share(self, share_id: str) -> None:
+        self._share_id = share_id
+
     def _got_code(self, code: str) -> None:
         self._code = code
-        self._claiming = True  # the channel announces WAITING right after handing out the code
         self.code_label.setText(display_code(code))
         self.qr.set_text(qr_uri(code))
         self.copy_button.setEnabled(True)
@@ -153,11 +154,7 @@ class WormholeShareCard(ShareCard):
     def _on_event(self, event: object) -> None:
         if not isinstance(event, ChannelEvent) or event.channel != Channel.WORMHOLE or event.direction != "send":
             return
-        if self._share_id is None:
-            if self._claiming and event.kind is EventKind.WAITING:
-                self._share_id, self._claiming = event.share_id, False
-            return
-        if event.share_id != self._share_id:
+        if self._share_id is None or event.share_id != self._share_id:
             return
         if event.kind is EventKind.CONNECTED and not self.verify:
             self.set_state("connected", "The other side is connected: sending…")
