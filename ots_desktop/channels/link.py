@@ -242,8 +242,11 @@ class LinkChannel:
     # -- receiving and the sender's view -------------------------------------------------
 
     async def receive(self, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:
-        """Open a link: look, derive the auth token (with the passphrase if one is needed), reveal, decrypt."""
-        return await link_receive.receive(self, link, options)
+        """Open a link: look, derive the auth token (with the passphrase if one is needed), reveal, decrypt.
+
+        A wrong passphrase is asked for again when ``options.on_wrong_passphrase`` is set.
+        """
+        return await link_receive.receive_retrying(self, link, options)
 
     async def status(self, share_id: str) -> tuple[ShareRecord, ShareStatus]:
         """The relay's view of one of our shares; records anything new in the audit log."""

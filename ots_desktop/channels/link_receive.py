@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ots_desktop.channels.link_context import LinkContext
@@ -21,7 +21,7 @@ from ots_desktop.channels.link_reporting import LinkReporter
 from ots_desktop.channels.link_urls import ParsedLink
 from ots_desktop.channels.relay_client import RelayClient
 from ots_desktop.channels.safe_files import check_name, create_unique, part_name, publish, unsafe
-from ots_desktop.core.audit.events import Channel, EventType
+from ots_desktop.core.audit.events import Channel, EventType, Reason
 from ots_desktop.core.envelope import Header, Opened, open_envelope, read_header
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.events import EventKind
@@ -47,6 +47,9 @@ class ReceiveOptions:
     passphrase: SecretBuffer | None = None
     ask_passphrase: Callable[[], Awaitable[SecretBuffer | None]] | None = None
     text_to_file: bool = False
+    # When set, a wrong passphrase that was asked for (not given up front) is shown through it and asked
+    # for again, as long as the relay has attempts left; the link is not consumed by a wrong one.
+    on_wrong_passphrase: Callable[[LinkFailure], None] | None = None
 
 
 @dataclass
@@ -128,6 +131,28 @@ def _publish(part: Path, name: str, options: ReceiveOptions) -> Path:
     finally:
         with contextlib.suppress(OSError):
             part.unlink()
+
+
+async def receive_retrying(channel: LinkContext, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:
+    """:func:`receive`, asking again after a wrong passphrase when ``options.on_wrong_passphrase`` is set."""
+    ask = options.ask_passphrase
+    if ask is None or options.on_wrong_passphrase is None:
+        return await receive(channel, link, options)
+    asked: list[bool] = []
+
+    async def counting() -> SecretBuffer | None:
+        asked.append(True)
+        return await ask()
+
+    attempt = replace(options, ask_passphrase=counting)
+    while True:
+        asked.clear()
+        try:
+            return await receive(channel, link, attempt)
+        except LinkFailure as failure:
+            if failure.reason is not Reason.WRONG_PASSPHRASE or not asked or not failure.attempts_left:
+                raise
+            options.on_wrong_passphrase(failure)
 
 
 async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOptions) -> LinkReceived:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.cli.context import audit_log, have_tty
 from ots_desktop.cli.link_options import (
     ask_passphrase,
@@ -25,6 +26,12 @@ def _human_events(event: ChannelEvent) -> None:
         warn(f"ALERT: {event.message}")
 
 
+def _wrong_passphrase(failure: LinkFailure) -> None:
+    # The alert itself is printed from the event stream; this says what happens next.
+    left = failure.attempts_left or 0
+    warn(f"ots: the link was not opened; try again ({left} attempt{'s' if left != 1 else ''} left).")
+
+
 async def _ask_on_tty() -> SecretBuffer | None:
     return await asyncio.to_thread(ask_passphrase)
 
@@ -42,8 +49,10 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
         clients = relay_clients(ca_file_from(ca_file, load_user_config()))
         if passphrase_fd is not None:
             passphrase = passphrase_from_fd(passphrase_fd)
+        on_tty = have_tty()
         options = ReceiveOptions(out_dir=out_dir, passphrase=passphrase,
-                                 ask_passphrase=_ask_on_tty if have_tty() else None)
+                                 ask_passphrase=_ask_on_tty if on_tty else None,
+                                 on_wrong_passphrase=_wrong_passphrase if on_tty else None)
         if output is not None:
             if output.is_dir():
                 options.out_dir = output

@@ -648,3 +648,22 @@ def test_a_link_on_stdin_is_the_quiet_way_and_argv_gets_a_note(links: Links) -> 
     [again] = links.send(b"argv or stdin")
     in_argv = links.receive(again["link"])
     assert in_argv.returncode == 0 and "process list" in in_argv.stderr
+
+
+def test_a_wrong_passphrase_typed_at_the_terminal_is_asked_again(links: Links) -> None:
+    from tests.support.terminal import Terminal
+
+    sent = with_passphrase(links, "send", PASSPHRASE, stdin=b"asked twice")
+    assert sent.returncode == 0, sent
+    [made] = sent.lines()
+    term = Terminal("receive", env=links.receiver.env)
+    term.expect("Wormhole code or link")
+    term.type(made["link"])
+    term.expect("Passphrase:")
+    term.type("not the passphrase")
+    term.expect("4 attempts left")
+    term.expect("Passphrase:")  # asked again: the link was not consumed
+    term.type(PASSPHRASE)
+    assert term.wait() == 0, term.text
+    assert "asked twice" in term.text and PASSPHRASE not in term.text and "not the passphrase" not in term.text
+    assert types(links.audit(links.receiver)).count(("alert", "wrong_passphrase")) == 1

@@ -27,6 +27,7 @@ class Terminal:
                 os._exit(127)
         self.pid, self.fd = pid, fd
         self.output = b""
+        self._seen = 0  # expect() looks only after its previous match
         self.returncode: int | None = None
 
     def _read(self, deadline: float) -> bool:
@@ -43,11 +44,13 @@ class Terminal:
         return True
 
     def expect(self, text: str, timeout: float = 30) -> None:
-        """Wait until ``text`` has been printed; AssertionError with the screen so far otherwise."""
+        """Wait until ``text`` is printed after the previous match; AssertionError with the screen otherwise."""
         deadline = time.monotonic() + timeout
-        while text.encode() not in self.output:
+        wanted = text.encode()
+        while (at := self.output.find(wanted, self._seen)) < 0:
             if not self._read(deadline) and time.monotonic() >= deadline:
                 raise AssertionError(f"{text!r} did not appear; the terminal shows:\n{self.text}")
+        self._seen = at + len(wanted)
 
     def type(self, line: str) -> None:
         """Type ``line`` and press Enter."""

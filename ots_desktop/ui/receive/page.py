@@ -32,7 +32,6 @@ from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import ParsedLink, is_link, parse_link
 from ots_desktop.channels.wormhole import CodeEntry, ReceiveHooks, WormholeChannel
 from ots_desktop.core import codes
-from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventKind
@@ -244,34 +243,26 @@ class ReceivePage(QWidget):
         self._show(result.text, result.path, result.size)
 
     async def _receive_link(self, link: ParsedLink) -> None:
-        asked: list[bool] = []
-
         async def ask() -> SecretBuffer | None:
-            asked.append(True)
             self.state.setText("Waiting for the passphrase…")
             return await self.passphrase_prompt.ask()
+
+        def wrong(failure: LinkFailure) -> None:
+            # Asked again, saying how many tries are left; the link was not consumed.
+            self.banner.error(sentence(failure.message))
 
         try:
             from ots_desktop.channels.link_receive import ReceiveOptions  # aiohttp: loaded on first use
 
-            options = ReceiveOptions(out_dir=self.save_folder, ask_passphrase=ask)
-            channel = self.ctx.services.link()
-            while True:
-                asked.clear()
-                try:
-                    result = await channel.receive(link, options)
-                    break
-                except LinkFailure as failure:
-                    if failure.reason is not Reason.WRONG_PASSPHRASE or not asked or not failure.attempts_left:
-                        raise
-                    # Ask again, saying how many tries are left; the link was not consumed.
-                    self.banner.error(sentence(failure.message))
-                except InputError:
-                    if not self.passphrase_prompt.cancelled:
-                        raise
-                    self.state.setText("Cancelled: the link was not opened, and it still works.")
-                    self.progress.hide()
-                    return
+            options = ReceiveOptions(out_dir=self.save_folder, ask_passphrase=ask, on_wrong_passphrase=wrong)
+            try:
+                result = await self.ctx.services.link().receive(link, options)
+            except InputError:
+                if not self.passphrase_prompt.cancelled:
+                    raise
+                self.state.setText("Cancelled: the link was not opened, and it still works.")
+                self.progress.hide()
+                return
         finally:
             link.close()
         self._show(result.text, result.path, result.size)
