@@ -15,6 +15,7 @@ import keyring.core
 import pytest
 
 from ots_desktop import runtime
+from ots_desktop.core.audit.keystore import KEYCHAIN_CALLS
 from tests.support.secret_service import SecretServiceSession, start_secret_service
 from tests.support.servers import RunningServer, start_ots_server
 
@@ -66,11 +67,14 @@ def keychain(secret_service: SecretServiceSession, monkeypatch: pytest.MonkeyPat
         warnings.warn(f"gnome-keyring-daemon had died and was restarted ({secret_service.restarts}); "
                       f"its log: {secret_service.root}", pytest.PytestWarning, stacklevel=1)
     monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service.address)
-    keyring.core.init_backend()
+    # keyring's backend probe talks to the Secret Service too: one keychain conversation at a time in this
+    # process, also while a worker thread of the app under test is still using the keychain.
+    with KEYCHAIN_CALLS:
+        keyring.core.init_backend()
     yield secret_service
     # Only resets keyring's choice for the next test. Should gnome-keyring have died just now (the
     # upstream race the next test's setup restarts it for), the test that ran is not failed for it.
-    with contextlib.suppress(RuntimeError):
+    with KEYCHAIN_CALLS, contextlib.suppress(RuntimeError):
         keyring.core.init_backend()
 
 

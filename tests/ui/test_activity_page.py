@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from PySide6.QtCore import Qt
 
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
-from ots_desktop.core.audit.keystore import FileKeyStore
+from ots_desktop.core.audit.keystore import KEYCHAIN_CALLS, FileKeyStore
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.paths import app_paths
@@ -155,10 +155,12 @@ def test_the_page_loads_when_shown_and_follows_channel_events(page: ActivityPage
 def unsafe_keychain(keychain: SecretServiceSession, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """keyring's 'fail' backend, as on a machine with no keychain at all."""
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    keyring.core.init_backend()
+    with KEYCHAIN_CALLS:
+        keyring.core.init_backend()
     yield
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
-    keyring.core.init_backend()
+    with KEYCHAIN_CALLS:
+        keyring.core.init_backend()
 
 
 def assert_fails_closed(page: ActivityPage, qtbot: QtBot, *words: str) -> None:

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from PySide6.QtCore import Qt
 
-from ots_desktop.core.audit.keystore import KeychainStatus
+from ots_desktop.core.audit.keystore import KEYCHAIN_CALLS, KeychainStatus
 from ots_desktop.core.config import Config, load_config
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.settings_page import SettingsPage
@@ -180,10 +180,12 @@ def test_the_keychain_in_use_is_shown_as_safe(keychain: SecretServiceSession, pa
 def unsafe_keychain(keychain: SecretServiceSession, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """keyring's 'fail' backend, as on a machine with no keychain at all."""
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    keyring.core.init_backend()
+    with KEYCHAIN_CALLS:
+        keyring.core.init_backend()
     yield
     monkeypatch.delenv("PYTHON_KEYRING_BACKEND")
-    keyring.core.init_backend()
+    with KEYCHAIN_CALLS:
+        keyring.core.init_backend()
 
 
 def test_an_unsafe_keychain_is_shown_with_the_reason(unsafe_keychain: None, page: SettingsPage,

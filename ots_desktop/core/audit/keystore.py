@@ -42,6 +42,14 @@ _HOW_TO_FIX = (
 )
 
 
+# One keychain conversation at a time in this process. Each keyring call opens a fresh D-Bus
+# connection, and gnome-keyring (42 to at least 50) can abort when a new connection's first call
+# is dispatched before the daemon has registered that client (GNOME gnome-keyring issues 183,
+# 190, 194), which concurrent callers make likely. Two pages opening their logs at once must not
+# take the user's keyring down.
+KEYCHAIN_CALLS = threading.RLock()
+
+
 class KeyStore(ABC):
     """A small name -> text store for key material."""
 
@@ -120,6 +128,12 @@ def _native_backend() -> keyring.backend.KeyringBackend | None:
 
 
 def choose_backend() -> keyring.backend.KeyringBackend:
+    """The safest keyring backend, or KeychainError saying why there is none (one keychain call at a time)."""
+    with KEYCHAIN_CALLS:
+        return _choose_backend()
+
+
+def _choose_backend() -> keyring.backend.KeyringBackend:
     """The safest keyring backend, or KeychainError saying why there is none.
 
     The chainer backend is unwrapped: chaining would let a write fall through to a
@@ -169,12 +183,6 @@ def scope_for(data_dir: Path) -> str:
     return hashlib.sha256(str(data_dir.absolute()).encode("utf-8")).hexdigest()[:20]
 
 
-# One keychain conversation at a time in this process. Each keyring call opens a fresh D-Bus
-# connection, and gnome-keyring (42 to at least 50) can abort when a new connection's first call
-# is dispatched before the daemon has registered that client (GNOME gnome-keyring issues 183,
-# 190, 194), which concurrent callers make likely. Two pages opening their logs at once must not
-# take the user's keyring down.
-_KEYCHAIN_CALLS = threading.Lock()
 
 
 class KeychainStore(KeyStore):
@@ -192,7 +200,7 @@ class KeychainStore(KeyStore):
         from keyring.errors import KeyringError
 
         try:
-            with _KEYCHAIN_CALLS:
+            with KEYCHAIN_CALLS:
                 return self._backend.get_password(SERVICE, self._account(name))
         except KeyringError as exc:
             raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
@@ -201,7 +209,7 @@ class KeychainStore(KeyStore):
         from keyring.errors import KeyringError
 
         try:
-            with _KEYCHAIN_CALLS:
+            with KEYCHAIN_CALLS:
                 self._backend.set_password(SERVICE, self._account(name), value)
         except KeyringError as exc:
             raise KeychainError(
@@ -211,7 +219,7 @@ class KeychainStore(KeyStore):
         from keyring.errors import KeyringError, PasswordDeleteError
 
         try:
-            with _KEYCHAIN_CALLS:
+            with KEYCHAIN_CALLS:
                 self._backend.delete_password(SERVICE, self._account(name))
         except PasswordDeleteError:
             return

@@ -100,7 +100,7 @@ def lookup_secret(log: AuditLog, secret: SecretBuffer) -> LookupResult:
     audit lookup`` and a pasted line add one the original did not have.
     """
     if not len(secret):
-        raise InputError("give the secret to look up first")
+        raise InputError("paste the secret to look up first")
     not_recorded = record_review(log, Reason.LOOKUP)
     matches = {row["seq"]: row for row in log.lookup(secret)}
     view = secret.view()

@@ -358,8 +358,8 @@ class ReceivePage(QWidget):
             self.state.setText(text)
 
     def _completion_unavailable(self, reason: str) -> None:
-        if self.busy:
-            return  # the running receive reports the same trouble in its own words
+        if self.busy or (self.banner.isVisible() and self.banner.level == str(Level.ERROR)):
+            return  # the running (or just failed) receive reports the same trouble in its own words
         why = reason.strip().rstrip(".")
         self.banner.show_message(f"Code completion is off: {why}. You can still type the whole code and press Enter; "
                                  "links do not need the mailbox.", Level.WARNING)
