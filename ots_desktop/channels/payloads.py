@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ots_desktop.channels.safe_files import name_problem
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.policy import check_text_size
 from ots_desktop.core.secret import SecretBuffer
@@ -94,7 +95,10 @@ def _folder_items(folder: Path) -> list[Path]:
             items.append(here)
         for name in [*dirnames, *filenames]:
             path = here / name
-            if path.is_symlink():
+            problem = name_problem(name)
+            if problem is not None:
+                refused.append(f"{path.relative_to(folder)} ({problem})")
+            elif path.is_symlink():
                 refused.append(f"{path.relative_to(folder)} (a symbolic link)")
             elif name in filenames:
                 if stat.S_ISREG(path.lstat().st_mode):
@@ -104,8 +108,9 @@ def _folder_items(folder: Path) -> list[Path]:
         dirnames[:] = [name for name in dirnames if not (here / name).is_symlink()]
     if refused:
         shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
-        raise InputError(f"the folder {folder.name} holds what cannot be sent: {shown}. Symbolic links are never "
-                         "followed; remove them (or copy what they point to into the folder) and share it again")
+        raise InputError(f"the folder {folder.name} holds what cannot be sent: {shown}. Rename what the receiver could "
+                         "not save, remove symbolic links (they are never followed) and special files, then share "
+                         "the folder again")
     return items
 
 
@@ -120,6 +125,10 @@ def file_source(path: Path) -> FileSource:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     name = path.resolve().name
+    problem = name_problem(name)
+    if problem is not None:
+        raise InputError(f"the name {name!r} cannot be saved by every receiver: {problem}. Rename it (or a copy of "
+                         "it) and share it again")
     if stat.S_ISDIR(info.st_mode):
         zs = _zip_of(path)
         sizes = [entry["size"] for entry in zs.info_list() if not entry["is_dir"]]

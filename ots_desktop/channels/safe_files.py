@@ -30,18 +30,35 @@ def unsafe(what: str) -> ChannelFailure:
     return ChannelFailure(Reason.UNSAFE_PATH, f"refused: {what}; nothing was saved")
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a file name on every system ots runs on, or None when it can."""
+    if not name:
+        return "it is empty"
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME:
+        return f"it is longer than {MAX_NAME} bytes"
+    if name in (".", ".."):
+        return "it names a folder, not a file"
+    for sep, what in (("/", "a slash"), ("\\", "a backslash")):
+        if sep in name:
+            return f"it holds {what}, so it is a path, not a name"
+    if ":" in name:
+        return "it holds a colon, which Windows does not allow in names (and reads as a drive or a stream)"
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        return "it holds control or invisible formatting characters"
+    if name.endswith((" ", ".")):
+        return "it ends with a dot or a space, which Windows drops"
+    if name.split(".", maxsplit=1)[0].upper() in _RESERVED:
+        return f"{name.split('.', maxsplit=1)[0]} is a device name that Windows reserves"
+    return None
+
+
 def check_name(name: object) -> str:
-    """Return ``name`` if it is a plain file name, else raise an UNSAFE_PATH failure."""
+    """Return ``name`` if it is a plain file name, else raise an UNSAFE_PATH failure saying which and why."""
     if not isinstance(name, str) or not name:
         raise unsafe("the sender gave no file name")
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME:
-        raise unsafe("the sender's file name is too long")
-    if name in (".", "..") or "/" in name or "\\" in name or ":" in name:
-        raise unsafe(f"the sender's file name {name!r} is a path, not a name")
-    if any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise unsafe("the sender's file name holds control or invisible formatting characters")
-    if name.split(".")[0].upper() in _RESERVED or name.endswith((" ", ".")):
-        raise unsafe(f"the sender's file name {name!r} is reserved on Windows")
+    problem = name_problem(name)
+    if problem is not None:
+        raise unsafe(f"the sender's file name {name!r} cannot be used: {problem}")
     return name
 
 

@@ -302,19 +302,21 @@ def test_a_malicious_sender_cannot_write_outside_the_folder(worm: Wormholes, iso
         assert not any(e.get("event") == "transit_connected" for e in evil.events())
 
 
-def test_a_refused_directory_is_not_reported_delivered(worm: Wormholes, isolated_home: Home) -> None:
+def test_a_folder_no_receiver_could_save_is_refused_before_sending(worm: Wormholes, isolated_home: Home) -> None:
+    """The sender hears which names and why, and can rename them; nothing starts, nothing is recorded."""
     source = isolated_home.root / "innocent"
     source.mkdir()
     (source / "readme.txt").write_bytes(b"fine\n")
     (source / "nul.txt").write_bytes(b"a name Windows reserves, refused by every receiver\n")
+    (source / "notes:draft.txt").write_bytes(b"a colon\n")
+    (source / "trailing.").write_bytes(b"a dot Windows drops\n")
     sender = worm.start_send(file=source)
-    receiver = worm.run_receive(sender.read_code(timeout=TIMEOUT_S), timeout=TIMEOUT_S)
-    assert_failed(receiver, ExitCode.UNSAFE_PATH, "unsafe_path")
-    assert files_of(worm.receiver.out) == []
-    sender.wait(TIMEOUT_S)
-    assert not audit_rows(worm.audit(worm.sender), "share_delivered")
-    assert sender.proc.returncode != 0, sender.describe()
-    assert failed_line(sender)["exit_code"] == sender.proc.returncode
+    assert sender.wait(TIMEOUT_S) == ExitCode.INPUT, sender.describe()
+    for name, why in (("nul.txt", "device name that Windows reserves"), ("notes:draft.txt", "colon"),
+                      ("trailing.", "ends with a dot")):
+        assert name in sender.stderr and why in sender.stderr, sender.describe()
+    assert "Rename" in sender.stderr and "Traceback" not in sender.stderr
+    assert not audit_rows(worm.audit(worm.sender), "share_created")
 
 
 # --------------------------------------------------------------------------- exiting promptly
