@@ -48,7 +48,7 @@ def name_problem(name: str) -> str | None:
     if name.endswith((" ", ".")):
         return "it ends with a dot or a space, which Windows drops"
     if name.split(".", maxsplit=1)[0].upper() in _RESERVED:
-        return f"{name.split('.', maxsplit=1)[0]} is a device name that Windows reserves"
+        return f"{name.split('.', maxsplit=1)[0]} is a device name reserved on Windows"
     return None
 
 

@@ -312,7 +312,7 @@ def test_a_folder_no_receiver_could_save_is_refused_before_sending(worm: Wormhol
     (source / "trailing.").write_bytes(b"a dot Windows drops\n")
     sender = worm.start_send(file=source)
     assert sender.wait(TIMEOUT_S) == ExitCode.INPUT, sender.describe()
-    for name, why in (("nul.txt", "device name that Windows reserves"), ("notes:draft.txt", "colon"),
+    for name, why in (("nul.txt", "device name reserved on Windows"), ("notes:draft.txt", "colon"),
                       ("trailing.", "ends with a dot")):
         assert name in sender.stderr and why in sender.stderr, sender.describe()
     assert "Rename" in sender.stderr and "Traceback" not in sender.stderr
