@@ -8,7 +8,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from ots_desktop.core.config import Config
-from ots_desktop.core.errors import AuditError, KeychainError
+from ots_desktop.core.errors import AuditError, AuditTamperedError, KeychainError
 from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.services import Services
@@ -44,3 +44,26 @@ def test_the_key_file_opens_with_its_passphrase_and_refuses_a_wrong_one(
     error = refused.exception()
     assert isinstance(error, KeychainError) and "passphrase for the key file" in str(error) and "is wrong" in str(error)
     again.close()
+
+
+def test_a_config_switch_to_the_key_file_is_refused_while_the_keychain_holds_the_log(
+        ui_loop: asyncio.AbstractEventLoop, qtbot: QtBot, isolated_home: Home, keychain: object) -> None:
+    """Someone writes keystore = "file" into config.toml: the app asks for no passphrase and makes no new keys."""
+    paths = app_paths()
+    first = Services(paths)
+    opened = first.audit_future()
+    _wait(qtbot, opened)
+    assert opened.exception() is None  # a log in the keychain
+    first.close()
+
+    paths.config_file.write_text('keystore = "file"\n')
+    services = Services(paths)
+    assert services.config.keystore == "file"
+    assert not services.needs_keyfile_passphrase  # the start-up dialog is not shown
+    assert "OS keychain holds this installation's audit log" in (services.keystore_problem() or "")
+    services.set_keyfile_passphrase(SecretBuffer(b"any passphrase at all"))  # as if typed anyway
+    refused = services.audit_future()
+    _wait(qtbot, refused)
+    assert isinstance(refused.exception(), AuditTamperedError)
+    assert not paths.keyfile.exists()
+    services.close()
