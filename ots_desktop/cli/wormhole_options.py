@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -80,16 +79,24 @@ def human_events(event: ChannelEvent) -> None:
 
 
 def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
-    """A verifier confirmation that asks on the terminal, even when stdin is a pipe."""
+    """A verifier confirmation that asks on the terminal, even when stdin is a pipe.
+
+    Refused up front (a usage error, before any code exists) when there is no terminal to ask on.
+    """
+    from ots_desktop.cli.context import have_tty
+
+    if not have_tty():
+        raise click.UsageError("--verify asks you to compare words on the terminal, and there is none")
 
     def ask(words: str) -> bool:
-        tty = "/dev/tty" if os.path.exists("/dev/tty") else None
-        if tty is None:
-            return False
-        with open(tty, "r+", encoding="utf-8") as term:
-            term.write(f"Verification words: {words}\n{prompt} [y/N] ")
-            term.flush()
-            answer = term.readline().strip().lower()
+        # Two plain streams on the terminal: a text stream opened "r+" needs a seekable file, which a tty is not.
+        try:
+            with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as inp:
+                out.write(f"Verification words: {words}\n{prompt} [y/N] ")
+                out.flush()
+                answer = inp.readline().strip().lower()
+        except OSError:
+            return False  # no terminal to ask on: not confirmed
         return answer in ("y", "yes")
 
     async def confirm(words: str) -> bool:

@@ -1,0 +1,85 @@
+"""``--verify`` on real terminals: both sides compare words at a pty, and a "no" reaches the other side at once.
+
+Each side is an ``ots`` process whose controlling terminal is a pseudo-terminal (the prompt
+opens /dev/tty, as it would for a person with stdin piped), on its own OTS_HOME, against the
+test session's real mailbox and transit relay.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from ots_desktop.core.errors import ExitCode
+from tests.support.servers import RunningServer
+from tests.support.terminal import Terminal
+
+pytestmark = pytest.mark.usefixtures("keychain")
+CODE = re.compile(rb"\b(\d+(?:-[a-z]+){2,})\b")
+
+
+def _flags(server: RunningServer) -> tuple[str, ...]:
+    return ("--verify", "--mailbox-url", server.mailbox_url, "--transit-helper", server.transit_helper)
+
+
+def _start(server: RunningServer, root: Path) -> tuple[Terminal, Terminal, str]:
+    sender = Terminal("send", *_flags(server), env={"OTS_HOME": str(root / "alice")})
+    sender.expect("Secret (not shown):")
+    sender.type("canary-verify-words")
+    sender.expect("Wormhole code")
+    deadline = time.monotonic() + 30
+    while (found := CODE.search(sender.output)) is None and time.monotonic() < deadline:
+        sender.expect("-", timeout=max(0.1, deadline - time.monotonic()))
+    assert found is not None, sender.text
+    receiver = Terminal("receive", *_flags(server), env={"OTS_HOME": str(root / "bob")})
+    receiver.expect("Wormhole code or link")
+    receiver.type(found.group(1).decode())
+    return sender, receiver, found.group(1).decode()
+
+
+def _words(term: Terminal) -> str:
+    term.expect("Verification words: ")
+    term.expect("[y/N]")
+    line = term.text.split("Verification words: ", 1)[1].splitlines()[0]
+    return line.strip()
+
+
+def test_both_sides_confirm_the_same_words_then_it_is_delivered(wormhole_server: RunningServer,
+                                                                tmp_path: Path) -> None:
+    sender, receiver, _code = _start(wormhole_server, tmp_path)
+    words = _words(sender)
+    assert words and _words(receiver) == words
+    sender.type("y")
+    receiver.type("y")
+    assert receiver.wait(60) == 0, receiver.text
+    assert sender.wait(60) == 0, sender.text
+    assert "canary-verify-words" in receiver.text
+    assert "UnsupportedOperation" not in sender.text + receiver.text
+
+
+def test_a_no_on_one_side_stops_both_promptly(wormhole_server: RunningServer, tmp_path: Path) -> None:
+    sender, receiver, _code = _start(wormhole_server, tmp_path)
+    _words(sender)
+    _words(receiver)
+    receiver.type("n")
+    started = time.monotonic()
+    assert receiver.wait(30) != 0, receiver.text
+    sender.type("y")
+    code = sender.wait(30)
+    assert time.monotonic() - started < 30
+    assert code not in (0, ExitCode.TIMEOUT, ExitCode.PEER_NEVER_CAME), sender.text
+    assert "canary-verify-words" not in receiver.text
+    assert "Traceback" not in sender.text + receiver.text
+
+
+def test_verify_without_a_terminal_is_refused_before_any_code(wormhole_server: RunningServer) -> None:
+    from tests.support.cli import run_ots
+
+    for command, typed in (("send", b"canary-no-tty\n"), ("receive", b"7-crossover-clockwork\n")):
+        result = run_ots(command, *_flags(wormhole_server), stdin=typed)
+        assert result.returncode == ExitCode.USAGE, result
+        assert "--verify asks you to compare words on the terminal" in result.stderr
+        assert "Wormhole code" not in result.stdout + result.stderr
