@@ -5,16 +5,15 @@ from __future__ import annotations
 import click
 
 from ots_desktop import __version__
-from ots_desktop.cli.context import audit_log, keychain_for, open_keystore, prompt_twice, read_fd_secret
+from ots_desktop.cli.context import audit_log, installation, open_keystore, prompt_twice, read_fd_secret
 from ots_desktop.cli.output import emit_json, say
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.core.audit.keys import fingerprint
 from ots_desktop.core.audit.keystore import FileKeyStore, KeyStore
 from ots_desktop.core.audit.keystore_choice import switch_keystore
 from ots_desktop.core.audit.lifecycle import reset_log
-from ots_desktop.core.config import load_config, save_config, with_overrides
+from ots_desktop.core.config import save_config, with_overrides
 from ots_desktop.core.errors import InputError, OtsError
-from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
@@ -33,9 +32,9 @@ def reset(note: str, yes: bool, as_json: bool) -> None:
     was written by an earlier version. The new log has a new root key: give its
     fingerprint to your auditor again.
     """
-    paths = app_paths().ensure()
-    config = load_config(paths.config_file)
-    keystore = open_keystore(paths, config, cli_state())
+    install = installation()
+    paths = install.paths
+    keystore = open_keystore(install, cli_state())
     if not yes:
         click.confirm("Start a new audit log? The current file is archived and a new root key replaces the old one",
                       abort=True, err=True)
@@ -89,11 +88,11 @@ def keystore_command(target: str, new_passphrase_fd: int | None, as_json: bool) 
 
     Editing keystore in config.toml alone is refused: the current keys must sign the move.
     """
-    paths = app_paths().ensure()
-    config = load_config(paths.config_file)
+    install = installation()
+    paths, config = install.paths, install.config
     if config.keystore == target:
         raise InputError(f"the audit keys are already in the {'key file' if target == 'file' else 'OS keychain'}")
-    with audit_log(cli_state()) as log:
+    with audit_log(cli_state(), install=install) as log:
         new_store: KeyStore
         if target == "file":
             if paths.keyfile.exists():
@@ -101,7 +100,7 @@ def keystore_command(target: str, new_passphrase_fd: int | None, as_json: bool) 
             with _new_passphrase(new_passphrase_fd) as passphrase:
                 new_store = FileKeyStore(paths.keyfile, passphrase)
         else:
-            new_store = keychain_for(paths)
+            new_store = install.keychain()
         switch_keystore(log, new_store, target,
                         lambda: save_config(paths.config_file, with_overrides(config, keystore=target)))
     if target == "keychain":

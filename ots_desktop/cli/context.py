@@ -1,22 +1,20 @@
-"""What commands that touch secrets need: passphrase input, the keystore and the audit log."""
+"""What commands that touch secrets need: passphrase input, the installation, its keystore and audit log."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import getpass
 import os
 from collections.abc import AsyncIterator, Iterator
 
-from ots_desktop import __version__
 from ots_desktop.cli.state import CliState
-from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
-from ots_desktop.core.audit.keystore_choice import check_keystore_choice
+from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.config import Config, load_config
 from ots_desktop.core.errors import InputError, OtsError
-from ots_desktop.core.paths import AppPaths, app_paths
 from ots_desktop.core.secret import SecretBuffer, without_final_newline
+from ots_desktop.installation import Installation
 
 MAX_PASSPHRASE = 4096
 NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it from a file descriptor with "
@@ -67,47 +65,39 @@ def prompt_twice(prompt: str, again: str, mismatch: str, *, no_tty: str = NO_TTY
     return first
 
 
-def keychain_for(paths: AppPaths) -> KeyStore:
-    """This installation's entries in the OS keychain."""
-    return KeychainStore(scope_for(paths.data_dir))
+#: How a command sets the relay, ending the "no link relay is set" message.
+RELAY_HINT = "pass --relay URL, or set relay_url in config.toml (or the OTS_RELAY_URL variable)"
 
 
-def open_keystore(paths: AppPaths, config: Config, state: CliState) -> KeyStore:
+def installation() -> Installation:
+    """This user's installation, as the ``ots`` commands see it (``OTS_HOME``, config.toml, ``OTS_*``)."""
+    return Installation(relay_hint=RELAY_HINT)
+
+
+def keyfile_passphrase(state: CliState) -> SecretBuffer:
+    """The key file's passphrase: from ``--keyfile-passphrase-fd`` when given, else asked on the terminal."""
+    if state.keyfile_passphrase_fd is not None:
+        return read_fd_secret(state.keyfile_passphrase_fd)
+    return prompt_secret("Key file passphrase: ")
+
+
+def open_keystore(install: Installation, state: CliState) -> KeyStore:
     """The keychain, or the passphrase key file when the config opts in (and the keychain holds no log)."""
-    check_keystore_choice(paths, config.keystore, lambda: keychain_for(paths))
-    if config.keystore == "file":
-        if state.keyfile_passphrase_fd is not None:
-            passphrase = read_fd_secret(state.keyfile_passphrase_fd)
-        else:
-            passphrase = prompt_secret("Key file passphrase: ")
-        with passphrase:
-            return FileKeyStore(paths.keyfile, passphrase)
-    return keychain_for(paths)
+    return install.keystore(lambda: keyfile_passphrase(state))
 
 
-def open_audit_log(state: CliState, *, usable: bool = True, check: bool = True) -> AuditLog:
-    """Open this installation's audit log (the caller closes it).
-
-    With ``usable`` (every command that shares, receives or appends for its own sake),
-    a log that does not verify is refused here, before anything starts.
-    """
-    paths = app_paths().ensure()
-    config = load_config(paths.config_file)
-    keystore = open_keystore(paths, config, state)
-    log = AuditLog.open(paths, keystore, app_version=__version__, check=check)
-    if usable:
-        try:
-            log.require_usable()
-        except OtsError:
-            log.close()
-            raise
-    return log
+def open_audit_log(state: CliState, *, usable: bool = True, check: bool = True,
+                   install: Installation | None = None) -> AuditLog:
+    """Open this installation's audit log (the caller closes it); see :meth:`Installation.open_audit_log`."""
+    install = install or installation()
+    return install.open_audit_log(open_keystore(install, state), usable=usable, check=check)
 
 
 @contextlib.contextmanager
-def audit_log(state: CliState, *, usable: bool = True, check: bool = True) -> Iterator[AuditLog]:
+def audit_log(state: CliState, *, usable: bool = True, check: bool = True,
+              install: Installation | None = None) -> Iterator[AuditLog]:
     """Open this installation's audit log for the length of a command."""
-    log = open_audit_log(state, usable=usable, check=check)
+    log = open_audit_log(state, usable=usable, check=check, install=install)
     try:
         yield log
     finally:
@@ -115,12 +105,14 @@ def audit_log(state: CliState, *, usable: bool = True, check: bool = True) -> It
 
 
 @contextlib.asynccontextmanager
-async def audit_log_in_background(state: CliState) -> AsyncIterator[asyncio.Future[AuditLog]]:
+async def audit_log_in_background(state: CliState,
+                                  install: Installation) -> AsyncIterator[asyncio.Future[AuditLog]]:
     """Open the audit log on a worker thread while the caller starts its network work.
 
     Yields the future; the log is closed on the way out, whenever it finished opening.
     """
-    future = asyncio.get_running_loop().run_in_executor(None, open_audit_log, state)
+    future = asyncio.get_running_loop().run_in_executor(
+        None, functools.partial(open_audit_log, state, install=install))
     try:
         yield future
     finally:

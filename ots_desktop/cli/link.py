@@ -7,21 +7,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ots_desktop.cli.context import audit_log
-from ots_desktop.cli.link_options import ca_file_from, ca_file_option, relay_clients, run, shares_file
+from ots_desktop.cli.context import installation
+from ots_desktop.cli.link_options import ca_file_option, link_channel, run, shares_file
 from ots_desktop.cli.output import emit_json, say, warn
-from ots_desktop.cli.state import cli_state, handle_errors
+from ots_desktop.cli.state import handle_errors
 from ots_desktop.core.audit.events import Reason
-from ots_desktop.core.config import load_user_config
 from ots_desktop.core.durations import parse_duration
 from ots_desktop.core.errors import ExitCode, InputError
-from ots_desktop.core.events import EventBus
-from ots_desktop.core.shares import ShareRecord, ShareStore
+from ots_desktop.core.shares import ShareRecord
 
 if TYPE_CHECKING:
-    from ots_desktop.channels.link import LinkChannel
     from ots_desktop.channels.relay_client import ShareStatus
-    from ots_desktop.core.audit.log import AuditLog
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 _STATE_TEXT = {
@@ -67,12 +63,6 @@ def _print_status(record: ShareRecord, status: ShareStatus) -> None:
     say(f"  blocked:   {status.blocked_attempts} attempt(s) from networks outside the allowlist")
 
 
-def _channel(log: AuditLog, shares: ShareStore, ca_file: Path | None) -> LinkChannel:
-    from ots_desktop.channels.link import LinkChannel
-
-    return LinkChannel(log, EventBus(), shares, client=relay_clients(ca_file_from(ca_file, load_user_config())))
-
-
 @click.group()
 def link() -> None:
     """The one-time links this installation made (needs the sender's local records)."""
@@ -84,7 +74,7 @@ def link() -> None:
 @handle_errors()
 def list_links(limit: int, as_json: bool) -> None:
     """The links made here, newest first (from the local records; no network)."""
-    with shares_file() as shares:
+    with shares_file(installation()) as shares:
         records = shares.list(limit=limit)
     for record in records:
         row = {"event": "share", "id": record.share_id, "created_at": record.created_at,
@@ -108,8 +98,7 @@ def list_links(limit: int, as_json: bool) -> None:
 def status(ref: str, ca_file: Path | None, as_json: bool) -> None:
     """Show whether a link was opened (when, from where), expired, revoked or burned, and failed attempts."""
     share_id = _share_id(ref)
-    with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares, ca_file)
+    with link_channel(ca_file) as channel:
         record, current = run(lambda: channel.status(share_id))
     if as_json:
         emit_json(_status_json(record, current))
@@ -125,8 +114,7 @@ def status(ref: str, ca_file: Path | None, as_json: bool) -> None:
 def revoke(ref: str, ca_file: Path | None, as_json: bool) -> None:
     """Revoke a link: the relay destroys the secret at once, unopened."""
     share_id = _share_id(ref)
-    with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares, ca_file)
+    with link_channel(ca_file) as channel:
         _, state, revoked_now = run(lambda: channel.revoke(share_id))
     if as_json:
         emit_json({"event": "revoked" if revoked_now else "ended", "id": share_id, "state": state,
@@ -191,8 +179,7 @@ def watch(ref: str, timeout: float, interval: float, ca_file: Path | None, as_js
             else:
                 say(f"Ended: {_STATE_TEXT.get(current.state, current.state)}")
 
-    with audit_log(cli_state()) as log, shares_file() as shares:
-        channel = _channel(log, shares, ca_file)
+    with link_channel(ca_file) as channel:
         final = run(lambda: channel.watch(share_id, timeout_s=timeout, on_update=update, interval_s=interval))
     if final.state != "revealed":
         reason = {"expired": Reason.EXPIRED, "revoked": Reason.REVOKED, "burned": Reason.BURNED}.get(final.state,

@@ -1,4 +1,4 @@
-"""What the link commands share: the relay URL, passphrases, the shares file and running a coroutine."""
+"""What the link commands share: the CA option, passphrases, the shares file and running a coroutine."""
 
 from __future__ import annotations
 
@@ -10,33 +10,21 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ots_desktop.cli.context import prompt_secret, prompt_twice, read_fd_secret
-from ots_desktop.core.config import Config
-from ots_desktop.core.errors import ConfigError, InputError
+from ots_desktop.cli.context import audit_log, installation, prompt_secret, prompt_twice, read_fd_secret
+from ots_desktop.cli.state import cli_state
+from ots_desktop.core.errors import InputError
+from ots_desktop.core.events import EventBus
 from ots_desktop.core.kdf import passphrase_from_text
-from ots_desktop.core.paths import app_paths
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareStore
+from ots_desktop.installation import Installation
 
 if TYPE_CHECKING:
-    from ots_desktop.channels.relay_client import RelayClient
+    from ots_desktop.channels.link import LinkChannel
 
 T = TypeVar("T")
 NO_TTY = ("a passphrase is needed but there is no terminal to ask on; pass it from a file descriptor with "
           "--passphrase-fd N")
-
-
-
-
-def relay_url_from(option: str | None, config: Config) -> str:
-    """``--relay``, else the ``relay_url`` setting; checked and normalised."""
-    from ots_desktop.channels.link_urls import relay_base, require_secure
-
-    url = (option or config.relay_url or "").strip()
-    if not url:
-        raise ConfigError("no link relay is set: pass --relay URL, or set relay_url in config.toml "
-                          "(or the OTS_RELAY_URL variable)")
-    return require_secure(relay_base(url))
 
 
 def ca_file_option(func: Callable[..., object]) -> Callable[..., object]:
@@ -44,26 +32,6 @@ def ca_file_option(func: Callable[..., object]) -> Callable[..., object]:
     return click.option("--ca-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         metavar="PATH", help="Verify an https relay against this PEM CA bundle instead of the "
                                              "system's CAs (or ca_file / OTS_CA_FILE).")(func)
-
-
-def ca_file_from(option: Path | None, config: Config) -> Path | None:
-    """``--ca-file``, else the ``ca_file`` setting (None: the system's CAs); it must be a readable file."""
-    path = option if option is not None else (Path(config.ca_file).expanduser() if config.ca_file else None)
-    if path is not None and not path.is_file():
-        raise InputError(f"the CA file {path} does not exist or is not a file")
-    return path
-
-
-def relay_clients(ca_file: Path | None) -> Callable[[str], RelayClient]:
-    """A relay client factory verifying https relays against ``ca_file`` (None: the system's CAs)."""
-    from ots_desktop.channels.relay_client import RelayClient
-
-    def make(base_url: str) -> RelayClient:
-        return RelayClient(base_url, ca_file=ca_file)
-
-    return make
-
-
 
 
 def _normalised(raw: SecretBuffer) -> SecretBuffer:
@@ -101,13 +69,24 @@ def passphrase_from_fd(fd: int) -> SecretBuffer:
 
 
 @contextlib.contextmanager
-def shares_file() -> Iterator[ShareStore]:
-    """This installation's shares file, for the length of a command."""
-    store = ShareStore.open(app_paths().ensure().shares_db)
+def shares_file(install: Installation) -> Iterator[ShareStore]:
+    """The installation's shares file, for the length of a command."""
+    store = install.open_shares()
     try:
         yield store
     finally:
         store.close()
+
+
+@contextlib.contextmanager
+def link_channel(ca_file: Path | None, bus: EventBus | None = None) -> Iterator[LinkChannel]:
+    """A link channel on this installation's audit log and shares file, for the length of a command."""
+    from ots_desktop.channels.link import LinkChannel
+
+    install = installation()
+    clients = install.relay_clients(ca_file)
+    with audit_log(cli_state(), install=install) as log, shares_file(install) as shares:
+        yield LinkChannel(log, bus or EventBus(), shares, client=clients)
 
 
 def run(main: Callable[[], Awaitable[T]]) -> T:

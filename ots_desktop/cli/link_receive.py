@@ -6,17 +6,10 @@ import asyncio
 from pathlib import Path
 
 from ots_desktop.channels.link_errors import LinkFailure
-from ots_desktop.cli.context import audit_log, have_tty
-from ots_desktop.cli.link_options import (
-    ask_passphrase,
-    ca_file_from,
-    passphrase_from_fd,
-    relay_clients,
-    run,
-)
+from ots_desktop.cli.context import audit_log, have_tty, installation
+from ots_desktop.cli.link_options import ask_passphrase, passphrase_from_fd, run
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state
-from ots_desktop.core.config import load_user_config
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
 from ots_desktop.core.secret import SecretBuffer
 
@@ -46,7 +39,8 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
     passphrase: SecretBuffer | None = None
     try:
         require_secure(link.base_url)
-        clients = relay_clients(ca_file_from(ca_file, load_user_config()))
+        install = installation()
+        clients = install.relay_clients(ca_file)
         if passphrase_fd is not None:
             passphrase = passphrase_from_fd(passphrase_fd)
         on_tty = have_tty()
@@ -61,7 +55,7 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
         bus = EventBus()
         if not as_json:
             bus.subscribe(_human_events)
-        with audit_log(cli_state()) as log:
+        with audit_log(cli_state(), install=install) as log:
             channel = LinkChannel(log, bus, client=clients)
 
             async def main() -> LinkReceived:

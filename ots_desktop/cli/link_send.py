@@ -8,19 +8,10 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log
-from ots_desktop.cli.link_options import (
-    ask_new_passphrase,
-    ca_file_from,
-    passphrase_from_fd,
-    relay_clients,
-    relay_url_from,
-    run,
-    shares_file,
-)
+from ots_desktop.cli.context import audit_log, installation
+from ots_desktop.cli.link_options import ask_new_passphrase, passphrase_from_fd, run, shares_file
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state
-from ots_desktop.core.config import load_user_config
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
@@ -111,9 +102,10 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
     try:
         if options.passphrase and options.passphrase_fd is not None:
             raise click.UsageError("use --passphrase or --passphrase-fd, not both")
-        config = load_user_config()
-        relay_url = relay_url_from(options.relay, config)
-        clients = relay_clients(ca_file_from(options.ca_file, config))
+        install = installation()
+        config = install.config
+        relay_url = install.relay_url(options.relay)
+        clients = install.relay_clients(options.ca_file)
         policy = LinkPolicy(expires_in=_expiry(options.expire, config.link_expiry_s),
                             max_views=options.views if options.views is not None else config.link_max_views,
                             allow_cidrs=tuple(options.allow_cidrs)).checked()
@@ -133,7 +125,7 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
         def shown(link: object) -> None:
             _show(link, as_json, expires_in=policy.expires_in)
 
-        with audit_log(cli_state()) as log, shares_file() as shares:
+        with audit_log(cli_state(), install=install) as log, shares_file(install) as shares:
             channel = LinkChannel(log, bus, shares, client=clients)
 
             async def main() -> object:

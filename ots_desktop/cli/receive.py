@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log_in_background
+from ots_desktop.cli.context import audit_log_in_background, installation
 from ots_desktop.cli.link_options import ca_file_option
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
@@ -19,7 +19,6 @@ from ots_desktop.cli.wormhole_options import (
     warn_plain_mailbox,
 )
 from ots_desktop.core.codes import check_code
-from ots_desktop.core.config import load_user_config
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
 
@@ -66,7 +65,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     """
     from ots_desktop import runtime
     from ots_desktop.channels.link_urls import is_link
-    from ots_desktop.channels.wormhole import ReceiveHooks, WormholeChannel, WormholeSettings
+    from ots_desktop.channels.wormhole import ReceiveHooks, WormholeChannel
 
     the_code = _read_code(code)
     if is_link(the_code):
@@ -85,8 +84,8 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
         raise click.UsageError("--output, --passphrase-fd and --ca-file are for links; a wormhole code saves files "
                                "in --out")
     the_code = check_code(the_code)  # a malformed code is bad input, not a wrong guess to alert on
-    config = load_user_config()
-    settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
+    install = installation()
+    settings = install.wormhole_settings(mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             peer_timeout_s=timeout)
     warn_plain_mailbox(settings.mailbox_url, as_json)
     bus = EventBus()
@@ -98,7 +97,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     state = cli_state()
 
     async def main() -> object:
-        async with audit_log_in_background(state) as log:
+        async with audit_log_in_background(state, install) as log:
             return await WormholeChannel(settings, log, bus).receive(the_code, hooks)
 
     received = runtime.run_main(main)

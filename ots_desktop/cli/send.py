@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ots_desktop.channels.payloads import check_text
-from ots_desktop.cli.context import audit_log_in_background, prompt_secret
+from ots_desktop.cli.context import audit_log_in_background, installation, prompt_secret
 from ots_desktop.cli.link_send import LinkSendOptions, link_options, send_link
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
@@ -20,7 +20,6 @@ from ots_desktop.cli.wormhole_options import (
     warn_plain_mailbox,
 )
 from ots_desktop.core.codes import code_uri
-from ots_desktop.core.config import load_user_config
 from ots_desktop.core.errors import InputError, SecretTooLargeError
 from ots_desktop.core.events import EventBus
 from ots_desktop.core.policy import TEXT_MAX_BYTES, TEXT_TOO_LARGE, check_note, check_recipient_count
@@ -117,10 +116,10 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
                    verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
                    timeout: float | None, as_json: bool) -> None:
     from ots_desktop import runtime
-    from ots_desktop.channels.wormhole import SendHooks, WormholeChannel, WormholeSettings
+    from ots_desktop.channels.wormhole import SendHooks, WormholeChannel
 
-    config = load_user_config()
-    settings = WormholeSettings.from_config(config, mailbox_url=mailbox_url, transit_helper=transit_helper,
+    install = installation()
+    settings = install.wormhole_settings(mailbox_url=mailbox_url, transit_helper=transit_helper,
                                             code_length=code_length, peer_timeout_s=timeout)
     warn_plain_mailbox(settings.mailbox_url, as_json)
     secret = None if file is not None else read_text_secret()
@@ -134,7 +133,7 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
     state = cli_state()
 
     async def main() -> str:
-        async with audit_log_in_background(state) as log:
+        async with audit_log_in_background(state, install) as log:
             channel = WormholeChannel(settings, log, bus)
             if secret is not None:
                 return await channel.send_text(secret, hooks, label=label, recipient=recipient)

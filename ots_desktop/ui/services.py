@@ -13,16 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ots_desktop import __version__
-from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
-from ots_desktop.core.audit.keystore_choice import check_keystore_choice
+from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.config import Config, load_config, save_config
-from ots_desktop.core.errors import AuditError, ConfigError, InputError, OtsError
+from ots_desktop.core.config import Config
+from ots_desktop.core.errors import AuditError
 from ots_desktop.core.events import EventBus
-from ots_desktop.core.paths import AppPaths, app_paths
+from ots_desktop.core.paths import AppPaths
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareStore
+from ots_desktop.installation import Installation
 
 if TYPE_CHECKING:
     # The channels pull in aiohttp and Twisted: loaded on first use, after the window is up.
@@ -30,19 +29,38 @@ if TYPE_CHECKING:
     from ots_desktop.channels.wormhole import WormholeChannel
 
 
+#: How the app sets the relay, ending the "no link relay is set" message.
+RELAY_HINT = "add one under Settings, Servers"
+
+
 class Services:
-    """One installation's state, shared by every page of the window."""
+    """One installation's state, shared by every page of the window.
+
+    Built on :class:`~ots_desktop.installation.Installation`, as the ``ots`` commands are;
+    ``keystore`` replaces the keystore choice (tests use it to break the keychain).
+    """
 
     def __init__(self, paths: AppPaths | None = None, *,
                  keystore: Callable[[AppPaths], KeyStore] | None = None) -> None:
-        self.paths = (paths or app_paths()).ensure()
-        self.config = load_config(self.paths.config_file)
+        self.install = Installation(paths, relay_hint=RELAY_HINT)
         self.bus = EventBus()
         self._keystore = keystore or self._default_keystore
         self._keyfile_passphrase: SecretBuffer | None = None
         self._audit: asyncio.Future[AuditLog] | None = None
         self._shares: ShareStore | None = None
         self.wormhole_overrides: dict[str, float] = {}
+
+    @property
+    def paths(self) -> AppPaths:
+        return self.install.paths
+
+    @property
+    def config(self) -> Config:
+        return self.install.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        self.install.config = config
 
     # -- the audit log -------------------------------------------------------------
 
@@ -67,14 +85,7 @@ class Services:
 
     def keystore_problem(self) -> str | None:
         """Why the configured keystore is refused (the other one holds the log), or None."""
-        try:
-            self._check_keystore_choice(self.paths)
-        except OtsError as exc:
-            return exc.message
-        return None
-
-    def _check_keystore_choice(self, paths: AppPaths) -> None:
-        check_keystore_choice(paths, self.config.keystore, lambda: KeychainStore(scope_for(paths.data_dir)))
+        return self.install.keystore_problem()
 
     def set_keyfile_passphrase(self, passphrase: SecretBuffer) -> None:
         """The key file's passphrase (kept until close; the key file needs it to open)."""
@@ -82,17 +93,18 @@ class Services:
             self._keyfile_passphrase.close()
         self._keyfile_passphrase = passphrase
 
-    def _default_keystore(self, paths: AppPaths) -> KeyStore:
-        self._check_keystore_choice(paths)
-        if self.config.keystore != "file":
-            return KeychainStore(scope_for(paths.data_dir))
+    def _given_passphrase(self) -> SecretBuffer:
         if self._keyfile_passphrase is None:
             raise AuditError("the audit keys are in a passphrase-protected key file (keystore = \"file\") and no "
                              "passphrase was given")
-        return FileKeyStore(paths.keyfile, self._keyfile_passphrase)
+        # A copy: the key file wipes what it is handed, and the app keeps its own until close.
+        return SecretBuffer(bytearray(self._keyfile_passphrase.view()), wipe_source=True)
+
+    def _default_keystore(self, paths: AppPaths) -> KeyStore:
+        return self.install.keystore(self._given_passphrase)
 
     def _open_audit(self) -> AuditLog:
-        return AuditLog.open(self.paths, self._keystore(self.paths), app_version=__version__)
+        return self.install.open_audit_log(self._keystore(self.paths), usable=False)
 
     def audit_if_open(self) -> AuditLog | None:
         """The audit log if it opened already (for quick, synchronous reads)."""
@@ -105,52 +117,35 @@ class Services:
     def shares(self) -> ShareStore:
         """The local file of links this installation made (status tokens, never keys)."""
         if self._shares is None:
-            self._shares = ShareStore.open(self.paths.shares_db)
+            self._shares = self.install.open_shares()
         return self._shares
 
     def wormhole(self, *, code_length: int | None = None) -> WormholeChannel:
         """A wormhole channel on the configured mailbox and transit relay."""
-        from ots_desktop.channels.wormhole import WormholeChannel, WormholeSettings
+        from ots_desktop.channels.wormhole import WormholeChannel
 
-        settings = WormholeSettings.from_config(self.config, code_length=code_length, **self.wormhole_overrides)
+        settings = self.install.wormhole_settings(code_length=code_length, **self.wormhole_overrides)
         return WormholeChannel(settings, self.audit_future(), self.bus)
 
     def link(self) -> LinkChannel:
         """A link channel that trusts the configured CA bundle for https relays."""
         from ots_desktop.channels.link import LinkChannel
-        from ots_desktop.channels.relay_client import RelayClient
 
-        ca_file = self.ca_file()
-
-        def client(base_url: str) -> RelayClient:
-            return RelayClient(base_url, ca_file=ca_file)
-
-        return LinkChannel(self.audit_future(), self.bus, self.shares(), client=client)
+        return LinkChannel(self.audit_future(), self.bus, self.shares(), client=self.install.relay_clients())
 
     def relay_url(self) -> str:
         """The configured link relay, checked (https, or http on loopback only)."""
-        from ots_desktop.channels.link_urls import relay_base, require_secure
-
-        url = self.config.relay_url.strip()
-        if not url:
-            raise ConfigError("no link relay is set: add one under Settings, Servers")
-        return require_secure(relay_base(url))
+        return self.install.relay_url()
 
     def ca_file(self) -> Path | None:
         """The CA bundle for https relays (None: the system's CAs)."""
-        if not self.config.ca_file:
-            return None
-        path = Path(self.config.ca_file).expanduser()
-        if not path.is_file():
-            raise InputError(f"the CA file {path} does not exist or is not a file")
-        return path
+        return self.install.ca_file()
 
     # -- settings ------------------------------------------------------------------
 
     def save_config(self, config: Config) -> None:
         """Validate, write and apply new settings."""
-        save_config(self.paths.config_file, config.validate())
-        self.config = config
+        self.install.save_config(config)
 
     def close(self) -> None:
         """Close the audit log and the shares file."""
