@@ -14,6 +14,7 @@ from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.relay_client import ShareStatus
 from ots_desktop.channels.reporting import Reporter
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
+from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.shares import Seen, ShareRecord
 
 # At most this many blocked-attempt alerts per look at the status: an allowlist under
@@ -82,3 +83,45 @@ def observe(record: ShareRecord, status: ShareStatus) -> tuple[list[AuditEvent],
     new_seen = Seen(reveals=max(seen.reveals, len(status.reveals)), failed=max(seen.failed, status.failed_attempts),
                     blocked=max(seen.blocked, status.blocked_attempts), state=state)
     return events, new_seen
+
+
+
+def lifecycle_events(record: ShareRecord, status: ShareStatus) -> list[ChannelEvent]:
+    """What ``status`` shows that ``record.seen`` does not, as bus events (the same delta :func:`observe` records).
+
+    Each new reveal (details: at, from); new wrong passphrases or blocked attempts, one alert
+    per kind and look (details: count); the end (details: state), after a burn's alert. The tray,
+    notifications and cards follow these, so each is seen once, whoever looked first.
+    """
+    def event(kind: EventKind, message: str, details: dict[str, str], reason: Reason | None = None) -> ChannelEvent:
+        return ChannelEvent(kind=kind, channel=Channel.LINK, share_id=record.share_id, direction="send",
+                            label=record.label, reason=reason, message=message, details=details)
+
+    seen = record.seen
+    events = []
+    for reveal in status.reveals[seen.reveals:]:
+        where = _remote(reveal.remote_addr)
+        events.append(event(EventKind.REVEALED, f"opened from {where or 'an unknown address'}",
+                            {"at": reveal.at, "from": where or ""}))
+    failed_new = status.failed_attempts - seen.failed
+    if failed_new > 0:
+        events.append(event(EventKind.ALERT, f"someone tried a wrong passphrase ({failed_new}×)",
+                            {"count": str(failed_new)}, Reason.WRONG_PASSPHRASE))
+    blocked_new = status.blocked_attempts - seen.blocked
+    if blocked_new > 0:
+        events.append(event(EventKind.ALERT, f"someone tried to open it from a network that is not allowed "
+                            f"({blocked_new}×)", {"count": str(blocked_new)}, Reason.BLOCKED_NETWORK))
+    if status.state != "pending" and seen.state is None:
+        if status.state == "burned":
+            events.append(event(EventKind.ALERT, "destroyed after too many wrong passphrases, never opened", {},
+                                Reason.BURNED))
+        events.append(ended_event(record, status.state))
+    return events
+
+
+def ended_event(record: ShareRecord, state: str) -> ChannelEvent:
+    """The bus event for the end of one of our links (revealed, expired, revoked or burned)."""
+    reason = {"expired": Reason.EXPIRED, "revoked": Reason.REVOKED, "burned": Reason.BURNED}.get(state)
+    return ChannelEvent(kind=EventKind.ENDED, channel=Channel.LINK, share_id=record.share_id, direction="send",
+                        label=record.label, reason=reason, message=f"the link ended: {state}",
+                        details={"state": state})

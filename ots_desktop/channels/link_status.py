@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from ots_desktop.channels.link_context import LinkContext
 from ots_desktop.channels.link_errors import timed_out
-from ots_desktop.channels.link_reporting import observe, sender_event
+from ots_desktop.channels.link_reporting import ended_event, lifecycle_events, observe, sender_event
 from ots_desktop.channels.relay_client import RevealRecord, ShareStatus
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.errors import ExitCode, OtsError
@@ -47,15 +47,18 @@ def _lookup(channel: LinkContext, share_id: str) -> ShareRecord:
 
 
 async def _remember(channel: LinkContext, record: ShareRecord, status: ShareStatus) -> ShareRecord:
-    """Record what is new in the audit log (fail closed), then mark it seen."""
+    """Record what is new in the audit log (fail closed), mark it seen, then publish it on the bus."""
     events, seen = observe(record, status)
     if events:
         audit = await channel.audit()
         with audit.batch():
             for event in events:
                 audit.append(event)
+    news = lifecycle_events(record, status)
     if seen != record.seen:
         channel.shares().mark_seen(record.share_id, seen)
+    for news_item in news:
+        channel.bus.publish(news_item)
     return record.with_seen(seen)
 
 
@@ -80,6 +83,7 @@ async def revoke(channel: LinkContext, share_id: str) -> tuple[ShareRecord, str,
         audit.append(sender_event(record, EventType.SHARE_REVOKED, reason=Reason.REVOKED))
         seen = replace(record.seen, state=state)
         channel.shares().mark_seen(share_id, seen)
+        channel.bus.publish(ended_event(record, state))
         record = record.with_seen(seen)
     return record, state, True
 

@@ -29,6 +29,10 @@ class EventKind(StrEnum):
     RECEIVED = "received"
     FAILED = "failed"
     ALERT = "alert"
+    # A link after it was made, as its sender sees it: each reveal (details: at, from), and its end
+    # (details: state = revealed, expired, revoked or burned).
+    REVEALED = "revealed"
+    ENDED = "ended"
 
 
 @dataclass(frozen=True)

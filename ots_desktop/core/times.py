@@ -23,3 +23,11 @@ def utc_now_ms() -> str:
 def parse_rfc3339(text: str) -> datetime:
     """A time written by this module (or any RFC 3339 text with ``Z`` or an offset); ValueError otherwise."""
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def local_clock(text: str) -> str:
+    """``HH:MM`` in local time of an RFC 3339 stamp, for receipts and notifications (the text if it does not parse)."""
+    try:
+        return parse_rfc3339(text).astimezone().strftime("%H:%M")
+    except ValueError:
+        return text

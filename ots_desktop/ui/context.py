@@ -8,6 +8,8 @@ from enum import StrEnum
 from PySide6.QtCore import QObject, Signal
 
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.messages import sentence
+from ots_desktop.core.times import local_clock
 from ots_desktop.ui.clipboard import SecureClipboard
 from ots_desktop.ui.services import Services
 from ots_desktop.ui.tasks import TaskRunner
@@ -51,17 +53,24 @@ class Notifier(QObject):
         self.notified.emit(title, message, str(level))
 
     def on_event(self, event: object) -> None:
-        """Turn delivered, revealed and alert events into notifications."""
+        """Turn alerts, deliveries, reveals and unopened endings into notifications, named by the share's label."""
         if not isinstance(event, ChannelEvent):
             return
-        what = event.label or ("a link" if event.channel == "link" else "a secret")
+        # The label is the user's own text: shown as typed, never re-capitalised.
+        what = event.label or ("A link" if event.channel == "link" else "A secret")
         if event.kind is EventKind.ALERT:
-            self.notify("ots-desktop alert", event.message or "Something suspicious happened.", Level.ERROR)
-        elif event.kind is EventKind.DELIVERED and event.direction == "send":
-            if event.channel == "link":
-                self.notify("Link opened", f"{what} was revealed.", Level.SUCCESS)
-            else:
-                self.notify("Delivered", f"{what} was delivered.", Level.SUCCESS)
+            text = sentence(event.message or "something suspicious happened")
+            self.notify("ots-desktop alert", f"{event.label}: {text}" if event.label else text, Level.ERROR)
+        elif event.direction != "send":
+            return
+        elif event.kind is EventKind.DELIVERED:
+            self.notify("Delivered", f"{what} was delivered.", Level.SUCCESS)
+        elif event.kind is EventKind.REVEALED:
+            where = event.details.get("from") or "an unknown address"
+            at = local_clock(event.details.get("at", ""))
+            self.notify("Link opened", f"{what}: opened at {at} from {where}.", Level.SUCCESS)
+        elif event.kind is EventKind.ENDED and event.details.get("state") == "expired":
+            self.notify("Link expired", f"{what} expired; the link no longer works.", Level.WARNING)
 
 
 @dataclass

@@ -27,7 +27,9 @@ _ICONS = {
     "error": QSystemTrayIcon.MessageIcon.Critical,
 }
 _ACTIVE = (EventKind.CREATED, EventKind.WAITING, EventKind.CONNECTED, EventKind.VERIFYING, EventKind.PROGRESS)
-_ENDED = (EventKind.DELIVERED, EventKind.RECEIVED, EventKind.FAILED, EventKind.ALERT)
+# A link's alerts (a wrong passphrase, a blocked network) do not end it; a failed transfer's alert
+# is followed by FAILED.
+_ENDED = (EventKind.DELIVERED, EventKind.RECEIVED, EventKind.FAILED, EventKind.ENDED)
 
 
 class Tray(QObject):

@@ -14,9 +14,10 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from ots_desktop.channels.link import SentLink
+from ots_desktop.core.times import local_clock
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.send.code_words import code_groups, display_code, qr_uri
-from ots_desktop.ui.send.link_card import LinkShareCard, clock, terms
+from ots_desktop.ui.send.link_card import LinkShareCard, terms
 from ots_desktop.ui.send.qr import qr_pixmap
 from ots_desktop.ui.send.speech import Speaker
 from ots_desktop.ui.send.wormhole_card import WormholeShareCard
@@ -98,7 +99,7 @@ def test_a_link_card_shows_its_terms_and_copies_the_link(qtbot: QtBot, offline_c
     sent = SentLink(share_id="A" * 22, link=link, expires_at="2030-01-02T03:04:00Z", max_views=3,
                     needs_passphrase=True, recipient="sam")
     assert terms(sent).startswith("Opens 3 times · expires ") and terms(sent).endswith("· passphrase needed")
-    assert clock("not a time") == "not a time" and len(clock("2030-01-02T03:04:00Z")) == 5
+    assert local_clock("not a time") == "not a time" and len(local_clock("2030-01-02T03:04:00Z")) == 5
     card = LinkShareCard(offline_ctx, sent, "db url for sam")
     qtbot.addWidget(card)
     card.show()

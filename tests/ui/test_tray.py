@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -14,6 +16,7 @@ from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.icons import TrayState
 from ots_desktop.ui.main_window import MainWindow
 from ots_desktop.ui.tray import Tray
+from tests.ui.send_support import receive_link, wait_done
 
 
 @pytest.fixture
@@ -97,12 +100,24 @@ def test_share_clipboard_as_code_from_the_tray(app_window: tuple[MainWindow, Tra
 
 
 def test_share_clipboard_as_link_from_the_tray(app_window: tuple[MainWindow, Tray], ctx: UiContext,
-                                               qtbot: QtBot) -> None:
+                                               peer_ctx: UiContext, qtbot: QtBot, tmp_path: Path) -> None:
     window, tray = app_window
     QGuiApplication.clipboard().setText("sk_tray_link_share")
     tray.share_link_action.trigger()
     qtbot.waitUntil(lambda: bool(window.send_page.cards()) and bool(window.send_page.cards()[0].link), timeout=30_000)
-    assert window.send_page.cards()[0].link.startswith("http://127.0.0.1:")
+    card = window.send_page.cards()[0]
+    assert card.link.startswith("http://127.0.0.1:")
+    qtbot.waitUntil(lambda: tray.state is TrayState.SHARING, timeout=10_000)
+    # The link's life reaches the tray through the event bus: its reveal is a notification, its end idles the icon.
+    shown: list[tuple[str, str]] = []
+    tray.shown_message.connect(lambda title, message: shown.append((title, message)))
+    got = receive_link(peer_ctx, card.link, tmp_path / "in")
+    wait_done(qtbot, got)
+    got.result().text.close()
+    qtbot.waitUntil(lambda: any(title == "Link opened" for title, _m in shown), timeout=30_000)
+    [(_title, message)] = [item for item in shown if item[0] == "Link opened"]
+    assert re.fullmatch(r".+: opened at \d\d:\d\d from 127\.0\.0\.1\.", message), message
+    qtbot.waitUntil(lambda: tray.state is TrayState.IDLE, timeout=30_000)
 
 
 def test_an_empty_clipboard_is_a_clear_warning_not_a_share(app_window: tuple[MainWindow, Tray],

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidg
 from ots_desktop.channels.link_types import SentLink
 from ots_desktop.core.errors import OtsError
 from ots_desktop.core.messages import sentence
-from ots_desktop.core.times import parse_rfc3339
+from ots_desktop.core.times import local_clock, parse_rfc3339
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.send.card import ShareCard
 from ots_desktop.ui.send.qr import QrView
@@ -45,12 +45,6 @@ def _moment(stamp: str) -> datetime | None:
         return parse_rfc3339(stamp).astimezone()
     except ValueError:
         return None
-
-
-def clock(stamp: str) -> str:
-    """``HH:MM`` local time of an RFC 3339 stamp (the stamp itself if it does not parse)."""
-    moment = _moment(stamp)
-    return moment.strftime("%H:%M") if moment is not None else stamp
 
 
 def _address(text: str) -> str:
@@ -167,22 +161,17 @@ class LinkShareCard(ShareCard):
     def _on_update(self, update: WatchUpdate) -> None:
         if update.kind == "revealed" and update.reveal is not None:
             self._reveals += 1
-            at, where = clock(update.reveal.at), _address(update.reveal.remote_addr)
+            # Receipts are the card's; notifications and the tray follow the event bus (Notifier.on_event).
+            at, where = local_clock(update.reveal.at), _address(update.reveal.remote_addr)
             self._add_receipt(f"Revealed at {at} from {where}")
-            self.ctx.notifier.notify("Link opened", f"{self.title.text()}: opened at {at} from {where}.",
-                                     Level.SUCCESS)
             if update.status.views_left > 0:
                 self.set_state("pending", f"Opened {_times(self._reveals)}; it still opens "
                                f"{_times(update.status.views_left)}.", Level.SUCCESS)
         elif update.kind == "failed_attempts":
             self._add_receipt(f"{update.count} wrong passphrase attempt{'s' if update.count > 1 else ''}")
-            self.ctx.notifier.notify("ots-desktop alert", f"{self.title.text()}: someone tried a wrong passphrase "
-                                     f"({update.count}×).", Level.ERROR)
         elif update.kind == "blocked_attempts":
             self._add_receipt(f"{update.count} attempt{'s' if update.count > 1 else ''} from a network that is "
                               "not allowed")
-            self.ctx.notifier.notify("ots-desktop alert", f"{self.title.text()}: someone tried to open it from a "
-                                     "network that is not allowed.", Level.ERROR)
         elif update.kind == "ended":
             self._ended(update.status.state)
 
