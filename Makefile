@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# The lock is per Python version (wheels and markers differ): requirements/lock-py3.11.txt and so on.
+PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+LOCK   := requirements/lock-py$(PYVER).txt
+LOCKED := $(if $(wildcard $(LOCK)),-c $(LOCK),)
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps run demo test check lint typecheck importlint packaging-check icons pytest briefcase-test bench screenshots clean
+.PHONY: setup system-deps run demo test check lint typecheck importlint packaging-check icons pytest briefcase-test \
+	install-check min-versions lock bench screenshots clean
 
 system-deps:
 	bash .ci/system-deps.sh
 
-$(STAMP): pyproject.toml
+# The lock file pins every package, so each run resolves the versions CI tested (`make lock` re-resolves).
+# A Python with no lock file of its own resolves afresh (and says so).
+$(STAMP): pyproject.toml $(wildcard $(LOCK))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,packaging]'
+	@[ -n "$(LOCKED)" ] || echo "No $(LOCK): resolving the newest allowed versions (make lock writes one)."
+	$(BIN)/python -m pip install --quiet $(LOCKED) -e '.[desktop,test,packaging]'
 	touch $(STAMP)
 
 setup: system-deps $(STAMP)
@@ -30,12 +38,12 @@ run: setup
 demo: setup
 	.ci/keyring-session.sh $(BIN)/ots demo
 
-test: setup check pytest briefcase-test
+test: setup check pytest briefcase-test install-check min-versions
 
 check: lint typecheck importlint packaging-check
 
 lint:
-	$(BIN)/ruff check ots_desktop tests packaging
+	$(BIN)/ruff check ots_desktop tests packaging .ci
 	$(BIN)/python .ci/ascii_check.py ots_desktop
 
 typecheck:
@@ -64,6 +72,32 @@ pytest:
 # here the unit tests, since make pytest has just run everything.
 briefcase-test: setup
 	$(BIN)/briefcase dev --no-isolation --test -- tests/unit -q
+
+# The built wheel in a fresh venv per kind of user: the relay host's base install (no Qt) and the
+# desktop extra, each running its entry points.
+install-check: setup
+	$(PYTHON) .ci/install_check.py $(if $(LOCKED),--lock $(LOCK),--no-lock)
+
+# Every direct dependency at the lowest version pyproject.toml admits (requirements/minimum.txt),
+# in a fresh venv: the unit and integration tests must pass there too.
+MIN_VENV := build/min-versions
+min-versions: system-deps
+	rm -rf $(MIN_VENV)
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet -c requirements/minimum.txt -e '.[desktop,test]'
+	QT_QPA_PLATFORM=offscreen timeout -s ABRT -k 30 30m $(MIN_VENV)/bin/python -m pytest tests/unit tests/integration \
+		$(PYTEST_ARGS)
+
+# Re-resolve every dependency to its newest allowed version and rewrite this Python's lock file.
+lock:
+	rm -rf build/lock-venv
+	$(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/python -m pip install --quiet --upgrade pip
+	build/lock-venv/bin/python -m pip install --quiet '.[desktop,test,packaging]'
+	{ echo "# Every package of '.[desktop,test,packaging]' on Python $(PYVER), pinned: make setup installs with -c $(LOCK)."; \
+	  echo "# Resolved on Python $$(build/lock-venv/bin/python -c 'import platform; print(platform.python_version())') by make lock; edit pyproject.toml, then run make lock."; \
+	  build/lock-venv/bin/python -m pip freeze | grep -v -i '^ots-desktop'; } > $(LOCK)
 
 bench: setup
 	.ci/keyring-session.sh $(BIN)/python -m tests.benchmarks

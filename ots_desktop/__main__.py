@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from ots_desktop.ui.app import main
+from ots_desktop.desktop import main
 
 sys.exit(main())

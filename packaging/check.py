@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import icon_layout as layout
+from pins import pin_problems
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SCREENSHOT_BASE = "https://otsdesktop.dev/docs/screenshots/"
@@ -152,6 +153,7 @@ def metadata_problems(root: Path) -> list[str]:
         problems.append("pyproject.toml: [tool.briefcase] version differs from [project] version (leave it out)")
     if app.get("icon") != layout.BRIEFCASE_ICON:
         problems.append(f"pyproject.toml: app icon is {app.get('icon')!r}, expected {layout.BRIEFCASE_ICON!r}")
+    problems.extend(pin_problems(root, pyproject))
     repeated = set(app.get("requires", [])) & set(project.get("dependencies", []))
     if repeated:
         problems.append(f"pyproject.toml: [tool.briefcase.app] requires repeats [project] dependencies "

@@ -2,6 +2,6 @@
 
 import sys
 
-from ots_desktop.ui.app import main
+from ots_desktop.desktop import main
 
 sys.exit(main())

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def _script(name: str) -> ModuleType:
     """A script from packaging/, loaded by file (that directory is not a package).
 
-    ``icon_layout`` keeps its own name (the other scripts import it by that name); the rest get an
-    ``ots_packaging_`` prefix so they cannot clash with other modules.
+    ``icon_layout`` and ``pins`` keep their own names (the other scripts import them by those names);
+    the rest get an ``ots_packaging_`` prefix so they cannot clash with other modules.
     """
-    as_name = name if name == "icon_layout" else f"ots_packaging_{name}"
+    as_name = name if name in ("icon_layout", "pins") else f"ots_packaging_{name}"
     if as_name not in sys.modules:
         spec = importlib.util.spec_from_file_location(as_name, ROOT / "packaging" / f"{name}.py")
         assert spec is not None and spec.loader is not None
@@ -162,4 +162,5 @@ def test_rendering_from_the_sources_alone_gives_the_complete_set(app: QApplicati
         (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / source, tmp_path / source)
     assert _script("render_icons").run(tmp_path, check=False) == []
+    _script("pins")  # check.py imports it
     assert _script("check").icon_problems(tmp_path) == []  # sizes, ICO entries and ICNS codes as listed

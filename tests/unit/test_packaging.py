@@ -33,7 +33,8 @@ def _load(name: str, as_name: str) -> ModuleType:
     return module
 
 
-layout = _load("icon_layout", "icon_layout")  # the name check.py imports it by
+layout = _load("icon_layout", "icon_layout")  # the names check.py imports them by
+pins = _load("pins", "pins")
 check = _load("check", "ots_packaging_check")
 offline = _load("briefcase_offline", "ots_packaging_briefcase_offline")
 
@@ -215,7 +216,7 @@ def test_the_desktop_validator_would_catch_a_broken_file(tmp_path: Path) -> None
 
 def _copy_of_the_repository(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for part in ("resources", "packaging/linux", "ots_desktop/ui/assets"):
+    for part in ("resources", "packaging/linux", "ots_desktop/ui/assets", "requirements"):
         shutil.copytree(ROOT / part, root / part)
     shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")
     shots = root / "docs" / "screenshots"
@@ -270,6 +271,38 @@ def test_metadata_drift_is_reported(tmp_path: Path) -> None:
     problems = check.metadata_problems(root)
     assert f"{check.DESKTOP_FILE}: StartupWMClass=OtsDesktop, expected ots-desktop" in problems
     assert f"{check.METAINFO_FILE}: newest release is ['0.1.0'], expected 0.2.0" in problems
+
+
+def test_the_minimum_versions_follow_every_lower_bound(tmp_path: Path) -> None:
+    root = _copy_of_the_repository(tmp_path)
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert '"PyNaCl>=1.5,<2"' in text and '"segno>=1.6,<2"' in text
+    pyproject.write_text(text.replace('"PyNaCl>=1.5,<2"', '"PyNaCl>=1.6,<2"').replace('"segno>=1.6,<2"', '"segno<2"')
+                         .replace('"click>=8.1,<9",', '"click>=8.1,<9", "humanize>=4",'), encoding="utf-8")
+    minimum = root / pins.MINIMUM_FILE
+    minimum.write_text(minimum.read_text(encoding="utf-8") + "six==1.16.0\n", encoding="utf-8")
+    assert pins.pin_problems(root, tomllib.loads(pyproject.read_text(encoding="utf-8"))) == [
+        f"{pins.MINIMUM_FILE}: humanize is missing (its lower bound is 4)",
+        f"{pins.MINIMUM_FILE}: pynacl==1.5.0 but pyproject.toml's lower bound is 1.6",
+        "pyproject.toml: segno has no lower bound (>=)",
+        f"{pins.MINIMUM_FILE}: six is not a direct dependency",
+    ]
+
+
+def test_the_briefcase_app_requires_exactly_the_desktop_extra(tmp_path: Path) -> None:
+    root = _copy_of_the_repository(tmp_path)
+    pyproject = root / "pyproject.toml"
+    data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    desktop = data["project"]["optional-dependencies"]["desktop"]
+    assert data["tool"]["briefcase"]["app"]["ots-desktop"]["requires"] == desktop
+    assert not any(r.lower().startswith(("pyside6", "qasync")) for r in data["project"]["dependencies"])
+    text = pyproject.read_text(encoding="utf-8")
+    app_table = text.index("[tool.briefcase.app.ots-desktop]")
+    pyproject.write_text(text[:app_table] + text[app_table:].replace('"qasync>=0.28,<0.29",\n', "", 1),
+                         encoding="utf-8")
+    assert check.metadata_problems(root) == [
+        f"pyproject.toml: [tool.briefcase.app.ots-desktop] requires should be exactly the desktop extra {desktop}"]
 
 
 # ------------------------------------------------------------------ Briefcase's test-mode entry point
