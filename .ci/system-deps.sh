@@ -10,6 +10,8 @@ PACKAGES=(
   redis-server
   # Qt under a virtual X server, tray host, and the libraries Qt's xcb plugin loads
   xvfb xauth trayer x11-utils
+  # the desktop tests read CLIPBOARD and PRIMARY from another X client, and type real keys
+  xclip xdotool
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1

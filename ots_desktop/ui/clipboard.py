@@ -8,9 +8,12 @@ the hints (KDE Klipper, Windows clipboard history, macOS pasteboard tools) skip 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QMimeData, QObject, QTimer, Signal
 from PySide6.QtGui import QClipboard, QGuiApplication
+
+from ots_desktop.core.secret import SecretBuffer
 
 # KDE (and others on Linux), Windows, macOS: "this is a password, do not keep it".
 HINT_TYPES: dict[str, bytes] = {
@@ -59,16 +62,71 @@ class SecureClipboard(QObject):
         return self._ours is not None and _digest(self._clipboard.text(QClipboard.Mode.Clipboard)) == self._ours
 
     def clear_if_ours(self) -> bool:
-        """Clear the clipboard unless the user copied something else since; True if cleared."""
+        """Clear the clipboard unless the user copied something else since; True if cleared.
+
+        The X11 selection (PRIMARY, pasted with the middle button) is cleared too when it holds the same value.
+        """
         self._timer.stop()
         ours = self.holds_ours()
+        if self._ours is not None and self._selection_digest() == self._ours:
+            self._clipboard.clear(QClipboard.Mode.Selection)
         self._ours = None
         if ours:
             self._clipboard.clear(QClipboard.Mode.Clipboard)
             self.cleared.emit()
         return ours
 
+    def _selection_digest(self) -> bytes | None:
+        if not self._clipboard.supportsSelection():
+            return None
+        text = self._clipboard.text(QClipboard.Mode.Selection)
+        return _digest(text) if text else None
+
+    def take_text(self) -> SecretBuffer | None:
+        """Take the clipboard's text to share it: the clipboard is emptied at once, and PRIMARY too if it
+        holds the same text. None when there is no text (nothing is cleared then)."""
+        text = self._clipboard.text(QClipboard.Mode.Clipboard)
+        if not text.strip():
+            return None
+        digest = _digest(text)
+        raw = bytearray(text.encode("utf-8", "surrogatepass"))
+        del text
+        if self._selection_digest() == digest:
+            self._clipboard.clear(QClipboard.Mode.Selection)
+        self._clipboard.clear(QClipboard.Mode.Clipboard)
+        if self._ours == digest:
+            self._ours = None
+            self._timer.stop()
+        return SecretBuffer(raw, wipe_source=True)
+
+    def guard_selection(self, widget: QObject, has_selection: Callable[[], bool]) -> None:
+        """Keep text selected in ``widget``, a secret shown in clear, out of PRIMARY, for the widget's life.
+
+        X11 hands whatever is selected to any middle-click, with no password-manager hints and no
+        timeout; Qt sets it when a selection ends. Whenever this app owns PRIMARY while the widget
+        has a selection (``has_selection``), it is given up again (after Qt finished setting it).
+        """
+        _SelectionGuard(self._clipboard, widget, has_selection)
+
     @property
     def pending(self) -> bool:
         """Whether a clear is scheduled."""
         return self._timer.isActive()
+
+
+class _SelectionGuard(QObject):
+    """Gives up PRIMARY taken for a selection in its parent widget; goes away with it (and so does the link)."""
+
+    def __init__(self, clipboard: QClipboard, widget: QObject, has_selection: Callable[[], bool]) -> None:
+        super().__init__(widget)
+        self._clipboard = clipboard
+        self._has_selection = has_selection
+        clipboard.selectionChanged.connect(self.changed)
+
+    def changed(self) -> None:
+        if self._clipboard.ownsSelection() and self._has_selection():
+            QTimer.singleShot(0, self, self.drop)
+
+    def drop(self) -> None:
+        if self._clipboard.ownsSelection() and self._clipboard.text(QClipboard.Mode.Selection):
+            self._clipboard.clear(QClipboard.Mode.Selection)

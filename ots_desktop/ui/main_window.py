@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QPaintEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from ots_desktop import __version__
 from ots_desktop.core.policy import TEXT_MAX_BYTES
-from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.page import ActivityPage
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
@@ -95,21 +94,23 @@ class MainWindow(QMainWindow):
             self.send_page.add_paths(paths)
 
     def share_clipboard(self, via: str) -> None:
-        """Share the clipboard's text as a link or a code, with the default options."""
-        text = QGuiApplication.clipboard().text()
-        if not text.strip():
+        """Share the clipboard's text as a link or a code, with the default options.
+
+        The secret leaves the clipboard (and PRIMARY, if it is there too) at once; the link or the
+        code takes its place, with the password-manager hints and the clear timer.
+        """
+        secret = self.ctx.clipboard.take_text()
+        if secret is None:
             self.ctx.notifier.notify("Nothing to share", "The clipboard holds no text.", Level.WARNING)
             return
-        raw = bytearray(text.encode("utf-8"))
-        del text
-        if len(raw) > MAX_CLIPBOARD_SHARE:
-            raw[:] = bytes(len(raw))
-            self.ctx.notifier.notify("Too large", "The clipboard holds more than 1 MiB of text; send it as a file.",
-                                     Level.WARNING)
+        if len(secret) > MAX_CLIPBOARD_SHARE:
+            secret.close()
+            self.ctx.notifier.notify("Too large", "The clipboard held more than 1 MiB of text (it was cleared); send "
+                                     "it as a file.", Level.WARNING)
             return
         self.bring_to_front()
         self.tabs.setCurrentWidget(self.send_page)
-        self.send_page.share_text(SecretBuffer(raw, wipe_source=True), via)
+        self.send_page.share_text(secret, via, on_ready=self.ctx.clipboard.copy)
 
     def quit_app(self) -> None:
         """End the app (the tray's Quit)."""

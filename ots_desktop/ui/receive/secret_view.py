@@ -65,6 +65,7 @@ class SecretView(QWidget):
         self.plain.setAccessibleName("Received secret, shown")
         self.plain.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.plain.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        clipboard.guard_selection(self.plain, lambda: self.plain.textCursor().hasSelection())  # never PRIMARY
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.masked)
         self.stack.addWidget(self.plain)

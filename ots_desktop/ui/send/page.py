@@ -78,6 +78,9 @@ class SendPage(QWidget):
         self.secret = SecretField("secret", "Type or paste the secret (or drop text above)", self, max_bytes=MAX_TEXT,
                                   too_large=" Send it as a file instead.")
         self.options = ShareOptions(ctx.services.config, self)
+        # Shown in clear, a selection in either field would otherwise reach PRIMARY (middle-click paste).
+        for field in (self.secret, self.options.passphrase):
+            ctx.clipboard.guard_selection(field.edit, field.edit.hasSelectedText)
         self.share_button = QPushButton("S&hare", self)
         self.share_button.setDefault(True)
         self.share_button.setToolTip("Start the share (Ctrl+Enter)")
@@ -183,8 +186,11 @@ class SendPage(QWidget):
         if problems:
             self.banner.show_message(" ".join(problems), str(Level.WARNING))
 
-    def share_text(self, secret: SecretBuffer, via: str) -> None:
-        """Share a text secret with the default options from the settings (the tray's quick share)."""
+    def share_text(self, secret: SecretBuffer, via: str, *, on_ready: Callable[[str], None] | None = None) -> None:
+        """Share a text secret with the default options from the settings (the tray's quick share).
+
+        ``on_ready`` is given the code or the link once there is one.
+        """
         try:
             config = self.ctx.services.config
             if check_channel(via) == LINK:
@@ -192,10 +198,10 @@ class SendPage(QWidget):
                 channel = self.ctx.services.link()
                 policy = LinkPolicy(config.link_expiry_s, config.link_max_views).checked()
                 self._check_size(secret)
-                self.sharing.link_text(channel, relay_url, secret, None, LinkChoices(policy))
+                self.sharing.link_text(channel, relay_url, secret, None, LinkChoices(policy), on_ready=on_ready)
             else:
                 self._check_size(secret)
-                self.sharing.wormhole_text(secret, WormholeChoices(config.code_length))
+                self.sharing.wormhole_text(secret, WormholeChoices(config.code_length), on_ready=on_ready)
         except OtsError as exc:
             secret.close()
             self.banner.error(sentence(describe_error(exc)))

@@ -53,6 +53,7 @@ class _LinkRun:
 
     made: int = 0
     restored: bool = False
+    on_ready: Callable[[str], None] | None = None  # given the first link made
 
 
 class Sharing(QObject):
@@ -72,8 +73,12 @@ class Sharing(QObject):
 
     # -- by wormhole code ---------------------------------------------------------------
 
-    def wormhole_text(self, secret: SecretBuffer, choices: WormholeChoices) -> None:
-        """One code per recipient for a text secret; ``secret`` is closed once copied."""
+    def wormhole_text(self, secret: SecretBuffer, choices: WormholeChoices,
+                      on_ready: Callable[[str], None] | None = None) -> None:
+        """One code per recipient for a text secret; ``secret`` is closed once copied.
+
+        ``on_ready`` is given the (first) code once the mailbox has given it.
+        """
         channel = self.ctx.services.wormhole(code_length=choices.code_length)
         with secret:
             for recipient in _each(choices.recipients):
@@ -86,6 +91,9 @@ class Sharing(QObject):
                     return channel.send_text(copy, hooks, label=choices.label, recipient=recipient)
 
                 card = self._wormhole_card(choices.label or TEXT_TITLE, recipient, choices.verify)
+                if on_ready is not None:
+                    card.code_ready.connect(on_ready)
+                    on_ready = None
                 card.start(send)
         self.started.emit(WORMHOLE)
 
@@ -114,8 +122,12 @@ class Sharing(QObject):
 
     def link_text(self, channel: LinkChannel, relay_url: str, secret: SecretBuffer,
                   passphrase: SecretBuffer | None, choices: LinkChoices,
-                  restore: Callable[[SecretBuffer], bool] | None = None) -> None:
-        """One link per recipient for a text secret. ``secret`` and ``passphrase`` are wiped at the end."""
+                  restore: Callable[[SecretBuffer], bool] | None = None,
+                  on_ready: Callable[[str], None] | None = None) -> None:
+        """One link per recipient for a text secret. ``secret`` and ``passphrase`` are wiped at the end.
+
+        ``on_ready`` is given the first link made.
+        """
         backup = None
         if restore is not None:
             view = secret.view()
@@ -126,7 +138,7 @@ class Sharing(QObject):
             return channel.send_text(secret, relay_url, choices.policy, recipients=_each(choices.recipients),
                                      passphrase=passphrase, label=choices.label, on_link=on_link)
 
-        self._run_links([(choices.label or TEXT_TITLE, job)], passphrase, backup, restore)
+        self._run_links([(choices.label or TEXT_TITLE, job)], passphrase, backup, restore, on_ready)
 
     def link_files(self, channel: LinkChannel, relay_url: str, paths: list[Path], passphrase: SecretBuffer | None,
                    choices: LinkChoices) -> None:
@@ -142,8 +154,9 @@ class Sharing(QObject):
         self._run_links(jobs, passphrase, None, None)
 
     def _run_links(self, jobs: list[tuple[str, LinkJob]], passphrase: SecretBuffer | None,
-                   backup: SecretBuffer | None, restore: Callable[[SecretBuffer], bool] | None) -> None:
-        run = _LinkRun()
+                   backup: SecretBuffer | None, restore: Callable[[SecretBuffer], bool] | None,
+                   on_ready: Callable[[str], None] | None = None) -> None:
+        run = _LinkRun(on_ready=on_ready)
         self._link_jobs(+1)
 
         async def make() -> None:
@@ -172,6 +185,9 @@ class Sharing(QObject):
         run.made += 1
         card = LinkShareCard(self.ctx, sent, card_title(what, sent.recipient))
         self.cards.add(card)
+        ready, run.on_ready = run.on_ready, None
+        if ready is not None:
+            ready(sent.link)
         card.start_watch()
 
     def _link_jobs(self, delta: int) -> None:

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from ots_desktop.channels.wormhole import SendHooks
@@ -36,6 +36,7 @@ class WormholeShareCard(ShareCard):
     """Shows and follows one wormhole share. Call :meth:`start` with the send to run."""
 
     channel = "wormhole"
+    code_ready = Signal(str)  # the code, once the mailbox gave one
 
     def __init__(self, ctx: UiContext, title: str, *, verify: bool = False, speaker: Speaker | None = None,
                  parent: QWidget | None = None) -> None:
@@ -150,6 +151,7 @@ class WormholeShareCard(ShareCard):
         self.copy_button.setEnabled(True)
         self.speak_button.setEnabled(True)
         self.set_state("waiting", "Waiting for the other side to type the code.")
+        self.code_ready.emit(code)
 
     def _on_event(self, event: object) -> None:
         if not isinstance(event, ChannelEvent) or event.channel != Channel.WORMHOLE or event.direction != "send":
