@@ -91,3 +91,11 @@ def wait_done(qtbot: QtBot, page: ReceivePage) -> None:
 def completions(page: ReceivePage) -> list[str]:
     """What the code completer offers now."""
     return list(page.completion.model.stringList())
+
+
+def audit_entries(ctx: UiContext, qtbot: QtBot, event_type: str) -> list[dict[str, Any]]:
+    """The audit log's entries of one type, as the app holds it."""
+    task = ctx.tasks.start(ctx.services.audit())
+    qtbot.waitUntil(task.done, timeout=NET_MS)
+    entries: list[dict[str, Any]] = task.result().entries(event_type=event_type)
+    return entries

@@ -15,7 +15,15 @@ from ots_desktop.core.ids import b64u_encode
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.receive.page import NOT_A_CODE, ReceivePage
 from tests.support.servers import RunningServer
-from tests.ui.receive_support import NET_MS, press_receive, receive_page, send_text, type_code, wait_done
+from tests.ui.receive_support import (
+    NET_MS,
+    audit_entries,
+    press_receive,
+    receive_page,
+    send_text,
+    type_code,
+    wait_done,
+)
 
 GENERIC = "Something went wrong inside"
 
@@ -23,13 +31,6 @@ GENERIC = "Something went wrong inside"
 @pytest.fixture
 def page(ctx: UiContext, qtbot: QtBot, tmp_path: Path) -> Iterator[ReceivePage]:
     yield from receive_page(ctx, qtbot, tmp_path / "downloads")
-
-
-def audit_entries(ctx: UiContext, qtbot: QtBot, event_type: str) -> list[dict[str, Any]]:
-    task = ctx.tasks.start(ctx.services.audit())
-    qtbot.waitUntil(task.done, timeout=NET_MS)
-    entries: list[dict[str, Any]] = task.result().entries(event_type=event_type)
-    return entries
 
 
 def assert_readable(page: ReceivePage, *, level: str = "error") -> str:

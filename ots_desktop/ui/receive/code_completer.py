@@ -6,6 +6,11 @@ nameplate, as the stock ``wormhole receive`` does on Tab; from then on the words
 part completes from the PGP word list. Editing the nameplate afterwards starts a
 new session. When the receive begins, the finished entry is handed over; when the
 mailbox cannot be reached, completion is simply off and a typed code still works.
+
+Keys work as in a shell: Tab or Enter on the list takes the highlighted suggestion (Tab
+takes the first when none is highlighted), and Tab in the field completes a word that has
+one completion. Only Enter on a complete code receives (:meth:`CodeCompleter.incomplete`).
+Word suggestions follow the expected code length: a dash follows each word but the last.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import contextlib
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QStringListModel, Qt, QTimer, Signal
-from PySide6.QtGui import QFocusEvent
-from PySide6.QtWidgets import QCompleter, QLineEdit
+from PySide6.QtGui import QFocusEvent, QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QCompleter, QLineEdit
 
 from ots_desktop.channels.link_urls import is_link
 from ots_desktop.channels.wormhole import CodeEntry, WormholeChannel
 from ots_desktop.core.errors import OtsError
+from ots_desktop.core.policy import CODE_DEFAULT_WORDS
 from ots_desktop.ui.tasks import TaskRunner, describe_error
 
 REFRESH_MS = 800
@@ -39,9 +45,10 @@ class CodeCompleter(QObject):
     available = Signal()
 
     def __init__(self, field: QLineEdit, channel: Callable[[], WormholeChannel], tasks: TaskRunner,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *, words: Callable[[], int] = lambda: CODE_DEFAULT_WORDS) -> None:
         super().__init__(parent)
         self.field = field
+        self._expected_words = words
         self._new_channel = channel
         self._tasks = tasks
         self.model = QStringListModel(self)
@@ -69,6 +76,10 @@ class CodeCompleter(QObject):
         self._idle.timeout.connect(self._close_if_untouched)
         field.textChanged.connect(self.sync)
         field.installEventFilter(self)
+        popup = self.completer.popup()
+        assert popup is not None  # QCompleter makes its list view on first request
+        self.popup: QAbstractItemView = popup
+        popup.installEventFilter(self)  # after QCompleter's own filter, so it runs first
 
     # -- session lifecycle ----------------------------------------------------------
 
@@ -83,12 +94,70 @@ class CodeCompleter(QObject):
         return self.entry is None and not self.connecting and not self._closing
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Start a session when the person moves the focus into the field."""
-        if (event.type() == QEvent.Type.FocusIn and watched is getattr(self, "field", None)
+        """Start a session when the person moves the focus into the field; Tab and Enter as in a shell."""
+        field = getattr(self, "field", None)
+        if (event.type() == QEvent.Type.FocusIn and watched is field
                 and isinstance(event, QFocusEvent) and event.reason() in PERSON_FOCUS
                 and not is_link(self.field.text())):
             self.start(retry=True)
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent):
+            return False
+        key = event.key()
+        if key not in (Qt.Key.Key_Tab, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            return False
+        if watched is self.popup and self.popup.isVisible():
+            return self._key_on_list(key)
+        if watched is field and key == Qt.Key.Key_Tab and not event.modifiers():
+            return self._tab_in_field()
         return False
+
+    def _key_on_list(self, key: int) -> bool:
+        popup = self.popup
+        current = popup.currentIndex()
+        if key != Qt.Key.Key_Tab and not current.isValid():
+            # Enter with nothing highlighted: the typed text stands; the field decides whether it is complete.
+            popup.hide()
+            self.field.returnPressed.emit()
+            return True
+        model = self.completer.completionModel()
+        chosen = current.data() if current.isValid() else (model.index(0, 0).data() if model.rowCount() else None)
+        popup.hide()
+        if chosen:
+            self.field.setText(str(chosen))
+        return True
+
+    def _tab_in_field(self) -> bool:
+        """Tab in the field: take the one completion there is, or show the list; let focus move otherwise."""
+        text = self.field.text().strip()
+        offered = [item for item in self.model.stringList() if item.lower().startswith(text.lower()) and item != text]
+        if not text or not offered:
+            return False
+        if len(offered) == 1:
+            self.field.setText(offered[0])
+        else:
+            self.completer.setCompletionPrefix(text)
+            self.completer.complete()
+        return True
+
+    def incomplete(self, text: str) -> str | None:
+        """Why ``text`` is not a whole code yet (a sentence), or None.
+
+        Only known with a session whose word list is in: otherwise the typed code goes ahead and
+        the receive itself says what is wrong with it.
+        """
+        entry = self.entry
+        text = text.strip()
+        if entry is None or not self.words_ready or is_link(text):
+            return None
+        _nameplate, dash, words = text.partition("-")
+        if not dash or not words or words.endswith("-"):
+            return "The code is not complete yet: type the next word (Tab completes it)."
+        last = words.rsplit("-", 1)[-1]
+        head = words[: len(words) - len(last)]
+        whole = {item.rstrip("-") for item in self._try(lambda: entry.words(words))}
+        if f"{head}{last}".lower() not in {w.lower() for w in whole}:
+            return f"\u201c{last}\u201d is not a whole word of a code yet: keep typing, or press Tab to complete it."
+        return None
 
     def start(self, *, retry: bool = False) -> None:
         """Open a code entry session, unless one is open or opening (or failed, unless ``retry``)."""
@@ -196,7 +265,7 @@ class CodeCompleter(QObject):
             self.restart()
             return
         if self.words_ready:
-            self._set([f"{nameplate}-{w}" for w in self._try(lambda: entry.words(words))])
+            self._set([f"{nameplate}-{w}" for w in self._with_dashes(self._try(lambda: entry.words(words)))])
         else:
             self._set([])
 
@@ -217,6 +286,12 @@ class CodeCompleter(QObject):
             if generation == self._generation:
                 self.words_ready = True
                 self.sync(self.field.text())
+
+    def _with_dashes(self, completions: list[str]) -> list[str]:
+        """A dash after each completed word but the last of the expected length (the library assumes two words)."""
+        expected = self._expected_words()
+        return sorted({item if item.endswith("-") or item.count("-") + 1 >= expected else item + "-"
+                       for item in completions})
 
     @staticmethod
     def _try(completions: Callable[[], list[str]]) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -119,7 +119,8 @@ class ReceivePage(QWidget):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setAccessibleName("Cancel the receive")
         self.cancel_button.clicked.connect(self.cancel)
-        self.completion = CodeCompleter(self.field, self.ctx.services.wormhole, self.ctx.tasks, self)
+        self.completion = CodeCompleter(self.field, self.ctx.services.wormhole, self.ctx.tasks, self,
+                                        words=lambda: self.ctx.services.config.code_length)
         self.completion.unavailable.connect(self._completion_unavailable)
         self._entry_row = QHBoxLayout()
         self._entry_row.addWidget(label)
@@ -365,10 +366,14 @@ class ReceivePage(QWidget):
                                  "links do not need the mailbox.", Level.WARNING)
 
     def _return_pressed(self) -> None:
-        # Enter on the completion popup reaches the field before the completion is filled in: decide on the
-        # next turn of the loop, and receive only if Enter did not just pick a completion.
-        before = self.field.text()
-        QTimer.singleShot(0, lambda: self.receive() if self.field.text() == before else None)
+        # Enter on the completion list takes the suggestion (the completer handles it); Enter in the field
+        # receives only a whole code: half a code would use up the sender's code with a wrong-code alert.
+        problem = self.completion.incomplete(self.field.text())
+        if problem is not None:
+            self.banner.show_message(problem, "warning")
+            self.completion.sync(self.field.text())
+            return
+        self.receive()
 
     def _escape(self) -> None:
         if self.busy:
