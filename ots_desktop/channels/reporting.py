@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -99,3 +100,23 @@ class FingerprintingHasher:
         """The audit fingerprint of everything fed so far."""
         return AuditLog.fingerprint_of(self._mac)
 
+
+
+class ProgressGate:
+    """Lets progress through at most every ``interval_s`` (and always at the end).
+
+    Transit calls back for every 16 KiB record: ten thousand updates a second would cost a
+    window (events, signals, repaints) more than the transfer itself.
+    """
+
+    def __init__(self, interval_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self._next = 0.0
+
+    def due(self, done: int, total: int) -> bool:
+        """Whether this update should be shown."""
+        now = time.monotonic()
+        if done >= total or now >= self._next:
+            self._next = now + self.interval_s
+            return True
+        return False

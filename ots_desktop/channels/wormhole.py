@@ -10,6 +10,7 @@ code itself is never recorded anywhere.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,8 @@ class WormholeChannel:
         try:
             reporter.kind = "directory" if source.is_directory else "file"
             reporter.size_bytes = source.size
-            reporter.fingerprint = wormhole_send.file_fingerprint(source, reporter)
+            # Reading a large file on the loop would stall it (and the window) for seconds.
+            reporter.fingerprint = await asyncio.to_thread(wormhole_send.file_fingerprint, source, reporter)
             reporter.record(EventType.SHARE_CREATED)
         except BaseException:
             await session.close()

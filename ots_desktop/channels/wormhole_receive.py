@@ -12,7 +12,7 @@ from typing import Any
 
 from ots_desktop.channels import transit
 from ots_desktop.channels.failures import ChannelFailure, transfer_failed
-from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
+from ots_desktop.channels.reporting import FingerprintingHasher, ProgressGate, Reporter
 from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, part_name, publish, unsafe
 from ots_desktop.channels.verifier import describe_verifier
 from ots_desktop.channels.wormhole_session import WormholeSession
@@ -144,7 +144,11 @@ async def _receive_to(session: WormholeSession, reporter: Reporter, hooks: Recei
     """Receive into ``part``; ``finish`` (publish or unpack) runs before the sender is told "ok"."""
     hasher = FingerprintingHasher(reporter.audit)
 
+    gate = ProgressGate()
+
     def progress(done: int, total: int) -> None:
+        if not gate.due(done, total):
+            return
         reporter.publish(EventKind.PROGRESS, done=done, total=total)
         if hooks.progress is not None:
             hooks.progress(done, total)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ots_desktop.channels import transit
 from ots_desktop.channels.failures import ChannelFailure, transfer_failed
 from ots_desktop.channels.payloads import FileSource, text_offer
-from ots_desktop.channels.reporting import FingerprintingHasher, Reporter
+from ots_desktop.channels.reporting import FingerprintingHasher, ProgressGate, Reporter
 from ots_desktop.channels.verifier import describe_verifier
 from ots_desktop.channels.wormhole_session import WormholeSession
 from ots_desktop.core.audit.events import EventType, Reason
@@ -84,7 +84,11 @@ async def _send_file(session: WormholeSession, reporter: Reporter, source: FileS
                 raise ChannelFailure(Reason.REJECTED, "the receiver declined the file")
             break
 
+    gate = ProgressGate()
+
     def progress(done: int, total: int) -> None:
+        if not gate.due(done, total):
+            return
         reporter.publish(EventKind.PROGRESS, done=done, total=total)
         if hooks.progress is not None:
             hooks.progress(done, total)
