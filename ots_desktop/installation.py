@@ -18,6 +18,7 @@ from ots_desktop.core.audit.keystore_choice import check_keystore_choice
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.config import Config, load_config, save_config
 from ots_desktop.core.errors import ConfigError, InputError, OtsError
+from ots_desktop.core.inflight import close_interrupted
 from ots_desktop.core.paths import AppPaths, app_paths
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareStore
@@ -80,15 +81,18 @@ class Installation:
         """Open the audit log (the caller closes it).
 
         With ``usable`` (everything that shares, receives or appends for its own sake), a log
-        that does not verify is refused here, before anything starts.
+        that does not verify is refused here, before anything starts. A verified log first gets an
+        ``interrupted`` ending for each share whose process died (:mod:`ots_desktop.core.inflight`).
         """
         log = AuditLog.open(self.paths, keystore, app_version=__version__, check=check)
-        if usable:
-            try:
+        try:
+            if usable:
                 log.require_usable()
-            except OtsError:
-                log.close()
-                raise
+            if check and log.problem is None:
+                close_interrupted(log)  # shares whose process died get their ending now
+        except OtsError:
+            log.close()
+            raise
         return log
 
     def open_shares(self) -> ShareStore:

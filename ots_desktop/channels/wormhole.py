@@ -29,6 +29,7 @@ from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus, EventKind
 from ots_desktop.core.ids import b64u_encode, new_share_id
+from ots_desktop.core.inflight import InFlight
 from ots_desktop.core.secret import SecretBuffer
 
 __all__ = ["CodeEntry", "ReceiveHooks", "Received", "SendHooks", "WormholeChannel", "WormholeSettings"]
@@ -126,7 +127,8 @@ class WormholeChannel:
         if hooks.on_share is not None:
             hooks.on_share(reporter.share_id)
         reporter.publish(EventKind.CREATED)
-        await wormhole_send.send(session, reporter, secret, hooks)
+        with InFlight.of(reporter.audit).running(reporter.share_id):
+            await wormhole_send.send(session, reporter, secret, hooks)
         return reporter.share_id
 
     async def send_path(self, path: Path, hooks: SendHooks, *, label: str | None = None,
@@ -147,7 +149,8 @@ class WormholeChannel:
         if hooks.on_share is not None:
             hooks.on_share(reporter.share_id)
         reporter.publish(EventKind.CREATED)
-        await wormhole_send.send(session, reporter, source, hooks)
+        with InFlight.of(reporter.audit).running(reporter.share_id):
+            await wormhole_send.send(session, reporter, source, hooks)
         return reporter.share_id
 
     async def receive(self, code: str | CodeEntry, hooks: ReceiveHooks) -> Received:

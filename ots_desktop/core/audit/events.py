@@ -69,6 +69,7 @@ class Reason(StrEnum):
     UNSAFE_PATH = "unsafe_path"
     REJECTED = "rejected"
     TRANSFER_FAILED = "transfer_failed"
+    INTERRUPTED = "interrupted"  # the process running a share died before recording its end
     VERIFY_INTACT = "verify_intact"
     VERIFY_TAMPERED = "verify_tampered"
     LIST = "list"
