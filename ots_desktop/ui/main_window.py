@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from ots_desktop import __version__
 from ots_desktop.core.policy import TEXT_MAX_BYTES
@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.keep_in_tray = False
         self._painted = False
         self._tray_hint_shown = False
+        self.quit_box: QMessageBox | None = None  # the "links still waiting" question, while it is asked
         self._shortcuts()
         ctx.events.event.connect(ctx.notifier.on_event)
 
@@ -112,14 +113,36 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.send_page)
         self.send_page.share_text(secret, via, on_ready=self.ctx.clipboard.copy)
 
-    def quit_app(self) -> None:
-        """End the app (the tray's Quit)."""
+    def quit_app(self) -> bool:
+        """End the app (the tray's Quit, Ctrl+Q); False when the user chose to keep it running.
+
+        With links still waiting to be opened, asks first: their receipts pause while the app is closed.
+        """
+        live = self.send_page.live_links()
+        if live and not self._confirm_quit(live):
+            return False
         self.quit_requested.emit()
         # Qt asks every window to close before it quits; a window that stays in the tray would veto it.
         self.keep_in_tray = False
         app = QApplication.instance()
         if app is not None:
             app.quit()
+        return True
+
+    def _confirm_quit(self, live: int) -> bool:
+        self.quit_box = QMessageBox(
+            QMessageBox.Icon.Question, "Quit ots-desktop?",
+            f"{live} one-time link{'s are' if live > 1 else ' is'} still waiting to be opened. "
+            f"{'They keep' if live > 1 else 'It keeps'} working, but receipts and notifications pause while "
+            "ots-desktop is closed; they catch up when it starts again.",
+            QMessageBox.StandardButton.Cancel, self)
+        quit_button = self.quit_box.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
+        self.quit_box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.quit_box.exec()
+        chosen = self.quit_box.clickedButton() is quit_button
+        self.quit_box.deleteLater()
+        self.quit_box = None
+        return chosen
 
     # -- window events ---------------------------------------------------------------
 
@@ -133,8 +156,10 @@ class MainWindow(QMainWindow):
                 self.ctx.notifier.notify("ots-desktop is still running",
                                          "It stays in the tray; choose Quit from its menu to end it.")
             return
-        event.accept()
-        self.quit_app()
+        if self.quit_app():
+            event.accept()
+        else:
+            event.ignore()
 
     def paintEvent(self, event: QPaintEvent) -> None:
         """Announce the first paint (the cold-start benchmark waits for it)."""

@@ -32,6 +32,11 @@ SLOW_WATCH_INTERVAL_S = 10.0
 SLOW_WATCH_AFTER_S = 3600.0
 WATCH_MARGIN_S = 300.0
 COPIED_MS = 2000
+# After a relay outage the receipt resumes by itself: tried again after 2 s, then less often, up to a minute.
+RETRY_FIRST_MS = 2000
+RETRY_MAX_MS = 60_000
+RESTORED_NOTE = ("Made before ots-desktop last started. The link itself is not kept (it holds the key); "
+                 "its receipt and Revoke are.")
 _ENDINGS = {
     "revealed": ("Opened: the link is used up and no longer works.", Level.SUCCESS),
     "expired": ("Expired: the link no longer works.", Level.WARNING),
@@ -78,6 +83,10 @@ class LinkShareCard(ShareCard):
         self._receipts: list[str] = []
         self._reveals = 0
         self._watch: asyncio.Task[Any] | None = None
+        self._retry_ms = RETRY_FIRST_MS
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.timeout.connect(self.start_watch)
 
         self.link_field = QLineEdit(sent.link, self)
         self.link_field.setReadOnly(True)
@@ -113,6 +122,11 @@ class LinkShareCard(ShareCard):
         row.addLayout(left, 1)
         row.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
         self.body.addLayout(row)
+        self.restored = not sent.link
+        if self.restored:
+            for widget in (self.link_field, self.copy_button, self.qr):
+                widget.hide()
+            self.terms_label.setText(f"{terms(sent)}\n{RESTORED_NOTE}")
         self.set_state("pending", "Waiting for the link to be opened.")
 
     @property
@@ -154,11 +168,18 @@ class LinkShareCard(ShareCard):
     def _watch_failed(self, text: str) -> None:
         if self.is_finished:
             return
-        self.set_state(self.state, f"Cannot follow this link right now: {sentence(text)}", Level.WARNING)
+        seconds = self._retry_ms // 1000
+        self.set_state(self.state, f"Cannot follow this link right now: {sentence(text)} Trying again in "
+                       f"{seconds} s.", Level.WARNING)
         self.follow_button.show()
         self.allow_close(True)
+        self._retry.start(self._retry_ms)
+        self._retry_ms = min(self._retry_ms * 2, RETRY_MAX_MS)
 
     def _on_update(self, update: WatchUpdate) -> None:
+        self._retry_ms = RETRY_FIRST_MS  # the relay answers again
+        if self.state == "pending" and self.status.text().startswith("Cannot follow"):
+            self.set_state("pending", "Waiting for the link to be opened.")
         if update.kind == "revealed" and update.reveal is not None:
             self._reveals += 1
             # Receipts are the card's; notifications and the tray follow the event bus (Notifier.on_event).
@@ -214,6 +235,7 @@ class LinkShareCard(ShareCard):
 
     def ended(self) -> None:
         """The link is over: nothing left to copy, scan or revoke."""
+        self._retry.stop()
         for button in (self.copy_button, self.revoke_button, self.follow_button):
             button.setEnabled(False)
         self.follow_button.hide()

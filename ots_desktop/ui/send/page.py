@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -91,6 +91,8 @@ class SendPage(QWidget):
         self.sharing = Sharing(ctx, self.card_list, self.speaker, self._async_error, self)
         self._layout()
         self._connect()
+        # Links made before this start and still live, with their receipts and Revoke: after the first paint.
+        QTimer.singleShot(0, self, self.sharing.restore_links)
 
     def _layout(self) -> None:
         compose = QWidget(self)
@@ -167,6 +169,10 @@ class SendPage(QWidget):
             speaker = Speaker(self._speech_engine, self)
             self._speaker = speaker if speaker.available else None
         return self._speaker
+
+    def live_links(self) -> int:
+        """How many links shown here are still waiting to be opened (their receipts pause while the app is closed)."""
+        return sum(1 for card in self.cards() if card.channel == "link" and not card.is_finished)
 
     def cards(self) -> list[ShareCard]:
         """Every card on the page, newest first."""

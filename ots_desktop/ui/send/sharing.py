@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,14 +19,17 @@ from PySide6.QtCore import QObject, Signal
 
 from ots_desktop.channels.link_types import SentLink
 from ots_desktop.channels.wormhole import SendHooks
+from ots_desktop.core.errors import OtsError
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.times import parse_rfc3339
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.send.card_list import CardList
 from ots_desktop.ui.send.choices import LINK, WORMHOLE, LinkChoices, WormholeChoices
 from ots_desktop.ui.send.file_queue import Queued
 from ots_desktop.ui.send.link_card import LinkShareCard
 from ots_desktop.ui.send.wormhole_card import WormholeShareCard
+from ots_desktop.ui.tasks import describe_error
 
 if TYPE_CHECKING:
     from ots_desktop.channels.link import LinkChannel
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 OnLink = Callable[[SentLink], None]
 LinkJob = Callable[[OnLink], Awaitable[list[SentLink]]]
 TEXT_TITLE = "Text secret"
+MAX_RESTORED = 500  # live links listed again at start (newest first)
 
 
 def card_title(what: str, recipient: str | None) -> str:
@@ -189,6 +194,34 @@ class Sharing(QObject):
         if ready is not None:
             ready(sent.link)
         card.start_watch()
+
+    def restore_links(self) -> int:
+        """A card for each live link made here before (from the local shares file), following its receipt.
+
+        Links that ended or expired are left out; so is the link itself, which is never kept.
+        Returns how many were restored.
+        """
+        try:
+            records = self.ctx.services.shares().list(limit=MAX_RESTORED)
+        except OtsError as exc:
+            self._report(sentence(describe_error(exc)))
+            return 0
+        now = datetime.now(UTC)
+        live = []
+        for record in records:
+            try:
+                expired = parse_rfc3339(record.expires_at) <= now
+            except ValueError:
+                expired = False
+            if record.seen.state is None and not expired:
+                live.append(record)
+        for record in reversed(live):  # oldest first: the newest ends on top
+            sent = SentLink(share_id=record.share_id, link="", expires_at=record.expires_at,
+                            max_views=record.max_views, needs_passphrase=False, recipient=record.recipient)
+            card = LinkShareCard(self.ctx, sent, card_title(record.label or TEXT_TITLE, record.recipient))
+            self.cards.add(card)
+            card.start_watch()
+        return len(live)
 
     def _link_jobs(self, delta: int) -> None:
         self.link_jobs += delta
