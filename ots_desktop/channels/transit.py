@@ -131,7 +131,7 @@ async def receive_records(end: Any, sink: BinaryIO, size: int, *, stall_s: float
                           progress: Progress | None, hasher: Hasher, before_ack: Callable[[], None]) -> str:
     """Receive exactly ``size`` bytes into ``sink`` and return their SHA-256.
 
-    ``before_ack`` runs once every byte is in (it saves or unpacks them); only when it
+    ``before_ack`` runs once every byte is in (it saves or unpacks them, on a worker thread); only when it
     succeeds does the sender get ``{"ack": "ok"}``. If it raises, the sender is told
     the transfer failed, so it never reports a refused file as delivered.
     """
@@ -152,7 +152,8 @@ async def receive_records(end: Any, sink: BinaryIO, size: int, *, stall_s: float
             raise transfer_failed(f"the sender sent {got} bytes instead of the {size} announced")
         digest = str(hasher.sha256.hexdigest())
         try:
-            before_ack()
+            # fsync, then a rename or an unzip: seconds for a large file, so on a worker thread, off the loop.
+            await asyncio.to_thread(before_ack)
         except BaseException:
             pipe.send_record(json.dumps({"ack": "error: the receiver refused the content"}).encode("utf-8"))
             raise

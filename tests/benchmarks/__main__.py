@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from tests.benchmarks import bench_audit_verify, bench_cold_start, bench_link_relay, bench_wormhole_text
+from tests.benchmarks import (
+    bench_audit_verify,
+    bench_cold_start,
+    bench_gui_transfer,
+    bench_link_relay,
+    bench_wormhole_text,
+)
 from tests.benchmarks.harness import BenchResult, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     results += bench_wormhole_text.run(trials=2 if args.quick else 7)
     results += bench_link_relay.run(pairs=300 if args.quick else 5000, trials=1 if args.quick else 3)
     results += bench_cold_start.run(trials=2 if args.quick else 7)
+    results += bench_gui_transfer.run(size=(32 if args.quick else 400) * 2**20, trials=1 if args.quick else 2)
     page = render(results, "make bench")
     print(page)
     if not args.quick:
