@@ -50,7 +50,7 @@ def read_text_secret() -> SecretBuffer:
     return secret
 
 
-def _show_code(code: str, as_json: bool) -> None:
+def _show_code(code: str, as_json: bool, mailbox_url: str | None = None) -> None:
     if as_json:
         emit_json({"event": "code", "code": code})
         return
@@ -59,7 +59,7 @@ def _show_code(code: str, as_json: bool) -> None:
     if sys.stdout.isatty():
         from ots_desktop.cli.terminal_qr import terminal_qr
 
-        sys.stdout.write(terminal_qr(code_uri(code)))
+        sys.stdout.write(terminal_qr(code_uri(code, mailbox_url)))
         sys.stdout.flush()
 
 
@@ -126,7 +126,7 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
     bus = EventBus()
     if not as_json:
         bus.subscribe(human_events)
-    hooks = SendHooks(on_code=lambda code: _show_code(code, as_json), no_listen=no_listen,
+    hooks = SendHooks(on_code=lambda code: _show_code(code, as_json, settings.mailbox_url), no_listen=no_listen,
                       confirm=confirm_on_tty("Does the receiver see the same words?") if verify else None,
                       progress=ProgressPrinter(as_json) if file is not None else None)
 

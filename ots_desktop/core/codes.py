@@ -9,18 +9,26 @@ mailbox, where a malformed code would be indistinguishable from a wrong one.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from ots_desktop.core.errors import InputError
 
 URI_SCHEME = "wormhole-transfer:"
+PUBLIC_MAILBOX_URL = "ws://relay.magic-wormhole.io:4000/v1"  # the magic-wormhole project's public mailbox
 # Words are not checked against a list: other clients accept custom codes with other words.
 _SHAPE = re.compile(r"[0-9]+(?:-[^\s-]+)+")
 
 
-def code_uri(code: str) -> str:
-    """The URI a QR code carries for ``code`` (what wormhole apps scan)."""
-    return f"{URI_SCHEME}{code.strip()}"
+def code_uri(code: str, mailbox_url: str | None = None) -> str:
+    """The URI a QR code carries for ``code`` (what wormhole apps scan).
+
+    A mailbox other than the public one goes in the ``rendezvous`` parameter (percent-encoded), as
+    the wormhole-transfer URI scheme has it, so that a scanning app finds the sender's mailbox.
+    """
+    uri = f"{URI_SCHEME}{quote(code.strip(), safe='-')}"
+    if mailbox_url and mailbox_url.strip() != PUBLIC_MAILBOX_URL:
+        uri += f"?rendezvous={quote(mailbox_url.strip(), safe='')}"
+    return uri
 
 
 def normalise_code(text: str) -> str:

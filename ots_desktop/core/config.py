@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ots_desktop.core.codes import PUBLIC_MAILBOX_URL
 from ots_desktop.core.durations import parse_duration
 from ots_desktop.core.errors import ConfigError, InputError
 from ots_desktop.core.policy import (
@@ -28,7 +29,6 @@ from ots_desktop.core.policy import (
     LINK_MIN_VIEWS,
 )
 
-PUBLIC_MAILBOX_URL = "ws://relay.magic-wormhole.io:4000/v1"
 PUBLIC_TRANSIT_HELPER = "tcp:transit.magic-wormhole.io:4001"
 MIN_CODE_LENGTH = CODE_MIN_WORDS
 MAX_CODE_LENGTH = CODE_MAX_WORDS

@@ -6,6 +6,7 @@ clearing the clipboard if it still holds a secret we put there.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -43,6 +44,8 @@ class MainWindow(QMainWindow):
         self.receive_page = ReceivePage(ctx)
         self.activity_page = ActivityPage(ctx)
         self.settings_page = SettingsPage(ctx)
+        # Saved settings apply at once: the Send page's defaults (and whether links can be chosen).
+        self.settings_page.saved.connect(self.send_page.options.apply_defaults)
         for page, title in ((self.send_page, "&Send"), (self.receive_page, "&Receive"),
                             (self.activity_page, "&Activity"), (self.settings_page, "Se&ttings")):
             self.tabs.addTab(page, title)
@@ -111,7 +114,9 @@ class MainWindow(QMainWindow):
             return
         self.bring_to_front()
         self.tabs.setCurrentWidget(self.send_page)
-        self.send_page.share_text(secret, via, on_ready=self.ctx.clipboard.copy)
+        # A label, so the card, the notifications and the audit log can tell one quick share from another.
+        label = f"Clipboard, {datetime.now().astimezone():%H:%M}"
+        self.send_page.share_text(secret, via, on_ready=self.ctx.clipboard.copy, label=label)
 
     def quit_app(self) -> bool:
         """End the app (the tray's Quit, Ctrl+Q); False when the user chose to keep it running.

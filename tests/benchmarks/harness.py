@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+
+NOTES = Path(__file__).with_name("notes.md")
 
 
 @dataclass(frozen=True)
@@ -85,4 +88,6 @@ def render(results: Sequence[BenchResult], command: str) -> str:
     for r in results:
         if r.notes:
             lines += ["", f"**{r.name}.** {r.notes}"]
+    # What does not change from run to run: how to read the figures (kept in tests/benchmarks/notes.md).
+    lines += ["", NOTES.read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines) + "\n"

@@ -51,6 +51,7 @@ def test_sharing_the_clipboard_leaves_the_link_or_code_there_never_the_secret(
         assert read(qtbot, "clipboard") != CANARY and read(qtbot, "primary") != CANARY
         qtbot.waitUntil(lambda: bool(window.send_page.cards()), timeout=WAIT_MS)
         card = window.send_page.cards()[0]
+        assert card.title.text().startswith("Clipboard, ")  # a default label tells quick shares apart
         handle = (lambda: card.link) if via == "link" else (lambda: card.code)  # type: ignore[attr-defined]
         qtbot.waitUntil(lambda: bool(handle()), timeout=WAIT_MS)
         qtbot.waitUntil(lambda: read(qtbot, "clipboard") == handle().encode(), timeout=WAIT_MS)

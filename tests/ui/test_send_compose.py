@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, QPoint, QPointF, Qt
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLineEdit
 
 from ots_desktop.core.secret import SecretBuffer
@@ -96,6 +97,28 @@ def test_unsupported_drops_are_refused(qtbot: QtBot, offline_ctx: UiContext) -> 
     assert page.secret.is_empty() and page.queue.is_empty()
 
 
+def test_drops_are_taken_as_a_copy_never_a_move(qtbot: QtBot, offline_ctx: UiContext, tmp_path: Path) -> None:
+    page = new_page(qtbot, offline_ctx)
+    key_file = tmp_path / "deploy.pem"
+    key_file.write_text("-----BEGIN KEY-----\n")
+    mime = mime_with(paths=[key_file])
+    both = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+    # Shift proposes a move, as a file manager does; the drop is taken as a copy all the same.
+    enter = QDragEnterEvent(QPoint(10, 10), both, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
+    QApplication.sendEvent(page.drop_zone, enter)
+    assert enter.isAccepted() and enter.dropAction() == Qt.DropAction.CopyAction
+    dropped = QDropEvent(QPointF(10, 10), both, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier)
+    QApplication.sendEvent(page.drop_zone, dropped)
+    assert dropped.isAccepted() and dropped.dropAction() == Qt.DropAction.CopyAction
+    assert key_file.exists() and not page.queue.is_empty()
+    # A source that only allows a move is refused as it enters, with a reason.
+    move_mime = mime_with(paths=[key_file])  # kept referenced: the event does not own its data
+    move_only = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.MoveAction, move_mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(page.drop_zone, move_only)
+    assert not move_only.isAccepted() and "Only a copy" in page.banner.text()
+
+
 def test_missing_paths_are_named_not_queued(qtbot: QtBot, offline_ctx: UiContext, tmp_path: Path) -> None:
     page = new_page(qtbot, offline_ctx)
     page.add_paths([tmp_path / "gone.txt"])
@@ -146,6 +169,8 @@ def test_a_link_without_a_relay_is_a_clear_error_and_keeps_the_secret(qtbot: QtB
                                                                       offline_ctx: UiContext) -> None:
     page = new_page(qtbot, offline_ctx)
     qtbot.mouseClick(page.options.link_radio, Qt.MouseButton.LeftButton)
+    assert page.options.channel() == "wormhole"  # disabled, with a hint, while no relay is set
+    page.options.set_channel("link")  # as a quick share by link would
     type_secret(qtbot, page, "sk_no_relay")
     page.options.passphrase.edit.setText("pass phrase")
     qtbot.keyClick(page.secret.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -216,3 +241,25 @@ def test_ctrl_enter_shares_from_anywhere_on_the_page(qtbot: QtBot, offline_ctx: 
     page.options.label.setFocus()
     qtbot.keyClick(page.options.label, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert page.banner.level == "error" and "nothing to share" in page.banner.text()
+
+
+def test_links_need_a_relay_and_saved_settings_apply_at_once(qtbot: QtBot, offline_ctx: UiContext) -> None:
+    from ots_desktop.ui.main_window import MainWindow
+
+    assert offline_ctx.services.config.relay_url == ""
+    window = MainWindow(offline_ctx)
+    qtbot.addWidget(window)
+    options = window.send_page.options
+    assert not options.link_radio.isEnabled() and "Settings, Servers" in options.link_radio.toolTip()
+    settings = window.settings_page
+    settings.relay_field.setText("https://ots.example.com")
+    settings.code_length_spin.setValue(4)
+    assert settings.save()
+    assert options.link_radio.isEnabled() and "relay" in options.link_radio.toolTip()
+    assert options.code_length.value() == 4  # the Send page follows the new default at once
+    options.set_channel("link")
+    settings.relay_field.setText("")
+    assert settings.save()
+    assert not options.link_radio.isEnabled() and options.channel() == "wormhole"
+    window.receive_page.shutdown()
+    qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)

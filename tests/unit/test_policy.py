@@ -66,6 +66,16 @@ def test_codes_read_aloud_typed_or_scanned_become_one_form(typed: str, plain: st
     assert check_code(typed) == plain
 
 
+def test_the_qr_uri_names_a_self_hosted_mailbox_and_scans_back_to_the_code() -> None:
+    from ots_desktop.core.codes import PUBLIC_MAILBOX_URL, check_code, code_uri
+
+    assert code_uri("7-crossover-clockwork") == "wormhole-transfer:7-crossover-clockwork"
+    assert code_uri("7-crossover-clockwork", PUBLIC_MAILBOX_URL) == "wormhole-transfer:7-crossover-clockwork"
+    own = code_uri("7-crossover-clockwork", "wss://wormhole.corp.example:443/v1")
+    assert own == "wormhole-transfer:7-crossover-clockwork?rendezvous=wss%3A%2F%2Fwormhole.corp.example%3A443%2Fv1"
+    assert check_code(own) == "7-crossover-clockwork"
+
+
 @pytest.mark.parametrize(("typed", "words"), [("7", "incomplete"), ("7-", "incomplete"), ("", "not a wormhole code"),
                                               ("crossover-clockwork", "not a wormhole code"),
                                               ("not a code", "not a wormhole code")])

@@ -17,6 +17,6 @@ def display_code(code: str) -> str:
     return SEPARATOR.join(code_groups(code))
 
 
-def qr_uri(code: str) -> str:
-    """The URI wormhole apps on phones scan to fill in the code."""
-    return code_uri(code)
+def qr_uri(code: str, mailbox_url: str | None = None) -> str:
+    """The URI wormhole apps on phones scan to fill in the code (and find a self-hosted mailbox)."""
+    return code_uri(code, mailbox_url)

@@ -85,18 +85,15 @@ class DropZone(QFrame):
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         """Accept local files, folders and text; refuse the rest, saying why."""
         content = read_drop(event.mimeData())
-        if content.acceptable:
-            event.acceptProposedAction()
+        if content.acceptable and _as_copy(event):
             self._hover(True)
         else:
             event.ignore()
-            self.refused.emit(content.refusal)
+            self.refused.emit(content.refusal or MOVE_ONLY)
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         """Keep accepting what was accepted on entry."""
-        if read_drop(event.mimeData()).acceptable:
-            event.acceptProposedAction()
-        else:
+        if not (read_drop(event.mimeData()).acceptable and _as_copy(event)):
             event.ignore()
 
     def dragLeaveEvent(self, event: object) -> None:
@@ -112,7 +109,10 @@ class DropZone(QFrame):
             event.ignore()
             self.refused.emit(content.refusal)
             return
-        event.acceptProposedAction()
+        if not _as_copy(event):
+            event.ignore()
+            self.refused.emit(MOVE_ONLY)
+            return
         if content.paths:
             self.paths_dropped.emit(content.paths)
         else:
@@ -129,3 +129,15 @@ class DropZone(QFrame):
         name = QFileDialog.getExistingDirectory(self, "Choose a folder to share")
         if name:
             self.paths_dropped.emit([Path(name)])
+
+
+MOVE_ONLY = "Only a copy can be dropped here: the original must stay where it is."
+
+
+def _as_copy(event: QDropEvent) -> bool:
+    """Accept the drop as a copy, never a move (a file manager would delete the original); False if it cannot be."""
+    if not event.possibleActions() & Qt.DropAction.CopyAction:
+        return False
+    event.setDropAction(Qt.DropAction.CopyAction)
+    event.accept()
+    return True

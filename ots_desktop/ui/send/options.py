@@ -55,6 +55,10 @@ def describe_seconds(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
+LINK_TIP = "A link that opens once, parked encrypted on your link relay"
+NO_RELAY_TIP = "No link relay is set: add one under Settings, Servers (Ctrl+4)"
+
+
 class ShareOptions(QWidget):
     """Channel choice and the options of each channel."""
 
@@ -65,7 +69,7 @@ class ShareOptions(QWidget):
         self.wormhole_radio = QRadioButton("Wormhole &code", self)
         self.wormhole_radio.setToolTip("A short code you read out; the other side types it in")
         self.link_radio = QRadioButton("One-time &link", self)
-        self.link_radio.setToolTip("A link that opens once, parked encrypted on your link relay")
+        self.link_radio.setToolTip(LINK_TIP)
         self._group = QButtonGroup(self)
         self._group.addButton(self.wormhole_radio)
         self._group.addButton(self.link_radio)
@@ -144,7 +148,12 @@ class ShareOptions(QWidget):
             QWidget.setTabOrder(first, second)
 
     def apply_defaults(self, config: Config) -> None:
-        """Set code length, expiry and views from the settings."""
+        """Set code length, expiry and views from the settings; links only with a relay to park them on."""
+        has_relay = bool(config.relay_url.strip())
+        self.link_radio.setEnabled(has_relay)
+        self.link_radio.setToolTip(LINK_TIP if has_relay else NO_RELAY_TIP)
+        if not has_relay and self.link_radio.isChecked():
+            self.wormhole_radio.setChecked(True)
         self.code_length.setValue(config.code_length)
         self.expiry.clear()
         presets = dict(EXPIRY_PRESETS)

@@ -192,10 +192,11 @@ class SendPage(QWidget):
         if problems:
             self.banner.show_message(" ".join(problems), str(Level.WARNING))
 
-    def share_text(self, secret: SecretBuffer, via: str, *, on_ready: Callable[[str], None] | None = None) -> None:
+    def share_text(self, secret: SecretBuffer, via: str, *, on_ready: Callable[[str], None] | None = None,
+                   label: str | None = None) -> None:
         """Share a text secret with the default options from the settings (the tray's quick share).
 
-        ``on_ready`` is given the code or the link once there is one.
+        ``on_ready`` is given the code or the link once there is one; ``label`` names it in the audit log.
         """
         try:
             config = self.ctx.services.config
@@ -204,10 +205,12 @@ class SendPage(QWidget):
                 channel = self.ctx.services.link()
                 policy = LinkPolicy(config.link_expiry_s, config.link_max_views).checked()
                 self._check_size(secret)
-                self.sharing.link_text(channel, relay_url, secret, None, LinkChoices(policy), on_ready=on_ready)
+                self.sharing.link_text(channel, relay_url, secret, None, LinkChoices(policy, label=label),
+                                       on_ready=on_ready)
             else:
                 self._check_size(secret)
-                self.sharing.wormhole_text(secret, WormholeChoices(config.code_length), on_ready=on_ready)
+                self.sharing.wormhole_text(secret, WormholeChoices(config.code_length, label=label),
+                                           on_ready=on_ready)
         except OtsError as exc:
             secret.close()
             self.banner.error(sentence(describe_error(exc)))

@@ -147,7 +147,7 @@ class WormholeShareCard(ShareCard):
     def _got_code(self, code: str) -> None:
         self._code = code
         self.code_label.setText(display_code(code))
-        self.qr.set_text(qr_uri(code))
+        self.qr.set_text(qr_uri(code, self.ctx.services.config.mailbox_url))
         self.copy_button.setEnabled(True)
         self.speak_button.setEnabled(True)
         self.set_state("waiting", "Waiting for the other side to type the code.")
