@@ -24,6 +24,15 @@ from ots_desktop.ui.send.page import SendPage
 from ots_desktop.ui.settings_page import SettingsPage
 
 MAX_CLIPBOARD_SHARE = TEXT_MAX_BYTES
+ABOUT = (
+    "<p><b>ots-desktop {version}</b>: hand a secret to one person, once.</p>"
+    "<p>Send by a wormhole code read aloud, or by a one-time link that burns when it is opened. Every share, "
+    "receive and failure is kept in a signed audit log on this computer; plaintext never touches the disk.</p>"
+    "<p>Keys: Ctrl+1 to Ctrl+4 for the tabs, Ctrl+Enter shares, Ctrl+Shift+V and Ctrl+Shift+L share the "
+    "clipboard by code or by link, Ctrl+F searches the log, Ctrl+E exports it, Ctrl+Q quits.</p>"
+    "<p>The user guide, the command line and the threat model are in the <tt>docs/</tt> folder of the source "
+    "(guide.md, cli.md, security.md). MIT licence.</p>"
+)
 
 
 class MainWindow(QMainWindow):
@@ -68,10 +77,21 @@ class MainWindow(QMainWindow):
         for index in range(4):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.tabs.setCurrentIndex(i))
+        # Ctrl+2 is "receive now": the cursor goes straight to the code field.
+        self.tabs.currentChanged.connect(self._tab_shown)
+        QShortcut(QKeySequence("F1"), self).activated.connect(self.show_about)
         QShortcut(QKeySequence("Ctrl+Shift+V"), self).activated.connect(lambda: self.share_clipboard("wormhole"))
         QShortcut(QKeySequence("Ctrl+Shift+L"), self).activated.connect(lambda: self.share_clipboard("link"))
         QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self).activated.connect(self.quit_app)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self).activated.connect(self.close)
+
+    def _tab_shown(self, index: int) -> None:
+        if self.tabs.widget(index) is self.receive_page:
+            self.receive_page.focus_code()
+
+    def show_about(self) -> None:
+        """Help and About (F1): the version, where the guide is, and the licence."""
+        QMessageBox.about(self, "About ots-desktop", ABOUT.format(version=__version__))
 
     # -- actions the tray and the single-instance socket call ---------------------------
 

@@ -46,6 +46,7 @@ from ots_desktop.ui.activity.lookup import LookupPanel
 from ots_desktop.ui.activity.model import EVENT_NAMES, OUTCOME_NAMES, AuditFilterProxy, AuditTableModel
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.shortcuts import PageShortcuts
 from ots_desktop.ui.tasks import describe_error
 
 MAX_ROWS = 10_000
@@ -205,6 +206,9 @@ class ActivityPage(QWidget):
         QShortcut(QKeySequence.StandardKey.Find, self).activated.connect(self.focus_search)
         QShortcut(QKeySequence("F5"), self).activated.connect(self.refresh)
         QShortcut(QKeySequence("Ctrl+E"), self).activated.connect(self.choose_export)
+        # The search and lookup fields would take Ctrl+E ("end of line"); Export wins there too.
+        self._keys_through = PageShortcuts([QKeySequence("Ctrl+E")], self)
+        self._keys_through.install(self.findChildren(QLineEdit))
         escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
         escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         escape.activated.connect(self.banner.hide)
