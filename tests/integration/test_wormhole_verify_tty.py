@@ -83,3 +83,28 @@ def test_verify_without_a_terminal_is_refused_before_any_code(wormhole_server: R
         assert result.returncode == ExitCode.USAGE, result
         assert "--verify asks you to compare words on the terminal" in result.stderr
         assert "Wormhole code" not in result.stdout + result.stderr
+
+
+def test_verify_words_against_the_stock_wormhole_cli(wormhole_server: RunningServer, tmp_path: Path) -> None:
+    from tests.support.wormhole_cli import WORMHOLE
+
+    sender = Terminal("send", *_flags(wormhole_server), env={"OTS_HOME": str(tmp_path / "alice")})
+    sender.expect("Secret (not shown):")
+    sender.type("canary-stock-verify")
+    sender.expect("Wormhole code")
+    deadline = time.monotonic() + 30
+    while (found := CODE.search(sender.output)) is None and time.monotonic() < deadline:
+        sender.expect("-", timeout=max(0.1, deadline - time.monotonic()))
+    assert found is not None, sender.text
+    stock = Terminal("--relay-url", wormhole_server.mailbox_url, "--transit-helper", wormhole_server.transit_helper,
+                     "receive", "--verify", found.group(1).decode(), program=[WORMHOLE],
+                     env={"HOME": str(tmp_path / "stock-home")})
+    words = _words(sender)
+    stock.expect("Verifier ")  # the stock receiver shows the verifier in hex and goes on; our words end with it
+    stock.expect(".")
+    stock_hex = stock.text.split("Verifier ", 1)[1].split(".", 1)[0].strip()
+    assert words.endswith(f"({stock_hex})"), (words, stock_hex)
+    sender.type("y")
+    assert stock.wait(60) == 0, stock.text
+    assert sender.wait(60) == 0, sender.text
+    assert "canary-stock-verify" in stock.text

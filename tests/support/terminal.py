@@ -8,21 +8,21 @@ import select
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 OTS = [sys.executable, "-m", "ots_desktop.cli"]
 
 
 class Terminal:
-    """One ``ots`` process whose controlling terminal is a pty; :meth:`expect` waits for text with a deadline."""
+    """One ``ots`` process (or ``program``) whose controlling terminal is a pty; :meth:`expect` waits for text."""
 
-    def __init__(self, *args: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: Mapping[str, str] | None = None, program: Sequence[str] = OTS) -> None:
         full = dict(os.environ)
         full.update(env or {})
         pid, fd = pty.fork()
         if pid == 0:  # the child: the pty is its stdin, stdout, stderr and /dev/tty
             try:
-                os.execvpe(OTS[0], [*OTS, *args], full)
+                os.execvpe(program[0], [*program, *args], full)
             finally:
                 os._exit(127)
         self.pid, self.fd = pid, fd
