@@ -9,6 +9,7 @@ for the key file's passphrase.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from ots_desktop import __version__
 from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.keystore_choice import check_keystore_choice
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.config import Config, load_config, save_config
+from ots_desktop.core.config import Config, load_config, save_config, settings_from_environment
 from ots_desktop.core.errors import ConfigError, InputError, OtsError
 from ots_desktop.core.inflight import close_interrupted
 from ots_desktop.core.paths import AppPaths, app_paths
@@ -47,8 +48,19 @@ class Installation:
     # -- settings ----------------------------------------------------------------------
 
     def save_config(self, config: Config) -> None:
-        """Validate, write and apply new settings."""
-        save_config(self.paths.config_file, config.validate())
+        """Validate, write and apply new settings.
+
+        A setting an ``OTS_*`` variable overrides keeps what the file had: a value from the environment
+        (a CI secret's relay, a temporary mailbox) never ends up in config.toml.
+        """
+        config.validate()
+        from_env = settings_from_environment()
+        if from_env:
+            on_file = load_config(self.paths.config_file, environ={})
+            to_write = replace(config, **{name: getattr(on_file, name) for name in from_env})
+        else:
+            to_write = config
+        save_config(self.paths.config_file, to_write.validate())
         self.config = config
 
     # -- keys and the audit log --------------------------------------------------------

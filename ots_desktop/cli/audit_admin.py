@@ -12,7 +12,7 @@ from ots_desktop.core.audit.keys import fingerprint
 from ots_desktop.core.audit.keystore import FileKeyStore, KeyStore
 from ots_desktop.core.audit.keystore_choice import switch_keystore
 from ots_desktop.core.audit.lifecycle import reset_log
-from ots_desktop.core.config import save_config, with_overrides
+from ots_desktop.core.config import settings_from_environment, with_overrides
 from ots_desktop.core.errors import InputError, OtsError
 from ots_desktop.core.secret import SecretBuffer
 
@@ -90,6 +90,10 @@ def keystore_command(target: str, new_passphrase_fd: int | None, as_json: bool) 
     """
     install = installation()
     paths, config = install.paths, install.config
+    overridden = settings_from_environment().get("keystore")
+    if overridden:
+        raise InputError(f"the keystore is set by the environment variable {overridden}: unset it first, so that "
+                         "the move is saved in config.toml")
     if config.keystore == target:
         raise InputError(f"the audit keys are already in the {'key file' if target == 'file' else 'OS keychain'}")
     with audit_log(cli_state(), install=install) as log:
@@ -102,7 +106,7 @@ def keystore_command(target: str, new_passphrase_fd: int | None, as_json: bool) 
         else:
             new_store = install.keychain()
         switch_keystore(log, new_store, target,
-                        lambda: save_config(paths.config_file, with_overrides(config, keystore=target)))
+                        lambda: install.save_config(with_overrides(config, keystore=target)))
     if target == "keychain":
         try:
             paths.keyfile.unlink()

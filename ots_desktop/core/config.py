@@ -113,10 +113,21 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Config:
                 raise ConfigError(f"{path}: unknown setting {key!r}")
             values[key] = _coerce(key, raw, str(path))
     for key in _FIELD_TYPES:
-        var = f"OTS_{key.upper()}"
+        var = env_variable(key)
         if var in env:
             values[key] = _coerce(key, env[var], var)
     return Config(**values).validate()
+
+
+def env_variable(name: str) -> str:
+    """The environment variable that overrides setting ``name``."""
+    return f"OTS_{name.upper()}"
+
+
+def settings_from_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Each setting an ``OTS_*`` variable overrides, with the variable's name."""
+    env = os.environ if environ is None else environ
+    return {key: env_variable(key) for key in _FIELD_TYPES if env_variable(key) in env}
 
 
 def load_user_config() -> Config:

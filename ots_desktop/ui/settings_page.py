@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ots_desktop.channels.link_urls import relay_base, require_secure
 from ots_desktop.core.audit.keystore import KeychainStatus, keychain_status
-from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config
+from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config, settings_from_environment
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import ConfigError, InputError, OtsError
 from ots_desktop.core.hosts import mailbox_warning
@@ -91,6 +91,10 @@ class SettingsPage(QWidget):
         self.ctx = ctx
         self.setAccessibleName("Settings")
         self.banner = Banner(self)
+        self.environment_note = QLabel(self)
+        self.environment_note.setWordWrap(True)
+        self.environment_note.setAccessibleName("Settings from the environment")
+        self.environment_note.hide()
         self._keychain_task: asyncio.Task[Any] | None = None
         servers = self._build_servers()
         defaults = self._build_defaults()
@@ -110,6 +114,7 @@ class SettingsPage(QWidget):
         buttons.addWidget(self.save_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.environment_note)
         layout.addWidget(servers)
         layout.addWidget(defaults)
         layout.addWidget(keychain)
@@ -209,6 +214,29 @@ class SettingsPage(QWidget):
         self.max_views_spin.setValue(config.link_max_views)
         self.clipboard_spin.setValue(config.clipboard_clear_s)
         self._show_store(config)
+        self._mark_environment()
+
+    def _setting_widgets(self) -> dict[str, QWidget]:
+        return {"mailbox_url": self.mailbox_field, "transit_helper": self.transit_field, "relay_url": self.relay_field,
+                "ca_file": self.ca_field, "code_length": self.code_length_spin, "link_expiry_s": self.expiry_field,
+                "link_max_views": self.max_views_spin, "clipboard_clear_s": self.clipboard_spin}
+
+    def _mark_environment(self) -> None:
+        """Settings an ``OTS_*`` variable sets are shown read-only, naming the variable (Save keeps them out
+        of config.toml)."""
+        from_env = settings_from_environment()
+        for name, widget in self._setting_widgets().items():
+            own_tip = widget.property("own_tip")
+            if own_tip is None:
+                own_tip = widget.toolTip()
+                widget.setProperty("own_tip", own_tip)
+            variable = from_env.get(name)
+            widget.setEnabled(variable is None)
+            widget.setToolTip(f"Set by the environment variable {variable}; change it there." if variable
+                              else str(own_tip))
+        self.environment_note.setText(
+            "Set by the environment, not saved here: " + ", ".join(sorted(from_env.values())) + "." if from_env else "")
+        self.environment_note.setVisible(bool(from_env))
 
     def config_from_fields(self) -> Config:
         """The settings the fields describe, checked; raises :class:`FieldError` naming the bad field."""

@@ -223,3 +223,10 @@ def test_moving_keys_to_a_file_asks_twice_without_echo() -> None:
     assert term.wait() == 0, term.text
     assert "typed at the keyboard" not in term.text and "first try" not in term.text
     assert app_paths().keyfile.exists() and load_state(keychain()) is None
+
+
+def test_a_keystore_set_by_the_environment_is_not_moved() -> None:
+    assert run_ots("audit", "verify").returncode == 0
+    result = run_ots("audit", "keystore", "file", env={"OTS_KEYSTORE": "keychain"})
+    assert result.returncode == ExitCode.INPUT and "OTS_KEYSTORE" in result.stderr
+    assert not app_paths().keyfile.exists()

@@ -207,3 +207,32 @@ def test_the_key_file_opt_in_is_shown(offline_ctx: UiContext, qtbot: QtBot) -> N
     fill(page)
     assert page.save() is True
     assert load_config(offline_ctx.services.paths.config_file, {}).keystore == "file"
+
+
+def test_settings_from_the_environment_are_shown_read_only_and_never_saved(
+        ui_loop: asyncio.AbstractEventLoop, isolated_home: Home, monkeypatch: pytest.MonkeyPatch,
+        qtbot: QtBot) -> None:
+    config_file = isolated_home.ots_home / "config" / "config.toml"
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text('relay_url = "https://on-file.example"\n', encoding="utf-8")
+    monkeypatch.setenv("OTS_RELAY_URL", "https://from-ci-secret.example")
+    context = make_context(isolated_home.ots_home, None, monkeypatch)
+    try:
+        assert context.services.config.relay_url == "https://from-ci-secret.example"
+        widget = SettingsPage(context)
+        qtbot.addWidget(widget)
+        assert not widget.relay_field.isEnabled() and "OTS_RELAY_URL" in widget.relay_field.toolTip()
+        assert widget.environment_note.isVisibleTo(widget) and "OTS_RELAY_URL" in widget.environment_note.text()
+        assert widget.mailbox_field.isEnabled()
+        widget.code_length_spin.setValue(5)
+        assert widget.save()
+        written = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        assert written["code_length"] == 5
+        assert written["relay_url"] == "https://on-file.example"  # the file's own value, not the environment's
+        assert "from-ci-secret" not in config_file.read_text(encoding="utf-8")
+        assert context.services.config.relay_url == "https://from-ci-secret.example"  # still in force here
+    finally:
+        context.tasks.cancel_all()
+        qtbot.waitUntil(lambda: not context.tasks.busy, timeout=10_000)
+        context.events.close()
+        context.services.close()
