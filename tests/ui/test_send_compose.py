@@ -263,3 +263,14 @@ def test_links_need_a_relay_and_saved_settings_apply_at_once(qtbot: QtBot, offli
     assert not options.link_radio.isEnabled() and options.channel() == "wormhole"
     window.receive_page.shutdown()
     qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)
+
+
+def test_the_first_start_on_the_public_servers_says_so_once(qtbot: QtBot, offline_ctx: UiContext) -> None:
+    from ots_desktop.core.codes import PUBLIC_MAILBOX_URL
+
+    offline_ctx.services.config = replace(offline_ctx.services.config, mailbox_url=PUBLIC_MAILBOX_URL)
+    first = new_page(qtbot, offline_ctx)
+    assert first.banner.level == "info" and "public Magic Wormhole servers" in first.banner.text()
+    assert "Settings, Servers" in first.banner.text()
+    again = new_page(qtbot, offline_ctx)
+    assert not again.banner.isVisible()

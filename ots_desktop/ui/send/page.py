@@ -7,6 +7,7 @@ in the banner and leaves the secret where it was. Once taken, the secret lives i
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from ots_desktop.channels.link_types import LinkPolicy
+from ots_desktop.core.codes import PUBLIC_MAILBOX_URL
 from ots_desktop.core.errors import InputError, OtsError
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
@@ -54,6 +56,12 @@ class _FormArea(QScrollArea):
     def sizeHint(self) -> QSize:
         inner = self.widget()
         return inner.sizeHint() + QSize(2, 2) if inner is not None else super().sizeHint()
+
+
+FIRST_RUN_MARKER = "public-servers-note-shown"
+PUBLIC_SERVERS_NOTE = ("Wormhole codes go through the public Magic Wormhole servers unless you set your own "
+                       "mailbox and transit relay under Settings, Servers (Ctrl+4). Secrets are encrypted end to "
+                       "end either way: those servers see when and from which addresses, never what.")
 
 
 class SendPage(QWidget):
@@ -93,6 +101,7 @@ class SendPage(QWidget):
         self._connect()
         # Links made before this start and still live, with their receipts and Revoke: after the first paint.
         QTimer.singleShot(0, self, self.sharing.restore_links)
+        self._first_run_note()
 
     def _layout(self) -> None:
         compose = QWidget(self)
@@ -169,6 +178,16 @@ class SendPage(QWidget):
             speaker = Speaker(self._speech_engine, self)
             self._speaker = speaker if speaker.available else None
         return self._speaker
+
+    def _first_run_note(self) -> None:
+        """Once per installation, while codes go through the public servers: say so, and how to change it."""
+        services = self.ctx.services
+        marker = services.paths.state_dir / FIRST_RUN_MARKER
+        if services.config.mailbox_url != PUBLIC_MAILBOX_URL or marker.exists():
+            return
+        self.banner.show_message(PUBLIC_SERVERS_NOTE, "info")
+        with contextlib.suppress(OSError):
+            marker.touch(mode=0o600)
 
     def live_links(self) -> int:
         """How many links shown here are still waiting to be opened (their receipts pause while the app is closed)."""
