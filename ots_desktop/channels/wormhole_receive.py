@@ -42,6 +42,8 @@ class ReceiveHooks:
     progress: Callable[[int, int], None] | None = None
     no_listen: bool = False
     max_file_bytes: int | None = None
+    # Asked before any byte of a file or folder is taken: (kind "file" or "folder", name, size) -> take it?
+    accept: Callable[[str, str, int], Awaitable[bool]] | None = None
 
 
 async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
@@ -129,6 +131,13 @@ def _announced_size(value: object, what: str) -> int:
     return value
 
 
+async def _ask_first(session: WormholeSession, hooks: ReceiveHooks, kind: str, name: str, size: int) -> None:
+    """The person decides before anything is written; a no tells the sender at once."""
+    if hooks.accept is not None and not await hooks.accept(kind, name, size):
+        session.refuse("the receiver declined it")
+        raise ChannelFailure(Reason.REJECTED, f"you declined the {kind} {name}")
+
+
 def _check_room(session: WormholeSession, hooks: ReceiveHooks, size: int) -> None:
     if hooks.max_file_bytes is not None and size > hooks.max_file_bytes:
         session.send_json({"error": "transfer rejected: too large"})
@@ -175,6 +184,7 @@ async def _take_file(session: WormholeSession, reporter: Reporter, hooks: Receiv
         raise
     size = _announced_size(offer.get("filesize"), "file size")
     _check_room(session, hooks, size)
+    await _ask_first(session, hooks, "file", name, size)
     reporter.kind = "file"
     reporter.size_bytes = size
     part = create_unique(hooks.out_dir, part_name())
@@ -202,6 +212,7 @@ async def _take_directory(session: WormholeSession, reporter: Reporter, hooks: R
     numbytes = _announced_size(offer.get("numbytes"), "size")
     numfiles = _announced_size(offer.get("numfiles"), "file count")
     _check_room(session, hooks, zip_size + numbytes)
+    await _ask_first(session, hooks, "folder", name, numbytes)
     reporter.kind = "directory"
     part = create_unique(hooks.out_dir, part_name())
     made: list[Path] = []

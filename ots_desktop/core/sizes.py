@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 
 from ots_desktop.core.errors import InputError
 
@@ -28,3 +30,32 @@ def format_size(size: int) -> str:
             return f"{size} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
         value /= 1024
     return f"{size} bytes"
+
+
+def _left(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s left"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min left"
+    return f"{seconds / 3600:.1f} h left"
+
+
+class TransferRate:
+    """How far one transfer is, how fast it goes and how long it has left, from when it started."""
+
+    def __init__(self, total: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.total = total
+        self._clock = clock
+        self._started = clock()
+
+    def describe(self, done: int) -> str:
+        """``120 MiB of 300 MiB · 45.2 MiB/s · 4 s left`` (speed and time once there is something to go on)."""
+        text = f"{format_size(done)} of {format_size(self.total)}"
+        elapsed = self._clock() - self._started
+        if done <= 0 or elapsed < 0.5:
+            return text
+        rate = done / elapsed
+        text += f" · {format_size(int(rate))}/s"
+        if done < self.total:
+            text += f" · {_left((self.total - done) / rate)}"
+        return text

@@ -99,3 +99,12 @@ def audit_entries(ctx: UiContext, qtbot: QtBot, event_type: str) -> list[dict[st
     qtbot.waitUntil(task.done, timeout=NET_MS)
     entries: list[dict[str, Any]] = task.result().entries(event_type=event_type)
     return entries
+
+
+def accept_offer(qtbot: QtBot, page: ReceivePage, *, take: bool = True) -> str:
+    """Answer the "receive this file?" question (Receive it, or Decline); what it said."""
+    prompt = page.offer_prompt
+    qtbot.waitUntil(lambda: prompt.waiting and prompt.isVisible(), timeout=NET_MS)
+    asked = prompt.label.text()
+    qtbot.mouseClick(prompt.accept_button if take else prompt.decline_button, Qt.MouseButton.LeftButton)
+    return asked

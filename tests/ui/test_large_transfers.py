@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from ots_desktop.ui.context import UiContext
 from tests.support.servers import RunningServer
-from tests.ui.receive_support import press_receive, receive_page, type_code
+from tests.ui.receive_support import accept_offer, press_receive, receive_page, type_code
 from tests.ui.send_support import click_share, new_page, wait_code
 
 SIZE = 300 * 1024 * 1024  # 75 blocks of 4 MiB
@@ -99,6 +99,7 @@ def test_a_300_mb_file_sent_by_ots_arrives_whole_in_the_app(qtbot: QtBot, ctx: U
         type_code(qtbot, page, code)
         with qtbot.waitSignal(page.received, timeout=BIG_MS):
             press_receive(qtbot, page)
+            accept_offer(qtbot, page)
         qtbot.waitUntil(lambda: sender.poll() is not None, timeout=60_000)
         assert sender.returncode == 0, sender.stderr.read().decode() if sender.stderr else ""
         assert _sha256(page.save_folder / "dump.sql") == expected

@@ -14,7 +14,16 @@ from ots_desktop.ui.receive.page import ReceivePage
 from ots_desktop.ui.receive.saved_view import default_folder
 from tests.conftest import CANARY, Home
 from tests.support.canary import find_canary
-from tests.ui.receive_support import NET_MS, make_link, press_receive, receive_page, send_path, send_text, type_code
+from tests.ui.receive_support import (
+    NET_MS,
+    accept_offer,
+    make_link,
+    press_receive,
+    receive_page,
+    send_path,
+    send_text,
+    type_code,
+)
 
 
 @pytest.fixture
@@ -52,6 +61,7 @@ def test_received_secrets_stay_off_disk_except_the_saved_file(qtbot: QtBot, ctx:
     type_code(qtbot, page, code)
     with qtbot.waitSignal(page.received, timeout=NET_MS):
         press_receive(qtbot, page)
+        accept_offer(qtbot, page)
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     saved = isolated_home.home / "Downloads" / "canary.env"
     assert saved.read_bytes() == b"TOKEN=" + CANARY + b"\n"

@@ -15,12 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QLineEdit
 
+from ots_desktop.channels.failures import ChannelFailure
 from ots_desktop.channels.wormhole import CodeEntry, WormholeChannel
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.receive.code_completer import CodeCompleter
 from ots_desktop.ui.receive.page import ReceivePage
 from tests.ui.receive_support import (
     NET_MS,
+    accept_offer,
     completions,
     press_receive,
     receive_page,
@@ -128,6 +130,9 @@ def test_a_file_arrives_with_progress_and_identical_bytes(qtbot: QtBot, page: Re
     type_code(qtbot, page, code)
     with qtbot.waitSignal(page.received, timeout=NET_MS):
         press_receive(qtbot, page)
+        asked = accept_offer(qtbot, page)  # nothing is written before the person says yes
+        assert not list(page.save_folder.iterdir())
+    assert asked == "The sender offers the file \u201cservice-account.json\u201d (3 MiB). Receive it?"
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     saved = page.save_folder / "service-account.json"
     assert hashlib.sha256(saved.read_bytes()).digest() == hashlib.sha256(source.read_bytes()).digest()
@@ -147,12 +152,28 @@ def test_a_folder_arrives_whole(qtbot: QtBot, page: ReceivePage, peer_ctx: UiCon
     type_code(qtbot, page, code)
     with qtbot.waitSignal(page.received, timeout=NET_MS):
         press_receive(qtbot, page)
+        assert "folder \u201cdeploy-keys\u201d" in accept_offer(qtbot, page)
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     got = page.save_folder / "deploy-keys"
     assert (got / "id_ed25519").read_bytes() == (source / "id_ed25519").read_bytes()
     assert (got / "nested" / ".env").read_bytes() == (source / "nested" / ".env").read_bytes()
     assert page.saved_view.path == got and page.saved_view.folder() == got
     assert "folder" in page.saved_view.label.text()
+
+
+def test_a_declined_file_writes_nothing_and_the_sender_hears_at_once(qtbot: QtBot, page: ReceivePage,
+                                                                      peer_ctx: UiContext, tmp_path: Path) -> None:
+    source = tmp_path / "prod.env"
+    source.write_bytes(b"API_KEY=canary-declined\n")
+    sent, code = send_path(peer_ctx, qtbot, source)
+    type_code(qtbot, page, code)
+    press_receive(qtbot, page)
+    accept_offer(qtbot, page, take=False)
+    wait_done(qtbot, page)
+    qtbot.waitUntil(sent.done, timeout=NET_MS)  # the sender is told, not left waiting
+    assert isinstance(sent.exception(), ChannelFailure) and "declined" in str(sent.exception())
+    assert not list(page.save_folder.iterdir())
+    assert "declined" in page.banner.text()
 
 
 def test_verification_words_confirmed(qtbot: QtBot, page: ReceivePage, peer_ctx: UiContext) -> None:

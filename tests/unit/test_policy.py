@@ -97,3 +97,15 @@ def test_one_failure_vocabulary_for_both_channels() -> None:
         assert wormhole.exit_code == link.exit_code, reason
         assert wormhole.is_alert == link.is_alert == (reason in ALERT_REASONS), reason
     assert set(EXIT_CODES) <= set(Reason)
+
+
+def test_transfer_rate_says_how_far_how_fast_and_how_long() -> None:
+    from ots_desktop.core.sizes import TransferRate
+
+    now = [100.0]
+    rate = TransferRate(300 * 2**20, clock=lambda: now[0])
+    assert rate.describe(0) == "0 bytes of 300 MiB"
+    now[0] += 2.0
+    assert rate.describe(100 * 2**20) == "100 MiB of 300 MiB · 50 MiB/s · 4 s left"
+    now[0] += 4.0
+    assert rate.describe(300 * 2**20) == "300 MiB of 300 MiB · 50 MiB/s"

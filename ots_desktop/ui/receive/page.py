@@ -37,10 +37,11 @@ from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.sizes import TransferRate, format_size
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.receive.code_completer import CodeCompleter
-from ots_desktop.ui.receive.prompts import PassphrasePrompt, VerifyPrompt
+from ots_desktop.ui.receive.prompts import OfferPrompt, PassphrasePrompt, VerifyPrompt
 from ots_desktop.ui.receive.saved_view import FolderChooser, SavedView
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS, SecretView
 from ots_desktop.ui.receive.status import describe, percent
@@ -64,6 +65,7 @@ class ReceivePage(QWidget):
         self._channel = ""
         self._got_something = False
         self._cancel_safe = False
+        self._rate: TransferRate | None = None
         self._entry: CodeEntry | None = None
         self.banner = Banner(self)
         self._build_entry()
@@ -71,6 +73,7 @@ class ReceivePage(QWidget):
         self.verify_box.setAccessibleName("Compare verification words before receiving")
         self.verify_prompt = VerifyPrompt(self)
         self.passphrase_prompt = PassphrasePrompt(self)
+        self.offer_prompt = OfferPrompt(self)
         self.folder_chooser = FolderChooser(self)
         self.state = QLabel(IDLE_STATE, self)
         self.state.setWordWrap(True)
@@ -88,6 +91,7 @@ class ReceivePage(QWidget):
         layout.addWidget(self.verify_box)
         layout.addWidget(self.verify_prompt)
         layout.addWidget(self.passphrase_prompt)
+        layout.addWidget(self.offer_prompt)
         layout.addWidget(self.folder_chooser)
         layout.addWidget(self.state)
         layout.addWidget(self.progress)
@@ -235,7 +239,7 @@ class ReceivePage(QWidget):
     async def _receive_code(self, code: str, taken: tuple[WormholeChannel, CodeEntry] | None,
                             folder: Path) -> None:
         confirm = self.verify_prompt.confirm if self.verify_box.isChecked() else None
-        hooks = ReceiveHooks(out_dir=folder, confirm=confirm, progress=self._on_progress)
+        hooks = ReceiveHooks(out_dir=folder, confirm=confirm, progress=self._on_progress, accept=self._accept)
         if taken is not None:
             channel, entry = taken
             result = await channel.receive(entry, hooks)
@@ -271,10 +275,18 @@ class ReceivePage(QWidget):
             views = f"{result.views_left} more time{'s' if result.views_left != 1 else ''}"
             self.state.setText(f"{self.state.text()} The link can be opened {views}.")
 
+    async def _accept(self, kind: str, name: str, size: int) -> bool:
+        self.state.setText(f"Offered: {name} ({format_size(size)}).")
+        taken = await self.offer_prompt.accept(kind, name, size)
+        self._rate = TransferRate(size)
+        return taken
+
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, 100)
         self.progress.setValue(percent(done, total))
         self.progress.show()
+        if self._rate is not None:
+            self.state.setText(f"Receiving: {self._rate.describe(done)}")
 
     def _show(self, text: SecretBuffer | None, path: Path | None, size: int) -> None:
         self._got_something = True
@@ -309,6 +321,7 @@ class ReceivePage(QWidget):
         if task is not self._task:
             return
         self._task = None
+        self._rate = None
         entry, self._entry = self._entry, None
         if entry is not None and task.cancelled():
             # Cancelled before the channel took charge of the session: close it here (closing twice is harmless).

@@ -1,4 +1,5 @@
-"""Inline questions a receive may ask while it runs: a link's passphrase, a wormhole's verification words.
+"""Inline questions a receive may ask while it runs: a link's passphrase, a wormhole's verification words,
+whether to take an offered file.
 
 Each panel stays hidden until a receive awaits it, and answers through an asyncio
 future, so the transfer simply waits for the person at the keyboard.
@@ -12,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.sizes import format_size
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS
 
 
@@ -156,3 +158,39 @@ class VerifyPrompt(_Question):
 
     def _reset(self) -> None:
         self.words.clear()
+
+
+class OfferPrompt(_Question):
+    """Before a file or folder is taken: its name and size, and Receive or Decline (nothing is written before)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAccessibleName("Incoming file")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.accept_button = QPushButton("&Receive it", self)
+        self.accept_button.setAccessibleName("Receive this file")
+        self.decline_button = QPushButton("&Decline", self)
+        self.decline_button.setAccessibleName("Decline this file; the sender is told")
+        self.accept_button.clicked.connect(lambda: self._give(True))
+        self.decline_button.clicked.connect(lambda: self._give(False))
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.accept_button)
+        row.addWidget(self.decline_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.label)
+        layout.addLayout(row)
+        QWidget.setTabOrder(self.accept_button, self.decline_button)
+
+    async def accept(self, kind: str, name: str, size: int) -> bool:
+        """True once the person chose to receive the ``kind`` (file or folder) ``name`` of ``size`` bytes."""
+        self.label.setText(f"The sender offers the {kind} \u201c{name}\u201d ({format_size(size)}). Receive it?")
+        return bool(await self._ask())
+
+    def _focus(self) -> None:
+        self.accept_button.setFocus()
+
+    def _reset(self) -> None:
+        self.label.clear()
