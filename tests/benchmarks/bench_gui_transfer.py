@@ -10,7 +10,6 @@ turning (a 5 ms ticker). Every received copy is checked against the source's sha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import statistics
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchResult
+from tests.support.big_files import make_big_file, sha256_of
 from tests.support.servers import start_ots_server
 
 SIZE = 400 * 1024 * 1024
@@ -29,25 +29,6 @@ GOAL_STALL_MS = 50.0
 TIMEOUT_S = 600
 OTS = [sys.executable, "-m", "ots_desktop.cli"]
 DRIVER = [sys.executable, "-m", "tests.benchmarks.gui_transfer_driver"]
-
-
-def _make_file(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    block = os.urandom(4 * 1024 * 1024)
-    with path.open("wb") as out:
-        for index in range(size // len(block)):
-            chunk = index.to_bytes(8, "big") + block[8:]
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _spawn(argv: list[str], home: Path) -> subprocess.Popen[str]:
@@ -105,7 +86,7 @@ def _one(kind: str, source: Path, work: Path, server: object, trial: int) -> tup
             seconds, stall = float(report["seconds"]), float(report["max_stall_ms"])
         else:
             seconds, stall = wall, None
-    if _sha256(inbox / source.name) != _SOURCE_SHA[source]:
+    if sha256_of(inbox / source.name) != _SOURCE_SHA[source]:
         raise RuntimeError(f"{kind}: the received copy differs from the source")
     (inbox / source.name).unlink()
     return seconds, stall
@@ -119,7 +100,7 @@ def run(size: int = SIZE, trials: int = 2) -> list[BenchResult]:
     with tempfile.TemporaryDirectory(prefix="ots-bench-gui-") as tmp:
         work = Path(tmp)
         source = work / "payload.bin"
-        _SOURCE_SHA[source] = _make_file(source, size)
+        _SOURCE_SHA[source] = make_big_file(source, size)
         server = start_ots_server(work)
         times: dict[str, list[float]] = {"cli": [], "gui-send": [], "gui-receive": []}
         stalls: dict[str, list[float]] = {"gui-send": [], "gui-receive": []}

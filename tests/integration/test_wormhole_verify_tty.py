@@ -25,19 +25,26 @@ def _flags(server: RunningServer) -> tuple[str, ...]:
     return ("--verify", "--mailbox-url", server.mailbox_url, "--transit-helper", server.transit_helper)
 
 
-def _start(server: RunningServer, root: Path) -> tuple[Terminal, Terminal, str]:
-    sender = Terminal("send", *_flags(server), env={"OTS_HOME": str(root / "alice")})
+def _sender(server: RunningServer, home: Path, secret: str, *extra: str) -> tuple[Terminal, str]:
+    """``ots send`` on a pty, the secret typed at its hidden prompt; the terminal and the code it shows."""
+    sender = Terminal("send", *extra, "--mailbox-url", server.mailbox_url, "--transit-helper",
+                      server.transit_helper, env={"OTS_HOME": str(home)})
     sender.expect("Secret (not shown):")
-    sender.type("canary-verify-words")
+    sender.type(secret)
     sender.expect("Wormhole code")
     deadline = time.monotonic() + 30
     while (found := CODE.search(sender.output)) is None and time.monotonic() < deadline:
         sender.expect("-", timeout=max(0.1, deadline - time.monotonic()))
     assert found is not None, sender.text
+    return sender, found.group(1).decode()
+
+
+def _start(server: RunningServer, root: Path) -> tuple[Terminal, Terminal, str]:
+    sender, code = _sender(server, root / "alice", "canary-verify-words", "--verify")
     receiver = Terminal("receive", *_flags(server), env={"OTS_HOME": str(root / "bob")})
     receiver.expect("Wormhole code or link")
-    receiver.type(found.group(1).decode())
-    return sender, receiver, found.group(1).decode()
+    receiver.type(code)
+    return sender, receiver, code
 
 
 def _words(term: Terminal) -> str:
@@ -88,16 +95,9 @@ def test_verify_without_a_terminal_is_refused_before_any_code(wormhole_server: R
 def test_verify_words_against_the_stock_wormhole_cli(wormhole_server: RunningServer, tmp_path: Path) -> None:
     from tests.support.wormhole_cli import WORMHOLE
 
-    sender = Terminal("send", *_flags(wormhole_server), env={"OTS_HOME": str(tmp_path / "alice")})
-    sender.expect("Secret (not shown):")
-    sender.type("canary-stock-verify")
-    sender.expect("Wormhole code")
-    deadline = time.monotonic() + 30
-    while (found := CODE.search(sender.output)) is None and time.monotonic() < deadline:
-        sender.expect("-", timeout=max(0.1, deadline - time.monotonic()))
-    assert found is not None, sender.text
+    sender, code = _sender(wormhole_server, tmp_path / "alice", "canary-stock-verify", "--verify")
     stock = Terminal("--relay-url", wormhole_server.mailbox_url, "--transit-helper", wormhole_server.transit_helper,
-                     "receive", "--verify", found.group(1).decode(), program=[WORMHOLE],
+                     "receive", "--verify", code, program=[WORMHOLE],
                      env={"HOME": str(tmp_path / "stock-home")})
     words = _words(sender)
     stock.expect("Verifier ")  # the stock receiver shows the verifier in hex and goes on; our words end with it

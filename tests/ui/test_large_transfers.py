@@ -7,7 +7,6 @@ throttled now, and the bytes must arrive whole (sha256), with progress shown to 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -18,32 +17,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from ots_desktop.ui.context import UiContext
+from tests.support.big_files import make_big_file, sha256_of
 from tests.support.servers import RunningServer
 from tests.ui.receive_support import accept_offer, press_receive, receive_page, type_code
 from tests.ui.send_support import click_share, new_page, wait_code
 
 SIZE = 300 * 1024 * 1024  # 75 blocks of 4 MiB
 BIG_MS = 240_000
-
-
-def _big_file(path: Path) -> str:
-    """``SIZE`` random bytes at ``path``; their sha256."""
-    digest = hashlib.sha256()
-    block = os.urandom(4 * 1024 * 1024)  # one random block, salted per position: cheap and never repeating
-    with path.open("wb") as out:
-        for index in range(SIZE // len(block)):
-            chunk = index.to_bytes(8, "big") + block[8:]
-            digest.update(chunk)
-            out.write(chunk)
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(8 * 1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _ots(args: list[str], home: Path) -> subprocess.Popen[bytes]:
@@ -59,7 +39,7 @@ def _flags(servers: RunningServer) -> list[str]:
 def test_a_300_mb_file_sent_from_the_app_arrives_whole(qtbot: QtBot, ctx: UiContext, servers: RunningServer,
                                                        tmp_path: Path) -> None:
     source = tmp_path / "backup.tar"
-    expected = _big_file(source)
+    expected = make_big_file(source, SIZE)
     page = new_page(qtbot, ctx)
     page.add_paths([source])
     click_share(qtbot, page)
@@ -78,7 +58,7 @@ def test_a_300_mb_file_sent_from_the_app_arrives_whole(qtbot: QtBot, ctx: UiCont
     out, err = receiver.stdout.read(), receiver.stderr.read()
     assert card.state == "delivered", card.state
     assert receiver.returncode == 0, err.decode()
-    assert _sha256(inbox / "backup.tar") == expected
+    assert sha256_of(inbox / "backup.tar") == expected
     assert progress and progress[-1] == 1000 and len(progress) < 2000  # throttled, and shown to the end
     assert json.loads(out.decode().strip().splitlines()[-1])["size"] == SIZE
 
@@ -87,7 +67,7 @@ def test_a_300_mb_file_sent_from_the_app_arrives_whole(qtbot: QtBot, ctx: UiCont
 def test_a_300_mb_file_sent_by_ots_arrives_whole_in_the_app(qtbot: QtBot, ctx: UiContext, servers: RunningServer,
                                                             tmp_path: Path) -> None:
     source = tmp_path / "dump.sql"
-    expected = _big_file(source)
+    expected = make_big_file(source, SIZE)
     sender = _ots(["send", *_flags(servers), "--file", str(source)], tmp_path / "cli-home")
     assert sender.stdout is not None and sender.stdin is not None
     sender.stdin.close()
@@ -102,5 +82,5 @@ def test_a_300_mb_file_sent_by_ots_arrives_whole_in_the_app(qtbot: QtBot, ctx: U
             accept_offer(qtbot, page)
         qtbot.waitUntil(lambda: sender.poll() is not None, timeout=60_000)
         assert sender.returncode == 0, sender.stderr.read().decode() if sender.stderr else ""
-        assert _sha256(page.save_folder / "dump.sql") == expected
+        assert sha256_of(page.save_folder / "dump.sql") == expected
         assert values and values[-1] == 100 and len(values) < 2000

@@ -21,6 +21,7 @@ from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.main_window import MainWindow
 from ots_desktop.ui.receive.secret_view import SecretView
+from tests.ui.window_support import main_window
 from tests.ui.x_selection import own, read
 
 CANARY = b"sk_live_canary_selection_7f3a"
@@ -29,14 +30,7 @@ WAIT_MS = 30_000
 
 @pytest.fixture
 def window(qtbot: QtBot, ctx: UiContext) -> Iterator[MainWindow]:
-    win = MainWindow(ctx)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.receive_page.shutdown()
-    qtbot.waitUntil(lambda: win.receive_page.idle, timeout=20_000)
-    win.hide()
-    win.deleteLater()
+    yield from main_window(qtbot, ctx)
 
 
 @pytest.mark.parametrize("via", ["link", "wormhole"])

@@ -8,29 +8,22 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ots_desktop import __version__
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.main_window import MainWindow
 from tests.ui.test_code_keys import key
+from tests.ui.window_support import ModalAnswer, main_window
 
 WAIT_MS = 15_000
 
 
 @pytest.fixture
 def window(qtbot: QtBot, ctx: UiContext) -> Iterator[MainWindow]:
-    win = MainWindow(ctx)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow, timeout=WAIT_MS)
-    yield win
-    win.receive_page.shutdown()
-    qtbot.waitUntil(lambda: win.receive_page.idle, timeout=20_000)
-    win.hide()
-    win.deleteLater()
+    for win in main_window(qtbot, ctx):
+        qtbot.waitUntil(win.isActiveWindow, timeout=WAIT_MS)
+        yield win
 
 
 def test_ctrl_2_puts_the_cursor_in_the_code_field(qtbot: QtBot, window: MainWindow) -> None:
@@ -47,37 +40,24 @@ def test_ctrl_e_exports_even_while_typing_in_the_search_field(qtbot: QtBot, wind
     qtbot.waitUntil(page.search_field.hasFocus, timeout=WAIT_MS)
     page.search_field.setText("share")
     page.search_field.setCursorPosition(0)
-    seen: list[str] = []
+    def cancel(dialog: QWidget) -> str:
+        assert isinstance(dialog, QFileDialog)
+        dialog.reject()
+        return dialog.windowTitle()
 
-    def close_dialog() -> None:
-        dialog = QApplication.activeModalWidget()
-        if isinstance(dialog, QFileDialog):
-            seen.append(dialog.windowTitle())
-            dialog.reject()
-
-    timer = QTimer()
-    timer.timeout.connect(close_dialog)
-    timer.start(50)
+    answer = ModalAnswer(QFileDialog, cancel)
     key(qtbot, "ctrl+e")
-    qtbot.waitUntil(lambda: bool(seen), timeout=WAIT_MS)
-    timer.stop()
-    assert seen == ["Export the audit log"]
+    assert answer.wait(qtbot) == ["Export the audit log"]
     assert page.search_field.cursorPosition() == 0  # the key went to Export, not to "end of line"
 
 
 def test_f1_shows_help_and_about(qtbot: QtBot, window: MainWindow) -> None:
-    texts: list[str] = []
+    def ok(box: QWidget) -> str:
+        assert isinstance(box, QMessageBox)
+        box.accept()
+        return box.text()
 
-    def close_box() -> None:
-        box = QApplication.activeModalWidget()
-        if isinstance(box, QMessageBox):
-            texts.append(box.text())
-            box.accept()
-
-    timer = QTimer()
-    timer.timeout.connect(close_box)
-    timer.start(50)
+    answer = ModalAnswer(QMessageBox, ok)
     key(qtbot, "F1")
-    qtbot.waitUntil(lambda: bool(texts), timeout=WAIT_MS)
-    timer.stop()
+    texts = answer.wait(qtbot)
     assert __version__ in texts[0] and "Ctrl+Shift+V" in texts[0] and "guide" in texts[0]

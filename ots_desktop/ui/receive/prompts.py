@@ -46,6 +46,26 @@ class _Question(QFrame):
         if self._answer is not None and not self._answer.done():
             self._answer.set_result(value)
 
+    def _yes_or_no(self, labels: list[QLabel], yes: tuple[str, str], no: tuple[str, str],
+                   ) -> tuple[QPushButton, QPushButton]:
+        """Lay out ``labels`` over two buttons, (text, accessible name) each, answering True and False."""
+        buttons = []
+        for (text, name), value in ((yes, True), (no, False)):
+            button = QPushButton(text, self)
+            button.setAccessibleName(name)
+            button.clicked.connect(lambda _checked=False, v=value: self._give(v))
+            buttons.append(button)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(buttons[0])
+        row.addWidget(buttons[1])
+        layout = QVBoxLayout(self)
+        for label in labels:
+            layout.addWidget(label)
+        layout.addLayout(row)
+        QWidget.setTabOrder(buttons[0], buttons[1])
+        return buttons[0], buttons[1]
+
     def _focus(self) -> None:
         """Put the keyboard focus on the panel's first control."""
 
@@ -131,21 +151,9 @@ class VerifyPrompt(_Question):
         self.words.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.words.setStyleSheet("font-weight: bold;")
         self.words.setWordWrap(True)
-        self.confirm_button = QPushButton("They &match", self)
-        self.confirm_button.setAccessibleName("Confirm: the words match")
-        self.reject_button = QPushButton("They &differ", self)
-        self.reject_button.setAccessibleName("Reject: the words differ")
-        self.confirm_button.clicked.connect(lambda: self._give(True))
-        self.reject_button.clicked.connect(lambda: self._give(False))
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.confirm_button)
-        row.addWidget(self.reject_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.words)
-        layout.addLayout(row)
-        QWidget.setTabOrder(self.confirm_button, self.reject_button)
+        self.confirm_button, self.reject_button = self._yes_or_no(
+            [intro, self.words], ("They &match", "Confirm: the words match"),
+            ("They &differ", "Reject: the words differ"))
 
     async def confirm(self, words: str) -> bool:
         """True once the person confirms ``words`` match; False if they reject them."""
@@ -169,20 +177,8 @@ class OfferPrompt(_Question):
         self.label = QLabel(self)
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.accept_button = QPushButton("&Receive it", self)
-        self.accept_button.setAccessibleName("Receive this file")
-        self.decline_button = QPushButton("&Decline", self)
-        self.decline_button.setAccessibleName("Decline this file; the sender is told")
-        self.accept_button.clicked.connect(lambda: self._give(True))
-        self.decline_button.clicked.connect(lambda: self._give(False))
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.accept_button)
-        row.addWidget(self.decline_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.label)
-        layout.addLayout(row)
-        QWidget.setTabOrder(self.accept_button, self.decline_button)
+        self.accept_button, self.decline_button = self._yes_or_no(
+            [self.label], ("&Receive it", "Receive this file"), ("&Decline", "Decline this file; the sender is told"))
 
     async def accept(self, kind: str, name: str, size: int) -> bool:
         """True once the person chose to receive the ``kind`` (file or folder) ``name`` of ``size`` bytes."""
