@@ -274,3 +274,26 @@ def test_the_first_start_on_the_public_servers_says_so_once(qtbot: QtBot, offlin
     assert "Settings, Servers" in first.banner.text()
     again = new_page(qtbot, offline_ctx)
     assert not again.banner.isVisible()
+
+
+def test_the_share_button_stays_in_view_with_files_queued_at_the_default_size(
+        qtbot: QtBot, offline_ctx: UiContext, tmp_path: Path) -> None:
+    from ots_desktop.ui.main_window import MainWindow
+
+    window = MainWindow(offline_ctx)
+    qtbot.addWidget(window)
+    window.show()  # the default size
+    qtbot.waitExposed(window)
+    page = window.send_page
+    files = []
+    for index in range(8):
+        path = tmp_path / f"key-{index}.pem"
+        path.write_text("k")
+        files.append(path)
+    page.add_paths(files)
+    qtbot.waitUntil(lambda: not page.queue.is_empty())
+    button = page.share_button
+    qtbot.waitUntil(lambda: button.isVisible() and not button.visibleRegion().isEmpty())
+    assert button.visibleRegion().boundingRect().size() == button.size()  # whole, not cut off
+    window.receive_page.shutdown()
+    qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)

@@ -117,10 +117,6 @@ class SendPage(QWidget):
         secret_row.addWidget(self.secret, 1)
         column.addLayout(secret_row)
         column.addWidget(self.options)
-        actions = QHBoxLayout()
-        actions.addWidget(self.busy_label, 1)
-        actions.addWidget(self.share_button)
-        column.addLayout(actions)
         shares = QWidget(self)
         shares_column = QVBoxLayout(shares)
         shares_column.setContentsMargins(0, 0, 0, 0)
@@ -130,9 +126,18 @@ class SendPage(QWidget):
         compose_area.setWidget(compose)
         compose_area.setWidgetResizable(True)
         compose_area.setFrameShape(QFrame.Shape.NoFrame)
+        # The Share button sits under the scrolling form, never inside it: a long queue cannot push it away.
+        top = QWidget(self)
+        top_column = QVBoxLayout(top)
+        top_column.setContentsMargins(0, 0, 0, 0)
+        top_column.addWidget(compose_area, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(self.busy_label, 1)
+        actions.addWidget(self.share_button)
+        top_column.addLayout(actions)
         splitter = QSplitter(Qt.Orientation.Vertical, self)
         splitter.setChildrenCollapsible(False)
-        splitter.addWidget(compose_area)
+        splitter.addWidget(top)
         splitter.addWidget(shares)
         splitter.setStretchFactor(1, 1)
         self._splitter, self._compose = splitter, compose
@@ -310,7 +315,7 @@ class SendPage(QWidget):
         total = sum(self._splitter.sizes())
         if total <= 0:
             return
-        form = min(self._compose.sizeHint().height() + 4, total * 2 // 3)
+        form = min(self._compose.sizeHint().height() + self.share_button.sizeHint().height() + 10, total * 2 // 3)
         self._splitter.setSizes([form, total - form])
 
     def _link_jobs_changed(self, count: int) -> None:
