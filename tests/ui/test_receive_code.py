@@ -220,6 +220,20 @@ def test_cancel_while_waiting_for_the_sender(qtbot: QtBot, page: ReceivePage) ->
     assert page.receive_button.isEnabled() and page.field.isEnabled()
 
 
+def test_a_number_no_sender_holds_is_pointed_out(qtbot: QtBot, page: ReceivePage, peer_ctx: UiContext) -> None:
+    _sent, code = send_text(peer_ctx, qtbot, b"someone else's secret")
+    held = code.split("-")[0]
+    unheld = str(int(held) + 500)
+    type_code(qtbot, page, unheld)
+    qtbot.waitUntil(lambda: page.completion.held is not None and held in page.completion.held, timeout=NET_MS)
+    qtbot.keyClicks(page.field, "-nobody-here")
+    press_receive(qtbot, page)
+    qtbot.waitUntil(lambda: f"No sender was waiting with number {unheld}" in page.banner.text(), timeout=NET_MS)
+    assert page.banner.level == "warning" and page.busy  # it still waits, in case the sender comes
+    qtbot.mouseClick(page.cancel_button, Qt.MouseButton.LeftButton)
+    wait_done(qtbot, page)
+
+
 def _recording_channels(ctx: UiContext, opened: list[CodeEntry], started: list[bool],
                         gate: asyncio.Event | None = None) -> Callable[[], WormholeChannel]:
     """Real channels whose code entry sessions are kept in ``opened`` for the test to look at.

@@ -61,6 +61,7 @@ class CodeCompleter(QObject):
         self.entry: CodeEntry | None = None
         self.nameplate: str | None = None
         self.words_ready = False
+        self.held: set[str] | None = None  # the nameplates senders held when last listed (None: not known)
         self.failure: str | None = None
         self.shut = False
         self._generation = 0
@@ -139,6 +140,14 @@ class CodeCompleter(QObject):
             self.completer.complete()
         return True
 
+    def nobody_holds(self, code: str) -> str | None:
+        """A note when no sender held the code's number at the last look (the receive still waits for one)."""
+        nameplate = code.partition("-")[0]
+        if self.held is None or nameplate in self.held:
+            return None
+        return (f"No sender was waiting with number {nameplate} a moment ago: check the number with them. "
+                "This waits for a sender to use it.")
+
     def incomplete(self, text: str) -> str | None:
         """Why ``text`` is not a whole code yet (a sentence), or None.
 
@@ -197,6 +206,7 @@ class CodeCompleter(QObject):
         entry, self.entry = self.entry, None
         self._generation += 1
         self.nameplate = None
+        self.held = None
         self.words_ready = False
         self._timer.stop()
         self._idle.stop()
@@ -254,6 +264,7 @@ class CodeCompleter(QObject):
                 self.restart()
                 return
             self._set(self._try(lambda: entry.nameplates(nameplate)) if nameplate.isdigit() else [])
+            self.held = {item.rstrip("-") for item in self._try(lambda: entry.nameplates(""))}
             return
         if not nameplate.isdigit():
             self._set([])

@@ -210,8 +210,11 @@ class ReceivePage(QWidget):
             self._fail(f"The folder {folder} does not exist: choose another one with Save to….")
             return
         self._clear_field()
+        unheld = self.completion.nobody_holds(code)
         taken = self.completion.take(code)
         self._begin("wormhole", "Connecting to the mailbox…")
+        if unheld:
+            self.banner.show_message(unheld, "warning")
         # A session already on the mailbox can be cancelled at any point; a fresh one once it is connected.
         self._set_cancel_safe(taken is not None)
         self._entry = taken[1] if taken is not None else None
