@@ -152,8 +152,8 @@ class VerifyPrompt(_Question):
         self.words.setStyleSheet("font-weight: bold;")
         self.words.setWordWrap(True)
         self.confirm_button, self.reject_button = self._yes_or_no(
-            [intro, self.words], ("They &match", "Confirm: the words match"),
-            ("They &differ", "Reject: the words differ"))
+            [intro, self.words], ("Words &match", "Confirm: the words match, receive"),
+            ("Words &differ", "Reject: the words differ, stop"))
 
     async def confirm(self, words: str) -> bool:
         """True once the person confirms ``words`` match; False if they reject them."""

@@ -66,8 +66,8 @@ class WormholeShareCard(ShareCard):
         self.verifier_label.setFont(big_font(self.font(), scale=1.25, monospace=True))
         self.verifier_label.setWordWrap(True)
         self.verifier_label.setAccessibleName("Verification words")
-        self.confirm_button = self._button("Words match: send", "Both sides see the same words", self.confirm)
-        self.reject_button = self._button("Words differ: stop", "The words differ: stop, nothing is sent",
+        self.confirm_button = self._button("Words match", "Both sides see the same words: send", self.confirm)
+        self.reject_button = self._button("Words differ", "The words differ: stop, nothing is sent",
                                           self.reject)
         self.verify_box = QWidget(self)
         verify_layout = QVBoxLayout(self.verify_box)
