@@ -12,6 +12,8 @@ PACKAGES=(
   xvfb xauth trayer x11-utils
   # the desktop tests read CLIPBOARD and PRIMARY from another X client, and type real keys
   xclip xdotool
+  # a real notification service (org.freedesktop.Notifications) for the tray's notifications
+  dunst
   libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxkbcommon-x11-0 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xkb1

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.desktop_notify import DesktopNotifications
 from ots_desktop.ui.icons import TrayState, tray_icon
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ class Tray(QObject):
         self.icon.activated.connect(self._activated)
         self.state = TrayState.IDLE
         self._active: set[str] = set()
+        self.desktop = DesktopNotifications()
+        self.last_route = ""  # where the last notification went: desktop, balloon or none
         ctx.notifier.notified.connect(self.show_notification)
         ctx.events.event.connect(self._on_event)
 
@@ -88,8 +91,16 @@ class Tray(QObject):
         """Raise a desktop notification (a balloon where the desktop has no notification service)."""
         if level == Level.ERROR:
             self.set_state(TrayState.ALERT)
-        if self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
+        self.ctx.tasks.start(self._notify(title, message, level))
+
+    async def _notify(self, title: str, message: str, level: str) -> None:
+        if await self.desktop.send(title, message, level):
+            self.last_route = "desktop"
+        elif self.icon.isVisible() and QSystemTrayIcon.supportsMessages():
             self.icon.showMessage(title, message, _ICONS.get(level, _ICONS["info"]), NOTIFY_MS)
+            self.last_route = "balloon"
+        else:
+            self.last_route = "none"
         self.shown_message.emit(title, message)
 
     def set_state(self, state: TrayState) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +17,11 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.desktop_notify import service_name
 from ots_desktop.ui.icons import TrayState
 from ots_desktop.ui.main_window import MainWindow
 from ots_desktop.ui.tray import Tray
+from tests.support.processes import Service
 from tests.ui.send_support import receive_link, wait_done
 
 
@@ -128,3 +134,40 @@ def test_an_empty_clipboard_is_a_clear_warning_not_a_share(app_window: tuple[Mai
         tray.share_link_action.trigger()
     assert shown.args[0] == "Nothing to share"
     assert window.send_page.cards() == []
+
+
+@pytest.fixture
+def notification_server(tmp_path: Path) -> Iterator[Service]:
+    """A real notification service (dunst) on this session's bus and X display, stopped by PID."""
+    config = tmp_path / "dunstrc"
+    config.write_text("[global]\n    history_length = 20\n", encoding="utf-8")
+    server = Service("dunst", ["dunst", "-config", str(config)], env=dict(os.environ), log_dir=tmp_path)
+    deadline = time.monotonic() + 15
+    while service_name() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service_name() == "dunst", server.log_text()
+    yield server
+    server.stop()
+
+
+def _dunst_history() -> list[str]:
+    done = subprocess.run(["dunstctl", "history"], capture_output=True, text=True, timeout=10, check=True)
+    entries = json.loads(done.stdout)["data"][0]
+    return [f"{e['summary']['data']}|{e['body']['data']}" for e in entries]
+
+
+def test_notifications_go_through_the_desktops_service_when_it_has_one(
+        app_window: tuple[MainWindow, Tray], ctx: UiContext, qtbot: QtBot, notification_server: Service) -> None:
+    _window, tray = app_window
+    with qtbot.waitSignal(tray.shown_message, timeout=15_000):
+        ctx.notifier.notify("ots-desktop alert", "db password: someone tried a wrong passphrase (1×)", Level.ERROR)
+    assert tray.last_route == "desktop" and tray.state is TrayState.ALERT
+    assert not _balloons()
+    subprocess.run(["dunstctl", "close-all"], check=True, timeout=10)
+    qtbot.waitUntil(lambda: "ots-desktop alert|db password: someone tried a wrong passphrase (1×)"
+                    in _dunst_history(), timeout=15_000)
+    # The service goes away: the next one comes as a balloon from the tray, not lost.
+    notification_server.stop()
+    with qtbot.waitSignal(tray.shown_message, timeout=15_000):
+        ctx.notifier.notify("Link opened", "api key: opened at 10:00 from 10.0.0.7.", Level.SUCCESS)
+    assert tray.last_route == "balloon"
