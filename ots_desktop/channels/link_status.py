@@ -47,7 +47,12 @@ def _lookup(channel: LinkContext, share_id: str) -> ShareRecord:
 
 
 async def _remember(channel: LinkContext, record: ShareRecord, status: ShareStatus) -> ShareRecord:
-    """Record what is new in the audit log (fail closed), mark it seen, then publish it on the bus."""
+    """Record what is new in the audit log (fail closed), mark it seen, then publish it on the bus.
+
+    What was seen is read again first: a revoke or another look (a second window, ``ots link status``)
+    may have recorded it meanwhile, and nothing is recorded twice.
+    """
+    record = channel.shares().get(record.share_id) or record
     events, seen = observe(record, status)
     if events:
         audit = await channel.audit()

@@ -91,6 +91,12 @@ def test_a_link_revoked_from_its_card_no_longer_opens(qtbot: QtBot, ctx: UiConte
     failure = got.exception()
     assert isinstance(failure, LinkFailure) and failure.state == "revoked"
     assert "revoked by its sender" in str(failure)
+    # The card's receipt (still polling when Revoke was pressed) sees the end too: one entry, not two.
+    qtbot.waitUntil(lambda: card._watch is None or card._watch.done(), timeout=NETWORK_MS)
+    task = ctx.tasks.start(ctx.services.audit())
+    qtbot.waitUntil(task.done, timeout=NETWORK_MS)
+    revoked = [e for e in task.result().entries(event_type="share_revoked") if e.get("share_id") == card.share_id]
+    assert len(revoked) == 1
 
 
 def test_several_recipients_get_a_link_each(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
