@@ -37,6 +37,11 @@ ALERT_REASONS = frozenset({Reason.WRONG_CODE, Reason.CROWDED, Reason.WRONG_PASSP
                            Reason.ALREADY_CONSUMED, Reason.BURNED})
 
 
+# Failures of the network or of patience: the same code can simply be tried again.
+RETRY_REASONS = frozenset({Reason.SERVER_UNREACHABLE, Reason.TIMEOUT, Reason.PEER_NEVER_CAME,
+                           Reason.TRANSFER_FAILED})
+
+
 def exit_code_for(reason: Reason) -> ExitCode:
     """The exit code of a failure with ``reason`` (a broken transfer when it has none of its own)."""
     return EXIT_CODES.get(reason, ExitCode.TRANSFER_FAILED)

@@ -51,6 +51,7 @@ def test_a_wrong_code_is_an_alert(qtbot: QtBot, ctx: UiContext, page: ReceivePag
     text = assert_readable(page)
     assert text.startswith("The code did not match")
     assert page.state.text().startswith("Failed: The code did not match")
+    assert page.field.text() == ""  # a spent code is not offered again
     assert not page.secret_view.has_secret
     qtbot.waitUntil(lambda: any(level == "error" for _t, _m, level in alerts), timeout=NET_MS)
     assert any("did not match" in message for _t, message, _l in alerts)
@@ -145,3 +146,14 @@ def test_cancel_is_refused_until_a_fresh_session_reaches_the_mailbox(qtbot: QtBo
     assert page.busy
     wait_done(qtbot, page)
     assert assert_readable(page).startswith("Cannot reach the wormhole mailbox")
+
+
+def test_a_code_that_failed_for_want_of_a_sender_comes_back_to_try_again(qtbot: QtBot, ctx: UiContext,
+                                                                          page: ReceivePage) -> None:
+    ctx.services.wormhole_overrides = {"peer_timeout_s": 1.0, "transfer_timeout_s": 5.0}
+    type_code(qtbot, page, "4343-nobody-comes")
+    press_receive(qtbot, page)
+    wait_done(qtbot, page)
+    assert page.banner.level == "error"
+    assert page.field.text() == "4343-nobody-comes" and page.field.isEnabled()
+    assert "press Receive to try again" in page.state.text()

@@ -4,7 +4,8 @@ A text secret lands in a :class:`SecretView`, masked; a file or a folder is save
 the chosen folder, with progress. Every failure (a wrong code, a wrong passphrase, a
 link already opened, an unreachable server, a malformed code or link) ends in a
 readable banner and a state line saying what happened. The code or link is cleared
-from the field as soon as the receive takes it.
+from the field as soon as the receive takes it; a code comes back after a failure of the
+network or of waiting, to be tried again.
 """
 
 from __future__ import annotations
@@ -17,16 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import ParsedLink, is_link, parse_link
@@ -44,7 +36,7 @@ from ots_desktop.ui.receive.code_completer import CodeCompleter
 from ots_desktop.ui.receive.prompts import OfferPrompt, PassphrasePrompt, VerifyPrompt
 from ots_desktop.ui.receive.saved_view import FolderChooser, SavedView
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS, SecretView
-from ots_desktop.ui.receive.status import describe, percent
+from ots_desktop.ui.receive.status import can_retry, describe, percent
 from ots_desktop.ui.tasks import describe_error
 
 NOT_A_CODE = ("That is neither a wormhole code nor a one-time link. A code looks like 7-crossover-clockwork; a link "
@@ -66,6 +58,7 @@ class ReceivePage(QWidget):
         self._got_something = False
         self._cancel_safe = False
         self._rate: TransferRate | None = None
+        self._typed_code = ""
         self._entry: CodeEntry | None = None
         self.banner = Banner(self)
         self._build_entry()
@@ -210,6 +203,7 @@ class ReceivePage(QWidget):
             self._fail(f"The folder {folder} does not exist: choose another one with Save to….")
             return
         self._clear_field()
+        self._typed_code = code  # given back after a failure that the same code may overcome
         unheld = self.completion.nobody_holds(code)
         taken = self.completion.take(code)
         self._begin("wormhole", "Connecting to the mailbox…")
@@ -333,6 +327,9 @@ class ReceivePage(QWidget):
             self.state.setText("Cancelled: nothing was received.")
             self.progress.hide()
         self._set_busy(False)
+        if not task.cancelled() and can_retry(task.exception()) and self._channel == "wormhole":
+            self.field.setText(self._typed_code)
+            self.state.setText(f"{self.state.text()} The code is back in the box: press Receive to try again.")
         if not task.cancelled() and task.exception() is None and self._got_something:
             self.received.emit(self._channel)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ots_desktop.core.audit.events import Channel
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.failures import RETRY_REASONS
 from ots_desktop.core.messages import sentence
 
 
@@ -30,3 +31,8 @@ def describe(event: ChannelEvent) -> str | None:
     if event.kind is EventKind.FAILED:
         return f"Failed: {sentence(event.message or 'the receive did not finish')}"
     return None
+
+
+def can_retry(exc: BaseException | None) -> bool:
+    """Whether the receive that ended with ``exc`` can be tried again with the same code."""
+    return getattr(exc, "reason", None) in RETRY_REASONS
