@@ -7,12 +7,13 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log_in_background, installation
+from ots_desktop.cli.context import audit_log_in_background, have_tty, installation
 from ots_desktop.cli.link_options import ca_file_option
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
+    ask_before_taking,
     confirm_on_tty,
     human_events,
     server_options,
@@ -51,13 +52,15 @@ def _read_code(code: str | None) -> str:
               help="Links: read the link's passphrase from file descriptor N (otherwise asked on the terminal).")
 @click.option("--verify", is_flag=True, help="Confirm the verification words before accepting.")
 @click.option("--no-listen", is_flag=True, help="Use only the transit relay for files (no direct connection).")
+@click.option("--accept-file", is_flag=True,
+              help="Take a file or directory without asking (on a terminal, ots asks first, with name and size).")
 @server_options
 @ca_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON line for the result.")
 @handle_errors()
 def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd: int | None, verify: bool,
-            no_listen: bool, mailbox_url: str | None, transit_helper: str | None, timeout: float | None,
-            ca_file: Path | None, as_json: bool) -> None:
+            no_listen: bool, accept_file: bool, mailbox_url: str | None, transit_helper: str | None,
+            timeout: float | None, ca_file: Path | None, as_json: bool) -> None:
     """Receive a secret by wormhole CODE or one-time LINK. Either may also come on stdin, to keep it out of
     shell history.
 
@@ -92,7 +95,8 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     if not as_json:
         bus.subscribe(human_events)
     hooks = ReceiveHooks(out_dir=out_dir, no_listen=no_listen, progress=ProgressPrinter(as_json),
-                         confirm=confirm_on_tty("Does the sender see the same words?") if verify else None)
+                         confirm=confirm_on_tty("Does the sender see the same words?") if verify else None,
+                         accept=None if accept_file or not have_tty() else ask_before_taking)
 
     state = cli_state()
 

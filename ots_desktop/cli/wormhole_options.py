@@ -89,18 +89,30 @@ def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
         raise click.UsageError("--verify asks you to compare words on the terminal, and there is none")
 
     def ask(words: str) -> bool:
-        # Two plain streams on the terminal: a text stream opened "r+" needs a seekable file, which a tty is not.
-        try:
-            with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as inp:
-                out.write(f"Verification words: {words}\n{prompt} [y/N] ")
-                out.flush()
-                answer = inp.readline().strip().lower()
-        except OSError:
-            return False  # no terminal to ask on: not confirmed
-        return answer in ("y", "yes")
+        return _ask_on_tty(f"Verification words: {words}\n{prompt}")
 
     async def confirm(words: str) -> bool:
         # The read blocks; on a worker thread, so the wormhole (and the other side's news) keeps moving.
         return await asyncio.to_thread(ask, words)
 
     return confirm
+
+
+def _ask_on_tty(question: str) -> bool:
+    """A yes/no on the terminal (even when stdin is a pipe), on the calling thread; False without a terminal."""
+    # Two plain streams: a text stream opened "r+" needs a seekable file, which a tty is not.
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as inp:
+            out.write(f"{question} [y/N] ")
+            out.flush()
+            answer = inp.readline().strip().lower()
+    except OSError:
+        return False  # no terminal to ask on: not taken
+    return answer in ("y", "yes")
+
+
+async def ask_before_taking(kind: str, name: str, size: int) -> bool:
+    """On the terminal: take the offered ``kind`` ``name`` of ``size`` bytes? (a worker thread reads the answer)."""
+    from ots_desktop.core.sizes import format_size
+
+    return await asyncio.to_thread(_ask_on_tty, f"Receive the {kind} {name!r} ({format_size(size)})?")

@@ -25,12 +25,14 @@ def _flags(server: RunningServer) -> tuple[str, ...]:
     return ("--verify", "--mailbox-url", server.mailbox_url, "--transit-helper", server.transit_helper)
 
 
-def _sender(server: RunningServer, home: Path, secret: str, *extra: str) -> tuple[Terminal, str]:
-    """``ots send`` on a pty, the secret typed at its hidden prompt; the terminal and the code it shows."""
+def _sender(server: RunningServer, home: Path, secret: str | None, *extra: str) -> tuple[Terminal, str]:
+    """``ots send`` on a pty, ``secret`` typed at its hidden prompt (None: ``extra`` names a file); the terminal
+    and the code it shows."""
     sender = Terminal("send", *extra, "--mailbox-url", server.mailbox_url, "--transit-helper",
                       server.transit_helper, env={"OTS_HOME": str(home)})
-    sender.expect("Secret (not shown):")
-    sender.type(secret)
+    if secret is not None:
+        sender.expect("Secret (not shown):")
+        sender.type(secret)
     sender.expect("Wormhole code")
     deadline = time.monotonic() + 30
     while (found := CODE.search(sender.output)) is None and time.monotonic() < deadline:
@@ -108,3 +110,31 @@ def test_verify_words_against_the_stock_wormhole_cli(wormhole_server: RunningSer
     assert stock.wait(60) == 0, stock.text
     assert sender.wait(60) == 0, sender.text
     assert "canary-stock-verify" in stock.text
+
+
+def test_a_file_is_offered_first_on_a_terminal_and_a_no_tells_the_sender(wormhole_server: RunningServer,
+                                                                        tmp_path: Path) -> None:
+    from tests.support.cli import run_ots
+
+    secret_file = tmp_path / "prod.env"
+    secret_file.write_bytes(b"API_KEY=canary-offer\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for answer, expected in (("n", "declined"), ("y", "Saved")):
+        sender, code = _sender(wormhole_server, tmp_path / "alice", None, "--file", str(secret_file))
+        receiver = Terminal("receive", "--out", str(inbox), *_flags(wormhole_server)[1:],
+                            env={"OTS_HOME": str(tmp_path / "bob")})
+        receiver.expect("Wormhole code or link")
+        receiver.type(code)
+        receiver.expect("Receive the file 'prod.env' (21 bytes)? [y/N]")
+        assert not list(inbox.iterdir())  # nothing is written before the answer
+        receiver.type(answer)
+        receiver.wait(60)
+        sender_code = sender.wait(60)
+        assert expected in receiver.text, receiver.text
+        if answer == "n":
+            assert sender_code != 0 and "declined" in sender.text and not list(inbox.iterdir())
+        else:
+            assert sender_code == 0 and (inbox / "prod.env").read_bytes() == b"API_KEY=canary-offer\n"
+    # Scripts pass --accept-file, or have no terminal: nothing is asked.
+    assert run_ots("receive", "--help").stdout.count("--accept-file") == 1
