@@ -96,8 +96,12 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--reveal-rate", default="60", show_default=True, callback=_rate,
               help="Reveal attempts one client address may make per minute (N or N/BURST; 0 = unlimited).")
 @click.option("--trust-proxy", "trust_proxy", multiple=True, metavar="CIDR", callback=_networks,
-              help="A network your reverse proxy connects from (repeatable): X-Forwarded-For is honoured only "
-                   "from peers inside these networks, like 127.0.0.1/32.")
+              help="A network your reverse proxies connect from (repeatable), like 127.0.0.1/32: their header "
+                   "(--proxy-header) is read from the right, and its first address outside these networks is "
+                   "the client.")
+@click.option("--proxy-header", type=click.Choice(["x-forwarded-for", "forwarded"]), default="x-forwarded-for",
+              show_default=True, help="The header your proxies append the client's address to (X-Forwarded-For, "
+                                      "or the standard Forwarded); only that one is read.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM certificate (chain) for the link relay: it then serves HTTPS. Needs --tls-key.")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -114,7 +118,7 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @handle_errors()
 def server(host: str, port: int, transit_port: int, link_port: int, store_url: str, max_size: int,
            public_url: str | None, create_rate: Rate, reveal_rate: Rate,
-           trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+           trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], proxy_header: str,
            tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
     """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
@@ -156,7 +160,8 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
     link = None
     if not no_link:
         settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
-                                 create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy)
+                                 create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy,
+                                 proxy_header=proxy_header)
         link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
                            ssl_context=ssl_context)
 

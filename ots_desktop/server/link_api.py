@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ots_desktop.core.ids import b64u_encode
 from ots_desktop.core.times import rfc3339_from_timestamp as iso
+from ots_desktop.server.client_address import client_address
 from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
 from ots_desktop.server.link_policy import (
     ApiError,
@@ -49,8 +50,10 @@ class RelaySettings:
     max_size: int
     create_rate: Rate = field(default_factory=lambda: Rate(120, 120))
     reveal_rate: Rate = field(default_factory=lambda: Rate(60, 60))
-    # X-Forwarded-For is honoured only from a TCP peer inside one of these networks (the proxies you run).
+    # The forwarding header is read only from a TCP peer inside one of these networks (the proxies you run),
+    # from the right: see server/client_address.py. ``proxy_header`` is the one those proxies write.
     trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    proxy_header: str = "x-forwarded-for"
     clock: Callable[[], float] = time.time
 
 
@@ -83,21 +86,9 @@ class LinkRelay:
         self._openapi: bytes | None = None
 
     def client_ip(self, request: web.Request) -> str:
-        """The TCP peer, or the first X-Forwarded-For hop when the peer is one of the trusted proxies."""
-        if self.settings.trust_proxy and self._from_trusted_proxy(request.remote):
-            forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-            if forwarded:
-                return forwarded[:64]
-        return request.remote or "unknown"
-
-    def _from_trusted_proxy(self, peer: str | None) -> bool:
-        try:
-            address = ipaddress.ip_address((peer or "").split("%")[0])
-        except ValueError:
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.settings.trust_proxy)
+        """The TCP peer, or behind trusted proxies the rightmost address in their header that is not one of them."""
+        header = self.settings.proxy_header
+        return client_address(request.remote, request.headers.get(header), header, self.settings.trust_proxy)[:64]
 
     def _limit(self, limiter: RateLimiter, endpoint: str, request: web.Request) -> None:
         wait = limiter.check(self.client_ip(request))
@@ -265,5 +256,17 @@ def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
     app.router.add_get("/metrics", relay.metrics_page)
     app.router.add_get("/s/{id}", relay.page)
     app.router.add_get("/static/{name}", static_asset)
+    app.on_response_prepare.append(_private_answers)
     app[RELAY_KEY] = relay
     return app
+
+
+# What the API answers carry (a reveal carries the envelope; a status carries who opened it when):
+# never stored by a browser or a proxy cache, and never named in a Referer.
+API_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
+
+async def _private_answers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    if request.path.startswith("/api/"):
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)

@@ -131,3 +131,44 @@ def test_reveal_rate_limit_is_per_real_client(tmp_path: Path, trust: str, second
         run_async(scenario())
     finally:
         relay.stop()
+
+
+@pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded"])
+def test_a_client_written_entry_left_of_the_proxies_gets_nothing(tmp_path: Path, header: str) -> None:
+    # Two trusted proxies: 127.0.0.1 (the TCP peer) and 10.1.2.3 before it. The client wrote an allowed
+    # address itself; each proxy appended what it saw. Read from the right, the client is the outsider.
+    relay = _relay(tmp_path, f"chain-{header}", "127.0.0.1/32",
+                   [*UNLIMITED, "--trust-proxy", "10.0.0.0/8", "--proxy-header", header])
+    share = make_share(SECRET)
+    hops = [CLIENT, OUTSIDER, "10.1.2.3"]
+    if header == "forwarded":
+        value = ", ".join(f'for="{hop}"' if i else f"for={hop};proto=https" for i, hop in enumerate(hops))
+        headers = {"Forwarded": value, "X-Forwarded-For": CLIENT}  # the other header is not read
+    else:
+        headers = {"X-Forwarded-For": ", ".join(hops)}
+
+    async def scenario() -> None:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            token = await _park(client, share, ALLOWLIST)
+            refused = await client.request("POST", f"{API}/{share.id}/reveal",
+                                           json_body={"auth_token": share.auth_token}, headers=headers)
+            assert (refused.status, refused.code) == (403, "forbidden_network"), refused
+            status = await client.status(share.id, token)
+            assert (status.body["state"], status.body["blocked_attempts"]) == ("pending", 1)
+            # The same chain without the forged entry, from an allowed client, opens it and records that client.
+            honest = dict(headers)
+            if header == "forwarded":
+                honest["Forwarded"] = f'for={CLIENT}, for="10.1.2.3"'
+            else:
+                honest["X-Forwarded-For"] = f"{CLIENT}, 10.1.2.3"
+            allowed = await client.request("POST", f"{API}/{share.id}/reveal",
+                                           json_body={"auth_token": share.auth_token}, headers=honest)
+            assert allowed.status == 200, allowed
+            status = await client.status(share.id, token)
+            assert status.body["reveals"][0]["from"] == CLIENT
+
+    try:
+        run_async(scenario())
+    finally:
+        relay.stop()
