@@ -60,7 +60,6 @@ until the last chunk has been authenticated.
 from __future__ import annotations
 
 import io
-import json
 import secrets
 import struct
 from collections.abc import Mapping
@@ -80,6 +79,9 @@ from ots_desktop.core.chunks import (
     read_full,
     write_all,
 )
+from ots_desktop.core.envelope_meta import MAX_META_LEN, Meta
+from ots_desktop.core.envelope_meta import decode_meta as _decode_meta
+from ots_desktop.core.envelope_meta import encode_meta as _encode_meta
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.ids import SHARE_ID_LEN, BytesLike
 from ots_desktop.core.kdf import PBKDF2_DEFAULT_ITERATIONS, SALT_LEN, check_iterations, derive_keys
@@ -92,7 +94,6 @@ NONCE_PREFIX_LEN = 8
 FLAG_PASSPHRASE = 0x01
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
 DEFAULT_CHUNK_SIZE = 64 * 1024
-MAX_META_LEN = 64 * 1024
 _HEADER = struct.Struct(">4sBBH16sII8sI")
 
 DECRYPT_FAILED = "the secret cannot be decrypted: the link is damaged or the passphrase is wrong"
@@ -101,11 +102,7 @@ _NOT_ENVELOPE = "not an ots envelope"
 _DAMAGED_HEADER = "the envelope is damaged: its header is invalid"
 _CUT = "the envelope is damaged: it is cut short or its chunk boundaries are wrong"
 _TAMPERED = "the envelope is damaged: its content was altered, reordered or cut short"
-_BAD_META = "the envelope is damaged: its description of the secret is invalid"
-_META_FIELDS = frozenset({"type", "name", "size", "mime"})
-_BAD_NAME = "the file name must be non-empty, not '.' or '..', without '/', '\\', NUL or control characters"
 
-Meta = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -163,52 +160,6 @@ class Opened:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _meta_problem(meta: object) -> str | None:
-    if not isinstance(meta, Mapping):
-        return "the metadata must be a mapping"
-    name, size = meta.get("name", "x"), meta.get("size", 0)
-    checks = (
-        (set(meta) <= _META_FIELDS, "the metadata may only hold the fields type, name, size and mime"),
-        (meta.get("type") in ("text", "file"), "the metadata type must be 'text' or 'file'"),
-        (isinstance(name, str) and name not in ("", ".", "..") and name.isprintable(), _BAD_NAME),
-        (isinstance(name, str) and not set(name) & {"/", "\\"}, _BAD_NAME),
-        (isinstance(size, int) and not isinstance(size, bool) and size >= 0, "the size must be an integer >= 0"),
-        (isinstance(meta.get("mime", ""), str), "the mime type must be a string"),
-    )
-    return next((message for ok, message in checks if not ok), None)
-
-
-def _encode_meta(meta: Mapping[str, object]) -> bytes:
-    problem = _meta_problem(meta)
-    if problem:
-        raise InputError(problem)
-    text = json.dumps(dict(meta), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    try:
-        raw = text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InputError("the metadata holds text that is not valid Unicode") from None
-    if len(raw) > MAX_META_LEN:
-        raise InputError(f"the metadata is larger than {MAX_META_LEN} bytes")
-    return raw
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> Meta:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate key")
-    return result
-
-
-def _decode_meta(raw: bytearray) -> Meta:
-    try:
-        meta = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (ValueError, RecursionError):
-        raise EnvelopeError(_BAD_META) from None
-    if _meta_problem(meta):
-        raise EnvelopeError(_BAD_META)
-    return cast(Meta, meta)
 
 
 def _open_meta(cipher: ChunkCipher, src: memoryview) -> Meta:
