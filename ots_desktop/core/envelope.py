@@ -30,7 +30,7 @@ Header::
     24  4   PBKDF2 iterations: 0 without a passphrase, 600000..10000000 with one
     28  4   chunk size S: plaintext bytes per full data chunk, 1..16777216 (default 65536)
     32  8   nonce prefix (random per envelope)
-    40  4   meta chunk length M = meta JSON length + 16, so 16..65552
+    40  4   meta chunk length M = padded meta JSON length + 16, so 16..65552
 
 Chunks. Every chunk is ``AES-256-GCM(enc_key, nonce, aad, plaintext)`` stored as the
 ciphertext followed by its 16-byte tag (WebCrypto's ``encrypt`` output, ``tagLength`` 128):
@@ -38,10 +38,13 @@ ciphertext followed by its 16-byte tag (WebCrypto's ``encrypt`` output, ``tagLen
 ``aad = header (44 bytes) || share_id (16 bytes) || kind (1 byte)``.
   * Meta chunk: counter 0, kind 0x02. Plaintext: a UTF-8 JSON object, at most 65536 bytes,
     written canonically (sorted keys, no whitespace, non-ASCII unescaped; readers accept
-    any spelling). Fields: ``type`` ("text" or "file", required), ``name`` (non-empty,
-    not "." or "..", no "/" or backslash, only printable characters: no Unicode category
-    C* or Z* except U+0020), ``size`` (integer >= 0, informative only), ``mime`` (string).
-    Other or duplicate fields are refused.
+    any spelling), then padded with spaces (0x20) to 512 bytes, or to the next power of
+    two when longer (M is then 528, 1040, ...), so that M says nothing about the secret's
+    type or name. Readers parse the padded text as JSON, whose trailing whitespace is
+    allowed: envelopes written unpadded open the same way. Fields: ``type`` ("text" or
+    "file", required), ``name`` (non-empty, not "." or "..", no "/" or backslash, only
+    printable characters: no Unicode category C* or Z* except U+0020), ``size`` (integer
+    >= 0, informative only), ``mime`` (string). Other or duplicate fields are refused.
   * Data chunks: counters 1, 2, ..., at most 2**32 - 1 chunks. Every chunk but the last
     holds exactly S plaintext bytes (S + 16 on the wire); the last holds 1..S bytes, or 0
     bytes only when it is the only data chunk (an empty secret). Kind is 0x01 for the last
@@ -79,7 +82,7 @@ from ots_desktop.core.chunks import (
     read_full,
     write_all,
 )
-from ots_desktop.core.envelope_meta import MAX_META_LEN, Meta
+from ots_desktop.core.envelope_meta import MAX_META_LEN, Meta, pad_meta
 from ots_desktop.core.envelope_meta import decode_meta as _decode_meta
 from ots_desktop.core.envelope_meta import encode_meta as _encode_meta
 from ots_desktop.core.errors import EnvelopeError, InputError
@@ -215,20 +218,22 @@ def seal(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     _salt: bytes | None = None,
     _nonce_prefix: bytes | None = None,
+    _pad_meta: bool = True,
 ) -> bytes:
     """Encrypt a whole secret into one envelope and return the envelope's bytes.
 
     ``passphrase`` holds the UTF-8 bytes of the NFC-normalised passphrase (see
     :func:`ots_desktop.core.kdf.passphrase_from_text`); ``iterations`` is used only with
     a passphrase. Bad arguments or metadata raise :class:`InputError`, an iteration count
-    out of range :class:`EnvelopeError`. ``_salt`` and ``_nonce_prefix`` are for test
-    vectors only.
+    out of range :class:`EnvelopeError`. ``_salt``, ``_nonce_prefix`` and ``_pad_meta``
+    are for test vectors only (see :func:`seal_stream`).
     """
     src = plaintext.view() if isinstance(plaintext, SecretBuffer) else memoryview(plaintext).cast("B")
     dst = io.BytesIO()
     seal_stream(
         cast(BinaryIO, BufferFile(src)), dst, share_id=share_id, fragment_key=fragment_key, meta=meta,
         passphrase=passphrase, iterations=iterations, chunk_size=chunk_size, _salt=_salt, _nonce_prefix=_nonce_prefix,
+        _pad_meta=_pad_meta,
     )  # fmt: skip
     return dst.getvalue()
 
@@ -246,12 +251,15 @@ def seal_stream(
     progress: Progress = None,
     _salt: bytes | None = None,
     _nonce_prefix: bytes | None = None,
+    _pad_meta: bool = True,
 ) -> int:
     """Encrypt ``src`` (read with ``readinto``) into ``dst`` and return the bytes written.
 
     Same arguments and errors as :func:`seal`, whose output this equals byte for byte.
     Memory holds one plaintext and one ciphertext chunk. ``progress`` gets the running
-    count of plaintext bytes read after each chunk, ending at the total.
+    count of plaintext bytes read after each chunk, ending at the total. ``_pad_meta``
+    False writes the metadata unpadded, as envelopes were written before padding (test
+    vectors only).
     """
     sid = _check_share_id(share_id)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or not 1 <= chunk_size <= MAX_CHUNK_SIZE:
@@ -260,7 +268,7 @@ def seal_stream(
         raise InputError("the passphrase is empty")
     if passphrase is not None:
         check_iterations(iterations)
-    meta_raw = _encode_meta(meta)
+    meta_raw = pad_meta(_encode_meta(meta)) if _pad_meta else _encode_meta(meta)
     salt = secrets.token_bytes(SALT_LEN) if _salt is None else bytes(_salt)
     prefix = secrets.token_bytes(NONCE_PREFIX_LEN) if _nonce_prefix is None else bytes(_nonce_prefix)
     if len(salt) != SALT_LEN or len(prefix) != NONCE_PREFIX_LEN:

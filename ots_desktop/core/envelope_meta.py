@@ -2,6 +2,11 @@
 
 It travels encrypted in the envelope's first chunk (:mod:`ots_desktop.core.envelope`). Sealing
 refuses metadata a receiver could not trust; opening treats anything else as damage.
+
+The chunk's length is visible to the relay, so the JSON is padded with spaces to a fixed
+bucket (:func:`pad_meta`): a text and a file, short names and long ones, all give the same
+length. JSON allows trailing whitespace, so every reader, older ones included, parses the
+padded text as it is, and unpadded envelopes written before padding open too.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from typing import cast
 from ots_desktop.core.errors import EnvelopeError, InputError
 
 MAX_META_LEN = 64 * 1024
+# The smallest padded length: it holds a 255-byte file name (the longest most file systems
+# allow) with any common type; longer metadata goes to the next power of two.
+META_BUCKET = 512
 Meta = dict[str, object]
 _BAD_META = "the envelope is damaged: its description of the secret is invalid"
 _META_FIELDS = frozenset({"type", "name", "size", "mime"})
@@ -48,6 +56,14 @@ def encode_meta(meta: Mapping[str, object]) -> bytes:
     if len(raw) > MAX_META_LEN:
         raise InputError(f"the metadata is larger than {MAX_META_LEN} bytes")
     return raw
+
+
+def pad_meta(raw: bytes) -> bytes:
+    """``raw`` followed by spaces up to META_BUCKET bytes, or the next power of two (at most MAX_META_LEN)."""
+    size = META_BUCKET
+    while size < len(raw):
+        size *= 2
+    return raw + b" " * (min(size, MAX_META_LEN) - len(raw))
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> Meta:

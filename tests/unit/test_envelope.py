@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ots_desktop.core import chunks, envelope, ids, kdf
+from ots_desktop.core.envelope_meta import META_BUCKET
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.secret import SecretBuffer
 
@@ -63,7 +64,7 @@ def test_seal_open_round_trip(data: bytes, chunk_size: int) -> None:
         assert opened.plaintext == data
         assert opened.meta == TEXT
     chunks = max(1, -(-len(data) // chunk_size))
-    assert len(sealed) == envelope.HEADER_LEN + len(b'{"type":"text"}') + 16 + len(data) + 16 * chunks
+    assert len(sealed) == envelope.HEADER_LEN + META_BUCKET + 16 + len(data) + 16 * chunks
 
 
 @PROPERTY
@@ -273,7 +274,7 @@ def test_read_header_messages() -> None:
     with pytest.raises(EnvelopeError, match="header is invalid"):  # iterations without the passphrase flag
         envelope.read_header(sealed[:24] + (600_000).to_bytes(4, "big") + sealed[28:])
     header = envelope.read_header(sealed)
-    assert header == envelope.Header(1, False, SALT, 0, 64, PREFIX, 15 + 16)
+    assert header == envelope.Header(1, False, SALT, 0, 64, PREFIX, META_BUCKET + 16)
     assert header.pack() == sealed[: envelope.HEADER_LEN]
 
 

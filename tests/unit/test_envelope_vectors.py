@@ -103,6 +103,7 @@ def test_valid_vector_reseals_byte_for_byte(vector: dict[str, Any]) -> None:
         bytes.fromhex(vector["plaintext_hex"]), share_id=share_id, fragment_key=key, meta=vector["meta"],
         passphrase=passphrase, iterations=vector["iterations"], chunk_size=vector["chunk_size"],
         _salt=bytes.fromhex(vector["salt"]), _nonce_prefix=bytes.fromhex(vector["nonce_prefix"]),
+        _pad_meta=vector["meta_padded"],
     )  # fmt: skip
     assert base64.b64encode(sealed).decode("ascii") == vector["envelope_b64"]
 

@@ -6,6 +6,8 @@ the browser implementation as much as for the Python tests:
 
 * ``vectors``: envelopes that must open. ``iterations`` is the header value (0 without a
   passphrase); ``enc_key_hex`` and ``auth_token_hex`` let the KDF step be tested alone.
+  ``meta_padded`` is false for envelopes whose metadata is not padded, as they were
+  written before padding: readers must open them too.
 * ``invalid``: envelopes that must be refused. ``reason`` names the failure class a
   reader should report: ``not-envelope``, ``unsupported-version``, ``damaged-header``,
   ``needs-passphrase``, ``cut`` (impossible length or chunk boundary), ``cannot-decrypt``
@@ -45,8 +47,9 @@ def _file_meta(name: str, size: int, mime: str = "application/octet-stream") -> 
     return {"type": "file", "name": name, "size": size, "mime": mime}
 
 
+Spec = tuple[str, bytes, dict[str, object], str | None, int, int]
 # (name, plaintext, meta, passphrase, iterations, chunk_size)
-SPECS: list[tuple[str, bytes, dict[str, object], str | None, int, int]] = [
+SPECS: list[Spec] = [
     ("empty-text", b"", {"type": "text"}, None, 0, 65536),
     ("short-ascii-text", b"Hello, world! The database password is hunter2.", {"type": "text"}, None, 0, 65536),
     ("utf8-emoji-text", EMOJI_TEXT.encode("utf-8"), {"type": "text"}, None, 0, 65536),
@@ -59,13 +62,19 @@ SPECS: list[tuple[str, bytes, dict[str, object], str | None, int, int]] = [
     ("file-with-passphrase", pattern(300, 13, 5), _file_meta("prod.env", 300, "text/plain"), UNICODE_PASSPHRASE,
      650_000, 128),
 ]  # fmt: skip
+# Written as envelopes were before the metadata was padded.
+UNPADDED = {"unpadded-meta-text", "unpadded-meta-file"}
+SPECS += [
+    ("unpadded-meta-text", b"written before padding", {"type": "text", "size": 22}, None, 0, 65536),
+    ("unpadded-meta-file", pattern(40, 5, 9), _file_meta("old.bin", 40), None, 0, 65536),
+]
 
 
 def _passphrase(text: str | None) -> SecretBuffer | None:
     return None if text is None else kdf.passphrase_from_text(text)
 
 
-def build_valid(spec: tuple[str, bytes, dict[str, object], str | None, int, int]) -> dict[str, Any]:
+def build_valid(spec: Spec) -> dict[str, Any]:
     """Seal one vector and record every input and derived value."""
     name, plaintext, meta, passphrase, iterations, chunk_size = spec
     share_id, salt, prefix = fixed(name, "share_id", 16), fixed(name, "salt", 16), fixed(name, "nonce_prefix", 8)
@@ -74,6 +83,7 @@ def build_valid(spec: tuple[str, bytes, dict[str, object], str | None, int, int]
         sealed = envelope.seal(
             plaintext, share_id=share_id, fragment_key=key, meta=meta, passphrase=pw,
             iterations=iterations, chunk_size=chunk_size, _salt=salt, _nonce_prefix=prefix,
+            _pad_meta=name not in UNPADDED,
         )  # fmt: skip
         with kdf.derive_keys(key, salt, pw, iterations) as keys:
             enc_key_hex, auth_token_hex = keys.enc_key.view().hex(), keys.auth_token.view().hex()
@@ -88,6 +98,7 @@ def build_valid(spec: tuple[str, bytes, dict[str, object], str | None, int, int]
             "salt": salt.hex(),
             "nonce_prefix": prefix.hex(),
             "meta": meta,
+            "meta_padded": name not in UNPADDED,
             "plaintext_hex": plaintext.hex(),
             "envelope_b64": base64.b64encode(sealed).decode("ascii"),
             "enc_key_hex": enc_key_hex,
