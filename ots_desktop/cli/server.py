@@ -102,6 +102,12 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--proxy-header", type=click.Choice(["x-forwarded-for", "forwarded"]), default="x-forwarded-for",
               show_default=True, help="The header your proxies append the client's address to (X-Forwarded-For, "
                                       "or the standard Forwarded); only that one is read.")
+@click.option("--header-timeout", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
+              metavar="SECONDS", help="A connection that has not sent a whole request head this long after opening "
+                                      "(or after its previous answer) is closed.")
+@click.option("--body-timeout", type=click.FloatRange(0.5, 3600), default=30.0, show_default=True,
+              metavar="SECONDS", help="A request body gets this long, plus 1 s per 64 KiB of it, to arrive; "
+                                      "a slower one is answered 408 and its connection closed.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM certificate (chain) for the link relay: it then serves HTTPS. Needs --tls-key.")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -119,7 +125,7 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 def server(host: str, port: int, transit_port: int, link_port: int, store_url: str, max_size: int,
            public_url: str | None, create_rate: Rate, reveal_rate: Rate,
            trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], proxy_header: str,
-           tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
+           header_timeout: float, body_timeout: float, tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
     """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
     relay, and the one-time link relay.
@@ -161,7 +167,8 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
     if not no_link:
         settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
                                  create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy,
-                                 proxy_header=proxy_header)
+                                 proxy_header=proxy_header, header_timeout=header_timeout,
+                                 body_timeout=body_timeout)
         link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
                            ssl_context=ssl_context)
 

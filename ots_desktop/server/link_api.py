@@ -34,6 +34,7 @@ from ots_desktop.server.link_policy import (
 from ots_desktop.server.metrics import RelayMetrics
 from ots_desktop.server.openapi import build_openapi
 from ots_desktop.server.ratelimit import Rate, RateLimiter
+from ots_desktop.server.request_body import CLIENT_GONE_STATUS, ClientGone, read_body
 from ots_desktop.server.reveal_page import reveal_page_response, static_asset
 
 _log = logging.getLogger("ots_desktop.server.access")
@@ -54,7 +55,16 @@ class RelaySettings:
     # from the right: see server/client_address.py. ``proxy_header`` is the one those proxies write.
     trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     proxy_header: str = "x-forwarded-for"
+    # A connection gets this long to deliver a whole request head (from opening, or from its previous
+    # answer); a body gets ``body_timeout`` plus what its length needs at request_body.MIN_BODY_RATE.
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     clock: Callable[[], float] = time.time
+
+    @property
+    def max_body(self) -> int:
+        """The largest create request: the envelope base64url-encoded in JSON, with room for the other fields."""
+        return self.max_size * 4 // 3 + JSON_BODY_SLACK
 
 
 
@@ -97,19 +107,23 @@ class LinkRelay:
             raise ApiError(429, "rate_limited", "too many requests from your address; try again shortly",
                            retry_after=RateLimiter.retry_after(wait))
 
-    @staticmethod
-    async def _body(request: web.Request) -> object:
+    def _too_large(self) -> ApiError:
+        return ApiError(413, "too_large", f"the request is larger than this relay accepts (secrets up to "
+                        f"{self.settings.max_size} bytes)", max_size=self.settings.max_size)
+
+    async def _body(self, request: web.Request, limit: int = JSON_BODY_SLACK) -> object:
         if request.content_type != "application/json":
             raise ApiError(415, "unsupported_media_type", "send the request body as application/json")
+        raw = await read_body(request, limit=limit, timeout=self.settings.body_timeout, too_large=self._too_large)
         try:
-            return json.loads(await request.read())
+            return json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(400, "bad_request", "the request body is not valid JSON (or nested too deeply)") from None
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /api/v1/secrets."""
         self._limit(self.create_limit, "create", request)
-        parsed = parse_create(await self._body(request), self.settings.max_size)
+        parsed = parse_create(await self._body(request, self.settings.max_body), self.settings.max_size)
         token, status_hash = new_status_token()
         secret = parsed.to_secret(status_hash, self.settings.clock())
         if not await self.store.create(secret):
@@ -224,9 +238,10 @@ class LinkRelay:
             headers = {"Retry-After": exc.extra.pop("retry_after")} if "retry_after" in exc.extra else None
             response = _json(exc.body(), exc.status, headers)
         except web.HTTPRequestEntityTooLarge:
-            response = _json({"error": f"the request is larger than this relay accepts (secrets up to "
-                              f"{self.settings.max_size} bytes)", "code": "too_large",
-                              "max_size": self.settings.max_size}, 413)
+            response = _json(self._too_large().body(), 413)
+        except ClientGone:
+            # The client hung up before its request was in: nobody to answer, nothing wrong here.
+            response = web.Response(status=CLIENT_GONE_STATUS)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -237,15 +252,21 @@ class LinkRelay:
         elapsed = time.perf_counter() - started
         self.metrics.requests.labels(route, request.method, str(response.status)).inc()
         self.metrics.latency.labels(route).observe(elapsed)
-        _log.info("%s %s %d %.1fms", request.method, route, response.status, elapsed * 1000)
+        if response.status == CLIENT_GONE_STATUS:
+            _log.info("%s %s: the client closed the connection before its request was read (%.1fms)",
+                      request.method, route, elapsed * 1000)
+        else:
+            _log.info("%s %s %d %.1fms", request.method, route, response.status, elapsed * 1000)
+        if response.status == 408:
+            # A body too slow to wait for: answer, then close instead of reading the rest of it.
+            await _answer_and_close(request, response)
         return response
 
 
 def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
     """The aiohttp application of the relay (the caller owns the store's lifetime)."""
     relay = LinkRelay(store, settings)
-    app = web.Application(middlewares=[relay.middleware],
-                          client_max_size=settings.max_size * 4 // 3 + JSON_BODY_SLACK)
+    app = web.Application(middlewares=[relay.middleware], client_max_size=settings.max_body)
     app.router.add_post("/api/v1/secrets", relay.create)
     app.router.add_get("/api/v1/secrets/{id}", relay.meta)
     app.router.add_delete("/api/v1/secrets/{id}", relay.revoke)
@@ -270,3 +291,13 @@ async def _private_answers(request: web.BaseRequest, response: web.StreamRespons
     if request.path.startswith("/api/"):
         for name, value in API_HEADERS.items():
             response.headers.setdefault(name, value)
+async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
+    response.force_close()
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except ConnectionError:
+        return
+    request.protocol.force_close()
+
+

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ots_desktop.server.head_timeout import HeadTimedRunner
 from ots_desktop.server.link_api import RelaySettings, build_app
 from ots_desktop.server.link_model import LinkStore
 from ots_desktop.server.stores import open_store
@@ -62,7 +63,7 @@ async def start_link_relay(host: str, port: int, store_url: str, data_dir: Path,
     app = build_app(store, settings)
     if ssl_context is not None:
         app.on_response_prepare.append(_add_hsts)
-    runner = web.AppRunner(app, **RUNNER_OPTIONS)
+    runner = HeadTimedRunner(app, header_timeout=settings.header_timeout, **RUNNER_OPTIONS)
     try:
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None, backlog=1024,

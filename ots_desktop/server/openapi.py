@@ -34,11 +34,26 @@ def _json_response(description: str, schema: str = "Error") -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": _ref(schema)}}}
 
 
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again",
+                                 "schema": {"type": "integer", "minimum": 1}}}
+# Answers that say when to come back.
+_WITH_RETRY_AFTER = frozenset({429, 503, 507})
+
+
 def _errors(*codes: int) -> dict[str, Any]:
     text = {400: "Malformed request", 401: "Missing or wrong credentials", 403: "Not allowed",
-            404: "No such share", 409: "The id is taken", 410: "The share has ended", 413: "Too large",
-            415: "Not JSON", 429: "Rate limited (see Retry-After)"}  # fmt: skip
-    return {str(code): _json_response(text[code]) for code in codes}
+            404: "No such share", 408: "The request body did not arrive in time (the connection is closed)",
+            409: "The id is taken", 410: "The share has ended", 413: "Too large", 415: "Not JSON",
+            429: "Rate limited, or too many bytes on their way from this address (see Retry-After)",
+            503: "Too many large requests at once: try again (see Retry-After)",
+            507: "The relay's storage budget is used up (see Retry-After)"}  # fmt: skip
+    answers = {}
+    for code in codes:
+        answer = _json_response(text[code])
+        if code in _WITH_RETRY_AFTER:
+            answer["headers"] = _RETRY_AFTER
+        answers[str(code)] = answer
+    return answers
 
 
 def _schemas(max_size: int) -> dict[str, Any]:
@@ -124,7 +139,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                 "operationId": "createSecret", "summary": "Park an encrypted share",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRequest")}}},
                 "responses": {"201": _json_response("Stored durably", "Created"),
-                              **_errors(400, 409, 413, 415, 429)},
+                              **_errors(400, 408, 409, 413, 415, 429)},
             }},
             "/api/v1/secrets/{id}": {
                 "parameters": [id_param],
@@ -139,7 +154,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                 "summary": f"Consume one view (a wrong auth token counts; the {MAX_FAILED_ATTEMPTS}th burns)",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
                 "responses": {"200": _json_response("The envelope", "Revealed"),
-                              **_errors(400, 401, 403, 404, 410, 413, 415, 429)},
+                              **_errors(400, 401, 403, 404, 408, 410, 413, 415, 429)},
             }},
             "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {
                 "operationId": "getSecretStatus", "summary": "The sender's view of a share", "security": bearer,
