@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 from dataclasses import dataclass
 
@@ -37,7 +36,7 @@ def harden_process() -> HardeningReport:
     not_dumpable = False
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the process image: libc is in it, no ldconfig run
             not_dumpable = libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
         except (OSError, AttributeError):
             pass
@@ -48,5 +47,5 @@ def is_dumpable() -> bool | None:
     """Whether this process may dump core (Linux only; None elsewhere)."""
     if not sys.platform.startswith("linux"):
         return None
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the process image: libc is in it, no ldconfig run
     return bool(libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0))

@@ -1,17 +1,18 @@
 """Where the app keeps its files.
 
 When ``OTS_HOME`` is set, every file the app writes lives under it (tests and
-scripts rely on this). Otherwise the platform's per-user directories are used.
+scripts rely on this). Otherwise the platform's per-user directories are used: the
+XDG base directories on Linux and the BSDs (read here, as the spec says, which keeps
+platformdirs off every start there), platformdirs' choice on macOS and Windows.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import platformdirs
 
 APP_NAME = "ots-desktop"
 
@@ -58,8 +59,22 @@ def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
     if home:
         root = Path(home).expanduser().absolute()
         return AppPaths(config_dir=root / "config", data_dir=root / "data", state_dir=root / "state")
+    if sys.platform not in ("win32", "darwin"):
+        return AppPaths(config_dir=_xdg("XDG_CONFIG_HOME", ".config"),
+                        data_dir=_xdg("XDG_DATA_HOME", ".local/share"),
+                        state_dir=_xdg("XDG_STATE_HOME", ".local/state"))
+    import platformdirs
+
     return AppPaths(
         config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
         data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
         state_dir=Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)),
     )
+
+
+def _xdg(variable: str, default: str) -> Path:
+    """``$variable/ots-desktop``, or ``~/default/ots-desktop`` when unset, empty or relative (as the spec says)."""
+    value = os.environ.get(variable, "").strip()
+    if value and os.path.isabs(value):
+        return Path(value) / APP_NAME
+    return Path(os.path.expanduser("~")) / default / APP_NAME

@@ -1,29 +1,44 @@
-"""``ots-desktop``: start the desktop app (window, tray, one event loop)."""
+"""``ots-desktop``: start the desktop app (window, tray, one event loop).
+
+The window is painted first, from a handful of Qt modules; then come the settings,
+the pages, the event loop and the tray, and last the wormhole stack (Twisted). A
+second launch hands its files to the running app before any window appears.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import sys
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QMessageBox
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from ots_desktop import __version__, runtime
+from ots_desktop import __version__
 from ots_desktop.core.errors import OtsError
-from ots_desktop.core.hardening import harden_process
-from ots_desktop.core.secret import SecretBuffer
-from ots_desktop.ui.clipboard import SecureClipboard
-from ots_desktop.ui.context import EventBridge, Level, Notifier, UiContext
+from ots_desktop.core.paths import app_paths
+from ots_desktop.ui.handoff import hand_over
 from ots_desktop.ui.icons import app_icon
-from ots_desktop.ui.qtloop import start_loop
-from ots_desktop.ui.services import Services
-from ots_desktop.ui.single_instance import SingleInstance
-from ots_desktop.ui.tasks import TaskRunner, describe_error
+from ots_desktop.ui.main_window import MainWindow
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ots_desktop.core.paths import AppPaths
+    from ots_desktop.ui.context import UiContext
+    from ots_desktop.ui.services import Services
+    from ots_desktop.ui.single_instance import SingleInstance
+
+PAINT_WAIT_MS = 3000  # a window manager that never maps the window must not hold the start
 
 
 def new_context(services: Services) -> UiContext:
     """The objects every page shares, for one installation."""
+    from ots_desktop.ui.clipboard import SecureClipboard
+    from ots_desktop.ui.context import EventBridge, Level, Notifier, UiContext
+    from ots_desktop.ui.tasks import TaskRunner
+
     notifier = Notifier()
 
     def report(text: str) -> None:
@@ -38,13 +53,14 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("files", nargs="*", help="files to queue for sending")
     parser.add_argument("--version", action="version", version=f"ots-desktop {__version__}")
     parser.add_argument("--hidden", action="store_true", help="start in the tray without showing the window")
-    parser.add_argument("--exit-after-paint", action="store_true", help=argparse.SUPPRESS)  # cold-start benchmark
+    # For the cold-start benchmark and the process tests: quit at the first paint, or once fully started.
+    parser.add_argument("--exit-after-paint", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
-    harden_process()
     args_in = sys.argv if argv is None else argv
     app = QApplication(args_in)
     args = _arguments(app.arguments()[1:])
@@ -53,51 +69,101 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("dev.otsdesktop.ots-desktop")
     app.setWindowIcon(app_icon())
+    benchmark = args.exit_after_paint or args.exit_when_ready
     try:
-        services = Services()
+        paths = app_paths().ensure()
     except OtsError as exc:
-        QMessageBox.critical(None, "ots-desktop cannot start", str(exc))
+        _cannot_start(None, exc)
         return int(exc.exit_code)
-    instance = SingleInstance(services.paths.state_dir)
-    if not args.exit_after_paint and instance.forward(args.files):
+    handed = False if benchmark else hand_over(paths.state_dir, args.files)
+    if handed is None:  # no POSIX socket to knock on: ask through Qt (it costs QtNetwork before the paint)
+        from ots_desktop.ui.single_instance import SingleInstance
+
+        handed = SingleInstance(paths.state_dir).forward(args.files)
+    if handed:
         return 0
+    window = MainWindow()
+    if args.files or not args.hidden or not _tray_available():
+        _show_and_paint(window)
+    if args.exit_after_paint:
+        return 0
+    return _start_after_paint(app, window, paths, args)
+
+
+def _start_after_paint(app: QApplication, window: MainWindow, paths: AppPaths, args: argparse.Namespace) -> int:
+    """Everything the first paint did not need: hardening, settings, the event loop, the pages, the tray."""
+    from ots_desktop.core.hardening import harden_process
+    from ots_desktop.ui.single_instance import SingleInstance
+
+    benchmark = args.exit_when_ready
+    instance = SingleInstance(paths.state_dir)
     instance.listen()
-    if services.needs_keyfile_passphrase and not args.exit_after_paint and not _ask_keyfile_passphrase(services):
+    # Before any secret can exist (none can before the pages are built): no core dumps, no ptrace.
+    harden_process()
+    from ots_desktop.ui.services import Services
+
+    try:
+        services = Services(paths)
+    except OtsError as exc:
+        _cannot_start(window if window.isVisible() else None, exc)
+        instance.close()
+        return int(exc.exit_code)
+    if services.needs_keyfile_passphrase and not benchmark and not _ask_keyfile_passphrase(services):
+        instance.close()
         return 1
+    from ots_desktop.ui.qtloop import start_loop
+
     loop = start_loop(app, install=False)
-    return _run(app, loop, services, instance, args)
+    return _run(app, loop, window, services, instance, args)
 
 
-def _run(app: QApplication, loop: object, services: Services, instance: SingleInstance,
-         args: argparse.Namespace) -> int:
-    from ots_desktop.ui.main_window import MainWindow
+def _cannot_start(parent: MainWindow | None, exc: OtsError) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.critical(parent, "ots-desktop cannot start", str(exc))
+
+
+def _tray_available() -> bool:
+    from PySide6.QtWidgets import QSystemTrayIcon
+
+    return QSystemTrayIcon.isSystemTrayAvailable()
+
+
+def _show_and_paint(window: MainWindow) -> None:
+    """Show the window and let Qt paint it before anything slow is imported or built."""
+    spin = QEventLoop()
+    window.first_painted.connect(spin.quit)
+    QTimer.singleShot(PAINT_WAIT_MS, spin.quit)
+    window.show()
+    if not window.painted:
+        spin.exec()
+    window.first_painted.disconnect(spin.quit)
+
+
+def _run(app: QApplication, loop: asyncio.AbstractEventLoop, window: MainWindow, services: Services,
+         instance: SingleInstance, args: argparse.Namespace) -> int:
+    from ots_desktop import runtime
     from ots_desktop.ui.tray import Tray
 
     ctx = new_context(services)
-    window = MainWindow(ctx)
+    window.populate(ctx)
     tray = Tray(ctx, window)
     if Tray.available():
         tray.show()
         window.keep_in_tray = True
         app.setQuitOnLastWindowClosed(False)
     instance.activated.connect(window.open_files)
-    if args.exit_after_paint:
-        window.first_painted.connect(lambda: QTimer.singleShot(0, window.quit_app))
-    else:
-        ctx.tasks.start(_open_audit(ctx, window))
     if args.files:
         window.open_files(args.files)
-    elif not args.hidden or not window.keep_in_tray:
-        window.show()
-    if args.exit_after_paint:
-        pass  # the benchmark ends at the first paint; nothing needs the reactor
-    elif window.isVisible():
-        window.first_painted.connect(lambda: runtime.install(loop))  # type: ignore[arg-type]
-    else:
-        runtime.install(loop)  # type: ignore[arg-type]
+    if not args.exit_when_ready:
+        ctx.tasks.start(_open_audit(ctx, window))
+    # The pages paint first; Twisted (most of what is left of the start) comes on the next turn.
+    QTimer.singleShot(0, lambda: runtime.install(loop))  # type: ignore[arg-type]
+    if args.exit_when_ready:
+        QTimer.singleShot(0, window.quit_app)
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            loop.run_forever()  # type: ignore[attr-defined]
+            loop.run_forever()
     finally:
         window.receive_page.shutdown()
         ctx.clipboard.clear_if_ours()
@@ -108,11 +174,19 @@ def _run(app: QApplication, loop: object, services: Services, instance: SingleIn
             runtime.shutdown(loop)  # type: ignore[arg-type]
         ctx.events.close()
         services.close()
+        # Waits for work still on the loop's worker threads (a keychain query, an export): a Qt
+        # worker thread destroyed while it runs aborts the process.
+        loop.close()
     return 0
 
 
 def _ask_keyfile_passphrase(services: Services) -> bool:
     """Ask for the key file's passphrase (keystore = "file"); False if the user cancels."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    from ots_desktop.core.secret import SecretBuffer
+
     dialog = QInputDialog()
     dialog.setWindowTitle("ots-desktop")
     dialog.setLabelText("Passphrase of the audit key file:")
@@ -127,14 +201,14 @@ def _ask_keyfile_passphrase(services: Services) -> bool:
     return True
 
 
-async def _open_audit(ctx: UiContext, window: object) -> None:
+async def _open_audit(ctx: UiContext, window: MainWindow) -> None:
     """Open the audit log now, so a keychain or tampering problem shows at start, not at the first share."""
-    banner = getattr(window, "banner", None)
+    from ots_desktop.ui.tasks import describe_error
+
     try:
         log = await ctx.services.audit()
         log.require_usable()
     except OtsError as exc:
         text = (f"{describe_error(exc)} Sharing and receiving stay off until the audit log can open and "
                 "verifies: nothing happens off the record.")
-        if banner is not None:
-            banner.error(text)
+        window.banner.error(text)

@@ -1,29 +1,34 @@
 """The main window: Send, Receive, Activity and Settings, one tab each.
 
-Closing the window keeps the app in the tray (when there is one); Quit ends it,
-clearing the clipboard if it still holds a secret we put there.
+The window is cheap to build and is painted first; its pages (and the modules behind
+them) come in ``populate`` once it is on screen. Closing the window keeps the app in
+the tray (when there is one); Quit ends it, clearing the clipboard if it still holds a
+secret we put there.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPaintEvent, QShortcut
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
 
 from ots_desktop import __version__
-from ots_desktop.core.policy import TEXT_MAX_BYTES
-from ots_desktop.ui.activity.page import ActivityPage
-from ots_desktop.ui.banner import Banner
-from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.icons import app_icon
-from ots_desktop.ui.receive.page import ReceivePage
-from ots_desktop.ui.send.page import SendPage
-from ots_desktop.ui.settings_page import SettingsPage
 
-MAX_CLIPBOARD_SHARE = TEXT_MAX_BYTES
+if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent, QPaintEvent
+    from PySide6.QtWidgets import QMessageBox
+
+    from ots_desktop.ui.activity.page import ActivityPage
+    from ots_desktop.ui.banner import Banner
+    from ots_desktop.ui.context import UiContext
+    from ots_desktop.ui.receive.page import ReceivePage
+    from ots_desktop.ui.send.page import SendPage
+    from ots_desktop.ui.settings_page import SettingsPage
+
+TAB_TITLES = ("&Send", "&Receive", "&Activity", "Se&ttings")
 ABOUT = (
     "<p><b>ots-desktop {version}</b>: hand a secret to one person, once.</p>"
     "<p>Send by a wormhole code read aloud, or by a one-time link that burns when it is opened. Every share, "
@@ -41,39 +46,70 @@ class MainWindow(QMainWindow):
     first_painted = Signal()
     quit_requested = Signal()
 
-    def __init__(self, ctx: UiContext) -> None:
+    banner: Banner
+    send_page: SendPage
+    receive_page: ReceivePage
+    activity_page: ActivityPage
+    settings_page: SettingsPage
+
+    def __init__(self, ctx: UiContext | None = None) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.ctx: UiContext | None = None
         self.setWindowTitle("ots-desktop")
         self.setWindowIcon(app_icon())
-        self.banner = Banner(self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        for title in TAB_TITLES:
+            # No Qt namespace here: its ninety-odd enums cost more than painting the window.
+            self.tabs.addTab(QLabel("<p align=center><br>Starting\u2026</p>", self.tabs), title)
+        body = QWidget(self)
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(8, 8, 8, 8)
+        self._layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(body)
+        self.statusBar().showMessage(f"ots-desktop {__version__}")
+        self.resize(760, 640)
+        self.keep_in_tray = False
+        self.painted = False
+        self._tray_hint_shown = False
+        self.quit_box: QMessageBox | None = None  # the "links still waiting" question, while it is asked
+        if ctx is not None:
+            self.populate(ctx)
+
+    def populate(self, ctx: UiContext) -> None:
+        """Build the four pages in place of the "Starting" placeholders (once the window is painted)."""
+        from ots_desktop.ui.activity.page import ActivityPage
+        from ots_desktop.ui.banner import Banner
+        from ots_desktop.ui.receive.page import ReceivePage
+        from ots_desktop.ui.send.page import SendPage
+        from ots_desktop.ui.settings_page import SettingsPage
+
+        self.banner = Banner(self)
+        self._layout.insertWidget(0, self.banner)
         self.send_page = SendPage(ctx)
         self.receive_page = ReceivePage(ctx)
         self.activity_page = ActivityPage(ctx)
         self.settings_page = SettingsPage(ctx)
         # Saved settings apply at once: the Send page's defaults (and whether links can be chosen).
         self.settings_page.saved.connect(self.send_page.options.apply_defaults)
-        for page, title in ((self.send_page, "&Send"), (self.receive_page, "&Receive"),
-                            (self.activity_page, "&Activity"), (self.settings_page, "Se&ttings")):
-            self.tabs.addTab(page, title)
-        body = QWidget(self)
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(self.banner)
-        layout.addWidget(self.tabs, 1)
-        self.setCentralWidget(body)
-        self.statusBar().showMessage(f"ots-desktop {__version__}")
-        self.resize(760, 640)
-        self.keep_in_tray = False
-        self._painted = False
-        self._tray_hint_shown = False
-        self.quit_box: QMessageBox | None = None  # the "links still waiting" question, while it is asked
+        current = self.tabs.currentIndex()
+        self.tabs.setUpdatesEnabled(False)
+        pages = (self.send_page, self.receive_page, self.activity_page, self.settings_page)
+        for index, (page, title) in enumerate(zip(pages, TAB_TITLES, strict=True)):
+            placeholder = self.tabs.widget(index)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, page, title)
+            if placeholder is not None:
+                placeholder.deleteLater()
+        self.tabs.setCurrentIndex(current)
+        self.tabs.setUpdatesEnabled(True)
         self._shortcuts()
+        self.ctx = ctx  # set last: until now the shortcuts and Quit know the pages are not there
         ctx.events.event.connect(ctx.notifier.on_event)
 
     def _shortcuts(self) -> None:
+        from PySide6.QtGui import QKeySequence, QShortcut
+
         for index in range(4):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self)
             shortcut.activated.connect(lambda i=index: self.tabs.setCurrentIndex(i))
@@ -86,11 +122,13 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self).activated.connect(self.close)
 
     def _tab_shown(self, index: int) -> None:
-        if self.tabs.widget(index) is self.receive_page:
+        if self.ctx is not None and self.tabs.widget(index) is self.receive_page:
             self.receive_page.focus_code()
 
     def show_about(self) -> None:
         """Help and About (F1): the version, where the guide is, and the licence."""
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.about(self, "About ots-desktop", ABOUT.format(version=__version__))
 
     # -- actions the tray and the single-instance socket call ---------------------------
@@ -113,7 +151,7 @@ class MainWindow(QMainWindow):
         """Queue files given on the command line (or by a second launch) for sending."""
         paths = [Path(f) for f in files if f]
         self.bring_to_front()
-        if paths:
+        if paths and self.ctx is not None:
             self.tabs.setCurrentWidget(self.send_page)
             self.send_page.add_paths(paths)
 
@@ -123,11 +161,18 @@ class MainWindow(QMainWindow):
         The secret leaves the clipboard (and PRIMARY, if it is there too) at once; the link or the
         code takes its place, with the password-manager hints and the clear timer.
         """
+        from datetime import datetime
+
+        from ots_desktop.core.policy import TEXT_MAX_BYTES
+        from ots_desktop.ui.context import Level
+
+        if self.ctx is None:
+            return
         secret = self.ctx.clipboard.take_text()
         if secret is None:
             self.ctx.notifier.notify("Nothing to share", "The clipboard holds no text.", Level.WARNING)
             return
-        if len(secret) > MAX_CLIPBOARD_SHARE:
+        if len(secret) > TEXT_MAX_BYTES:
             secret.close()
             self.ctx.notifier.notify("Too large", "The clipboard held more than 1 MiB of text (it was cleared); send "
                                      "it as a file.", Level.WARNING)
@@ -143,7 +188,7 @@ class MainWindow(QMainWindow):
 
         With links still waiting to be opened, asks first: their receipts pause while the app is closed.
         """
-        live = self.send_page.live_links()
+        live = self.send_page.live_links() if self.ctx is not None else 0
         if live and not self._confirm_quit(live):
             return False
         self.quit_requested.emit()
@@ -155,6 +200,8 @@ class MainWindow(QMainWindow):
         return True
 
     def _confirm_quit(self, live: int) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
         self.quit_box = QMessageBox(
             QMessageBox.Icon.Question, "Quit ots-desktop?",
             f"{live} one-time link{'s are' if live > 1 else ' is'} still waiting to be opened. "
@@ -176,7 +223,7 @@ class MainWindow(QMainWindow):
         if self.keep_in_tray:
             event.ignore()
             self.hide()
-            if not self._tray_hint_shown:
+            if not self._tray_hint_shown and self.ctx is not None:
                 self._tray_hint_shown = True
                 self.ctx.notifier.notify("ots-desktop is still running",
                                          "It stays in the tray; choose Quit from its menu to end it.")
@@ -189,7 +236,7 @@ class MainWindow(QMainWindow):
     def paintEvent(self, event: QPaintEvent) -> None:
         """Announce the first paint (the cold-start benchmark waits for it)."""
         super().paintEvent(event)
-        if not self._painted:
-            self._painted = True
+        if not self.painted:
+            self.painted = True
             self.first_painted.emit()
 

@@ -1,27 +1,22 @@
 """One running app per user and installation: a second launch hands over and exits.
 
 The first instance listens on a local socket named after its state directory, open
-to this user only. A later launch connects, sends ``show`` (and any files it was
-given to send), and quits; the first instance raises its window.
+to this user only. A later launch connects (``handoff.hand_over`` on POSIX, ``forward``
+elsewhere), sends ``show`` (and any files it was given to send), and quits; the first
+instance raises its window.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from ots_desktop.ui.handoff import socket_name
+
 CONNECT_TIMEOUT_MS = 1000
 MAX_MESSAGE = 64 * 1024
-
-
-def socket_name(state_dir: Path) -> str:
-    """A short, stable name for this installation's socket."""
-    digest = hashlib.sha256(str(state_dir.resolve()).encode("utf-8")).hexdigest()[:16]
-    return f"ots-desktop-{digest}"
 
 
 class SingleInstance(QObject):
@@ -41,6 +36,8 @@ class SingleInstance(QObject):
         socket.connectToServer(self.name)
         if not socket.waitForConnected(CONNECT_TIMEOUT_MS):
             return False
+        import json
+
         socket.write(json.dumps({"command": "show", "files": files}).encode("utf-8") + b"\n")
         socket.flush()
         socket.waitForBytesWritten(CONNECT_TIMEOUT_MS)
@@ -79,6 +76,8 @@ class SingleInstance(QObject):
                 socket.deleteLater()
 
     def _handle(self, line: bytes) -> None:
+        import json
+
         try:
             message = json.loads(line)
         except ValueError:

@@ -7,10 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pytestqt.qtbot import QtBot
 
 from ots_desktop.core.paths import app_paths
-from ots_desktop.ui.single_instance import SingleInstance, socket_name
+from ots_desktop.ui.handoff import hand_over, socket_name, socket_path
+from ots_desktop.ui.single_instance import SingleInstance
 from tests.conftest import Home
 
 
@@ -88,3 +90,29 @@ def test_garbage_on_the_socket_is_ignored(qtbot: QtBot, isolated_home: Home) -> 
         assert seen == [["a"]]
     finally:
         first.close()
+
+
+def test_the_handover_knocks_where_qt_listens_and_only_on_our_own_socket(
+        isolated_home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The second launch uses a plain Unix socket (no QtNetwork before its first paint), so its idea of
+    # the path must be Qt's, TMPDIR included; and a socket someone else owns must never get our files.
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    paths = app_paths().ensure()
+    assert hand_over(paths.state_dir, []) is False  # nobody listens
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(paths.state_dir)], stdout=subprocess.PIPE,
+                              env=dict(os.environ))
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"listening"
+        where = socket_path(socket_name(paths.state_dir))
+        assert where.parent == tmpdir and where.exists()
+        if os.getuid() == 0:  # only root can give the socket away; it stands for another user's socket
+            os.chown(where, 4242, -1)
+            assert hand_over(paths.state_dir, ["/secret/plan.txt"]) is False
+            os.chown(where, 0, -1)
+        assert hand_over(paths.state_dir, ["/secret/plan.txt"]) is True
+    finally:
+        holder.kill()
+        holder.wait(10)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,26 @@ def test_without_ots_home_platform_dirs_are_used(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     paths = app_paths({})
     assert paths.data_dir == tmp_path / "xdg-data" / "ots-desktop"
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="the XDG directories are read on Linux and the BSDs")
+@pytest.mark.parametrize("xdg", [
+    {}, {"XDG_CONFIG_HOME": "/x/conf", "XDG_DATA_HOME": "/x/data", "XDG_STATE_HOME": "/x/st"},
+    {"XDG_CONFIG_HOME": "", "XDG_STATE_HOME": "  "}])
+def test_the_xdg_directories_are_the_ones_platformdirs_gives(
+        xdg: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The start reads them itself (platformdirs costs the app's first paint some 7 ms); the answer must not change.
+    import platformdirs
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in xdg.items():
+        monkeypatch.setenv(name, value)
+    paths = app_paths({})
+    assert paths.config_dir == Path(platformdirs.user_config_dir("ots-desktop", appauthor=False))
+    assert paths.data_dir == Path(platformdirs.user_data_dir("ots-desktop", appauthor=False))
+    assert paths.state_dir == Path(platformdirs.user_state_dir("ots-desktop", appauthor=False))
 
 
 def test_defaults() -> None:
