@@ -33,7 +33,7 @@ from ots_desktop.server.link_policy import (
 )
 from ots_desktop.server.metrics import RelayMetrics
 from ots_desktop.server.openapi import build_openapi
-from ots_desktop.server.ratelimit import Rate, RateLimiter
+from ots_desktop.server.ratelimit import Limiter, Rate, RateLimiter, limiter_for
 from ots_desktop.server.request_body import CLIENT_GONE_STATUS, ClientGone, read_body
 from ots_desktop.server.reveal_page import reveal_page_response, static_asset
 
@@ -91,8 +91,8 @@ class LinkRelay:
         self.store = store
         self.settings = settings
         self.metrics = RelayMetrics()
-        self.create_limit = RateLimiter(settings.create_rate, time.monotonic)
-        self.reveal_limit = RateLimiter(settings.reveal_rate, time.monotonic)
+        self.create_limit = limiter_for(store, settings.create_rate, "create")
+        self.reveal_limit = limiter_for(store, settings.reveal_rate, "reveal")
         self._openapi: bytes | None = None
 
     def client_ip(self, request: web.Request) -> str:
@@ -100,8 +100,8 @@ class LinkRelay:
         header = self.settings.proxy_header
         return client_address(request.remote, request.headers.get(header), header, self.settings.trust_proxy)[:64]
 
-    def _limit(self, limiter: RateLimiter, endpoint: str, request: web.Request) -> None:
-        wait = limiter.check(self.client_ip(request))
+    async def _limit(self, limiter: Limiter, endpoint: str, request: web.Request) -> None:
+        wait = await limiter.take(self.client_ip(request))
         if wait:
             self.metrics.rate_limited.labels(endpoint).inc()
             raise ApiError(429, "rate_limited", "too many requests from your address; try again shortly",
@@ -122,7 +122,7 @@ class LinkRelay:
 
     async def create(self, request: web.Request) -> web.Response:
         """POST /api/v1/secrets."""
-        self._limit(self.create_limit, "create", request)
+        await self._limit(self.create_limit, "create", request)
         parsed = parse_create(await self._body(request, self.settings.max_body), self.settings.max_size)
         token, status_hash = new_status_token()
         secret = parsed.to_secret(status_hash, self.settings.clock())
@@ -149,7 +149,7 @@ class LinkRelay:
     async def reveal(self, request: web.Request) -> web.Response:
         """POST /api/v1/secrets/{id}/reveal: claims one view, then serves the envelope."""
         share_id = check_id(request.match_info["id"])
-        self._limit(self.reveal_limit, "reveal", request)
+        await self._limit(self.reveal_limit, "reveal", request)
         auth_hash = parse_auth_token(await self._body(request))
         now = self.settings.clock()
         info = await self._pending(share_id)

@@ -1,11 +1,18 @@
-"""Per-client token buckets for the relay's create and reveal endpoints."""
+"""Per-client token buckets for the relay's create and reveal endpoints.
+
+A relay on SQLite keeps them in its own memory. A relay on Redis keeps them in Redis
+(:mod:`ots_desktop.server.ratelimit_redis`), so that N processes on one Redis allow the
+documented rate once, not N times.
+"""
 
 from __future__ import annotations
 
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 MAX_CLIENTS = 50_000
 
@@ -65,7 +72,29 @@ class RateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
+    async def take(self, client: str) -> float:
+        """:meth:`check`, as every :class:`Limiter` is called."""
+        return self.check(client)
+
     @staticmethod
     def retry_after(wait: float) -> str:
         """The ``Retry-After`` header value for a wait in seconds."""
         return str(max(1, math.ceil(wait)))
+
+
+class Limiter(Protocol):
+    """A per-client rate limit, wherever its buckets live."""
+
+    rate: Rate
+
+    async def take(self, client: str) -> float:
+        """Take a token for ``client``; 0 if allowed, else the seconds until one is free."""
+
+
+def limiter_for(store: object, rate: Rate, scope: str) -> Limiter:
+    """The limit ``scope`` (create, reveal): shared through the store when it offers that, else in memory."""
+    shared = getattr(store, "rate_limiter", None)
+    if callable(shared):
+        limiter: Limiter = shared(rate, scope)
+        return limiter
+    return RateLimiter(rate, time.monotonic)

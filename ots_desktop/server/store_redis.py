@@ -37,6 +37,8 @@ from ots_desktop.server.link_model import (
     SecretState,
     describe_store,
 )
+from ots_desktop.server.ratelimit import Rate
+from ots_desktop.server.ratelimit_redis import RedisRateLimiter
 from ots_desktop.server.wormhole_services import ServerError
 
 T = TypeVar("T")
@@ -315,6 +317,10 @@ class RedisStore:
             touched += sum(1 for r in results if int(r) == 1)
             if len(members) < SWEEP_BATCH or all(int(r) < 0 for r in results):
                 return touched
+
+    def rate_limiter(self, rate: Rate, scope: str) -> RedisRateLimiter:
+        """A per-client rate limit kept in this Redis: every relay process on it shares the one limit."""
+        return RedisRateLimiter(self._client, f"{self._prefix}rate:{scope}:", rate)
 
     async def ping(self) -> None:
         """Raise :class:`RedisStoreError` if Redis does not answer."""
