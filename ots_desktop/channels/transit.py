@@ -20,6 +20,50 @@ from ots_desktop.channels.wormhole_session import WormholeSession
 from ots_desktop.runtime import to_future
 
 Progress = Callable[[int, int], None]
+READ_SIZE = 256 * 1024  # bytes read, hashed and counted per turn of the event loop
+RECORD_SIZE = 16 * 1024  # bytes per transit record, as the stock clients send them
+
+
+class _BulkSender:
+    """A pull producer for the transit pipe: each turn reads ``READ_SIZE`` bytes and writes them
+    as ``RECORD_SIZE`` records.
+
+    Twisted's FileSender writes one 16 KiB record per turn of the loop; on the app's Qt loop each
+    turn costs more than on the CLI's, which held the app to three quarters of the CLI's speed.
+    Sixteen records per turn keep the records every client expects and cut the turns sixteenfold.
+    """
+
+    def __init__(self, source: BinaryIO, consumer: Any, on_chunk: Callable[[bytes], None]) -> None:
+        from twisted.internet.defer import Deferred
+
+        self.source: BinaryIO | None = source
+        self.consumer = consumer
+        self.on_chunk = on_chunk
+        self.done: Any = Deferred()
+
+    def begin(self) -> Any:
+        """Start sending; the Deferred fires when the source is exhausted (or fails if the pipe stops us)."""
+        self.consumer.registerProducer(self, False)
+        return self.done
+
+    def resumeProducing(self) -> None:  # Twisted's IPullProducer
+        if self.source is None:
+            return
+        chunk = self.source.read(READ_SIZE)
+        if not chunk:
+            self.source = None
+            self.consumer.unregisterProducer()
+            self.done.callback(None)
+            return
+        self.on_chunk(chunk)
+        view = memoryview(chunk)
+        for offset in range(0, len(chunk), RECORD_SIZE):
+            self.consumer.write(bytes(view[offset:offset + RECORD_SIZE]))
+
+    def stopProducing(self) -> None:  # Twisted's IPullProducer
+        if self.source is not None:
+            self.source = None
+            self.done.errback(ConnectionError("the transit connection stopped the transfer"))
 
 
 def _new_end(session: WormholeSession, *, sender: bool, no_listen: bool) -> Any:
@@ -79,25 +123,22 @@ class _Stall:
 async def send_records(end: Any, source: BinaryIO, size: int, *, stall_s: float,
                        progress: Progress | None) -> None:
     """Send ``size`` bytes from ``source`` and wait for the receiver's matching hash."""
-    from twisted.protocols.basic import FileSender
-
     pipe = await _connect(end, stall_s)
     hasher = hashlib.sha256()
     sent = 0
     stall = _Stall(stall_s)
 
-    def count(data: bytes) -> bytes:
+    def count(data: bytes) -> None:
         nonlocal sent
         hasher.update(data)
         sent += len(data)
         stall.touch()
         if progress is not None:
             progress(sent, size)
-        return data
 
     try:
         if size:
-            await stall.watch(to_future(FileSender().beginFileTransfer(source, pipe, transform=count)))
+            await stall.watch(to_future(_BulkSender(source, pipe, count).begin()))
         stall.touch()
         raw = await stall.watch(to_future(pipe.receive_record()))
     except (ChannelFailure, asyncio.CancelledError):

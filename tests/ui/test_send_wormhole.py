@@ -194,3 +194,46 @@ def test_an_unreachable_mailbox_fails_the_card_with_a_reason(qtbot: QtBot, ctx: 
     assert card.status.text().startswith("Cannot reach the wormhole mailbox at ws://127.0.0.1:")
     assert card.code == "" and card.code_label.text() == "No code was handed out."
     assert card.closable
+
+
+def test_a_share_nobody_came_for_offers_retry_with_the_same_secret_and_a_new_code(
+        qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext, tmp_path: Path) -> None:
+    # Nobody types the first code in time: the card fails with its reason and offers Retry. Retry starts
+    # the same secret on a new card with a new code, without it being typed again, and that one delivers.
+    ctx.services.wormhole_overrides = {"peer_timeout_s": 1.5, "transfer_timeout_s": 10.0}
+    page = new_page(qtbot, ctx)
+    type_secret(qtbot, page, "retry-canary-5521")
+    click_share(qtbot, page)
+    [first] = wait_code(qtbot, page)
+    wait_state(qtbot, first, "failed")
+    assert "Retry shares it again with a new code." in first.status.text()
+    assert first.retry_button.isVisible() and first.retry_button.isEnabled()
+    old_code = first.code
+    ctx.services.wormhole_overrides = {"peer_timeout_s": 30.0, "transfer_timeout_s": 30.0}
+    qtbot.mouseClick(first.retry_button, Qt.MouseButton.LeftButton)
+    assert not first.retry_button.isVisible()
+    cards = wait_code(qtbot, page, count=2)
+    second = cards[0]
+    assert second is not first and second.code and second.code != old_code
+    got = receive_code(peer_ctx, second.code, tmp_path / "in")
+    wait_state(qtbot, second, "delivered")
+    wait_done(qtbot, got)
+    received = got.result()
+    assert received.text is not None and bytes(received.text.view()) == b"retry-canary-5521"
+    received.text.close()
+    assert not second.retry_button.isVisible()  # delivered: nothing to retry, and the kept copy is wiped
+    assert second._kept is None
+
+
+def test_a_wrong_code_failure_offers_no_retry(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
+                                              tmp_path: Path) -> None:
+    # A wrong code may be someone guessing: the share is over, and nothing is kept to send again.
+    page = new_page(qtbot, ctx)
+    type_secret(qtbot, page, "no-retry-canary")
+    click_share(qtbot, page)
+    [card] = wait_code(qtbot, page)
+    nameplate, _, _ = card.code.partition("-")
+    got = receive_code(peer_ctx, f"{nameplate}-wrong-words-here", tmp_path / "in")
+    wait_state(qtbot, card, "failed")
+    wait_done(qtbot, got)
+    assert not card.retry_button.isVisible() and card._kept is None

@@ -88,18 +88,19 @@ class Sharing(QObject):
         with secret:
             for recipient in _each(choices.recipients):
                 view = secret.view()
-                copy = SecretBuffer(view)
+                kept = SecretBuffer(view)  # held by the card for Retry; each try sends a copy of it
                 view.release()
 
-                def send(hooks: SendHooks, copy: SecretBuffer = copy, recipient: str | None = recipient,
+                def send(hooks: SendHooks, kept: SecretBuffer = kept, recipient: str | None = recipient,
                          ) -> Awaitable[str]:
+                    view = kept.view()
+                    copy = SecretBuffer(view)
+                    view.release()
                     return channel.send_text(copy, hooks, label=choices.label, recipient=recipient)
 
-                card = self._wormhole_card(choices.label or TEXT_TITLE, recipient, choices.verify)
-                if on_ready is not None:
-                    card.code_ready.connect(on_ready)
-                    on_ready = None
-                card.start(send)
+                title = card_title(choices.label or TEXT_TITLE, recipient)
+                self._start_wormhole(title, send, choices.verify, kept=kept, on_ready=on_ready)
+                on_ready = None
         self.started.emit(WORMHOLE)
 
     def wormhole_paths(self, items: list[Queued], choices: WormholeChoices) -> None:
@@ -109,19 +110,25 @@ class Sharing(QObject):
             name = item.path.name + ("/" if item.is_folder else "")
             for recipient in _each(choices.recipients):
 
-                def send(hooks: SendHooks, path: Path = item.path, recipient: str | None = recipient,
-                         ) -> Awaitable[str]:
+                def send_path(hooks: SendHooks, path: Path = item.path, recipient: str | None = recipient,
+                              ) -> Awaitable[str]:
                     return channel.send_path(path, hooks, label=choices.label, recipient=recipient)
 
                 what = f"{choices.label} ({name})" if choices.label else name
-                card = self._wormhole_card(what, recipient, choices.verify)
-                card.start(send, with_progress=True)
+                self._start_wormhole(card_title(what, recipient), send_path, choices.verify, with_progress=True)
         self.started.emit(WORMHOLE)
 
-    def _wormhole_card(self, what: str, recipient: str | None, verify: bool) -> WormholeShareCard:
-        card = WormholeShareCard(self.ctx, card_title(what, recipient), verify=verify, speaker=self._speaker())
+    def _start_wormhole(self, title: str, send: Callable[[SendHooks], Awaitable[str]], verify: bool, *,
+                        kept: SecretBuffer | None = None, on_ready: Callable[[str], None] | None = None,
+                        with_progress: bool = False) -> None:
+        """A card for one share, started; its Retry starts the same share on a new card."""
+        card = WormholeShareCard(self.ctx, title, verify=verify, speaker=self._speaker())
         self.cards.add(card)
-        return card
+        if on_ready is not None:
+            card.code_ready.connect(on_ready)
+        again = functools.partial(self._start_wormhole, title, send, verify, kept=kept, with_progress=with_progress)
+        card.retry_requested.connect(again)
+        card.start(send, with_progress=with_progress, retry=True, kept=kept)
 
     # -- by one-time link ---------------------------------------------------------------
 

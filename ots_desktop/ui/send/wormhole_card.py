@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
+from ots_desktop.channels.failures import ChannelFailure
 from ots_desktop.channels.wormhole import SendHooks
 from ots_desktop.core.audit.events import Channel
 from ots_desktop.core.events import ChannelEvent, EventKind
+from ots_desktop.core.failures import RETRY_REASONS
 from ots_desktop.core.messages import sentence
+from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.sizes import format_size
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.send.card import ShareCard, big_font
@@ -37,6 +40,7 @@ class WormholeShareCard(ShareCard):
 
     channel = "wormhole"
     code_ready = Signal(str)  # the code, once the mailbox gave one
+    retry_requested = Signal()  # Retry pressed: the page starts the same share again, on a new card
 
     def __init__(self, ctx: UiContext, title: str, *, verify: bool = False, speaker: Speaker | None = None,
                  parent: QWidget | None = None) -> None:
@@ -48,6 +52,8 @@ class WormholeShareCard(ShareCard):
         self._task: asyncio.Task[Any] | None = None
         self._verdict: asyncio.Future[bool] | None = None
         self._speaker = speaker
+        self._kept: SecretBuffer | None = None  # the secret, held for Retry until the share ends for good
+        self._retryable = False
 
         self.code_label = QLabel("Getting a code…", self)
         self.code_label.setFont(big_font(self.font(), monospace=True))
@@ -58,6 +64,8 @@ class WormholeShareCard(ShareCard):
         self.copy_button = self._button("Copy code", "Copy the code (the clipboard clears itself)", self.copy_code)
         self.speak_button = self._button("Speak", "Read the code aloud, word by word", self.speak_code)
         self.cancel_button = self._button("Cancel", "Stop this share; nothing more is sent", self.cancel)
+        self.retry_button = self._button("Retry", "Share the same secret again, with a new code", self.retry)
+        self.retry_button.hide()
         self.copy_button.setEnabled(False)
         self.speak_button.setEnabled(False)
         self.speak_button.setVisible(speaker is not None and speaker.available)
@@ -88,7 +96,7 @@ class WormholeShareCard(ShareCard):
         left = QVBoxLayout()
         left.addWidget(self.code_label)
         buttons = QHBoxLayout()
-        for button in (self.copy_button, self.speak_button, self.cancel_button):
+        for button in (self.copy_button, self.speak_button, self.cancel_button, self.retry_button):
             buttons.addWidget(button)
         buttons.addStretch(1)
         left.addLayout(buttons)
@@ -101,6 +109,7 @@ class WormholeShareCard(ShareCard):
         self.body.addLayout(row)
         self.set_state("starting", "Connecting to the mailbox…")
         ctx.events.event.connect(self._on_event)
+        self.close_requested.connect(self._drop_kept)
 
     # -- what the page and the tests read ------------------------------------------------
 
@@ -126,20 +135,56 @@ class WormholeShareCard(ShareCard):
         return SendHooks(on_code=self._got_code, confirm=self._confirm if self.verify else None,
                          progress=self._progress if with_progress else None, on_share=self._on_share)
 
-    def start(self, send: SendCall, *, with_progress: bool = False) -> None:
-        """Run ``send`` (a channel's send with these hooks) and follow it to the end."""
+    def start(self, send: SendCall, *, with_progress: bool = False, retry: bool = False,
+              kept: SecretBuffer | None = None) -> None:
+        """Run ``send`` (a channel's send with these hooks) and follow it to the end.
+
+        With ``retry``, a failure of the network or of patience offers Retry; ``kept`` is the secret
+        that Retry shares again (this card wipes it when the share ends any other way, or is closed).
+        """
+        self._retryable = retry
+        self._kept = kept
         self._task = self.ctx.tasks.start(self._run(send, with_progress), on_error=self._failed)
 
     async def _run(self, send: SendCall, with_progress: bool) -> None:
         try:
             await send(self.hooks(with_progress=with_progress))
         except asyncio.CancelledError:
+            self._retryable = False
             self.finish("cancelled", "Cancelled: nothing more will be sent.", Level.WARNING)
             raise
+        except ChannelFailure as exc:
+            self._retryable = self._retryable and exc.reason in RETRY_REASONS
+            raise
+        except Exception:
+            self._retryable = False
+            raise
+        self._retryable = False
         self.finish("delivered", "Delivered.", Level.SUCCESS)
 
     def _failed(self, text: str) -> None:
-        self.finish("failed", sentence(text), Level.ERROR)
+        tail = " Retry shares it again with a new code." if self._retryable else ""
+        self.finish("failed", sentence(text) + tail, Level.ERROR)
+        if self._retryable:
+            self.retry_button.show()
+            self.retry_button.setEnabled(True)
+        else:
+            self._drop_kept()
+
+    def retry(self) -> None:
+        """Start the same share again on a new card (which takes over the kept secret)."""
+        if not self._retryable:
+            return
+        self._retryable = False
+        self._kept = None  # the new card holds it now
+        self.retry_button.setEnabled(False)
+        self.retry_button.hide()
+        self.retry_requested.emit()
+
+    def _drop_kept(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
 
     def _on_share(self, share_id: str) -> None:
         self._share_id = share_id
@@ -215,6 +260,8 @@ class WormholeShareCard(ShareCard):
     def ended(self) -> None:
         """The code is dead now: no more copying, speaking or scanning it."""
         self.ctx.events.event.disconnect(self._on_event)
+        if not self._retryable:
+            self._drop_kept()
         for button in (self.copy_button, self.speak_button, self.cancel_button):
             button.setEnabled(False)
         self.cancel_button.hide()
