@@ -8,6 +8,7 @@ for the key file's passphrase.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 PassphraseSource = Callable[[], SecretBuffer]
 RelayClients = Callable[[str], "RelayClient"]
 NO_RELAY = "no link relay is set"
+RELAY_TOKEN_VARIABLE = "OTS_RELAY_TOKEN"  # noqa: S105 - a variable's name
+RELAY_TOKEN_ENTRY = "relay_token"  # noqa: S105 - a keychain entry's name
 
 
 class Installation:
@@ -141,6 +144,16 @@ class Installation:
             raise InputError(f"the CA file {path} does not exist or is not a file")
         return path
 
+    def relay_token(self) -> str | None:
+        """The create token for a closed relay: ``OTS_RELAY_TOKEN``, else this installation's keychain entry."""
+        token = os.environ.get(RELAY_TOKEN_VARIABLE, "").strip()
+        if token:
+            return token
+        try:
+            return (self.keychain().get(RELAY_TOKEN_ENTRY) or "").strip() or None
+        except OtsError:  # no usable keychain: no token, and the relay says whether it wants one
+            return None
+
     def relay_clients(self, ca_override: Path | None = None) -> RelayClients:
         """A relay client factory verifying https relays against the CA file (None: the system's CAs)."""
         from ots_desktop.channels.relay_client import RelayClient
@@ -148,6 +161,6 @@ class Installation:
         ca_file = self.ca_file(ca_override)
 
         def make(base_url: str) -> RelayClient:
-            return RelayClient(base_url, ca_file=ca_file)
+            return RelayClient(base_url, ca_file=ca_file, create_token=self.relay_token)
 
         return make

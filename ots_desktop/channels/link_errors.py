@@ -118,6 +118,20 @@ def too_large(url: str, max_size: int | None) -> LinkFailure:
                        f"{limit} once encrypted); send it by wormhole instead (--via wormhole)")
 
 
+def create_token_refused(url: str, code: str | None) -> LinkFailure:
+    """A closed relay wants a create token, and got none or a wrong one."""
+    what = "did not accept this create token" if code == "wrong_create_token" else "creates links only with a token"
+    return LinkFailure(Reason.ERROR, f"the link relay at {url} {what}: set OTS_RELAY_TOKEN to the token its "
+                       "operator gave you (or keep it in the keychain as this installation's relay_token)")
+
+
+def storage_full(url: str, retry_after: int | None) -> LinkFailure:
+    """The relay's storage budget is used up."""
+    when = f" in {retry_after} s" if retry_after is not None else " later"
+    return LinkFailure(Reason.ERROR, f"the link relay at {url} has no room for new secrets right now; try again"
+                       f"{when}, or send it by wormhole (--via wormhole)", retry_after=retry_after)
+
+
 def refused(url: str, what: str, code: str | None = None) -> LinkFailure:
     """The relay refused a request this client thought valid."""
     detail = f" ({code})" if code else ""

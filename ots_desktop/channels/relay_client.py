@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -164,8 +164,10 @@ class RelayClient:
 
     def __init__(self, base_url: str, *, connect_timeout_s: float = CONNECT_TIMEOUT_S,
                  read_timeout_s: float = READ_TIMEOUT_S, session: aiohttp.ClientSession | None = None,
-                 ca_file: str | Path | None = None) -> None:
+                 ca_file: str | Path | None = None, create_token: Callable[[], str | None] | None = None) -> None:
         self.base_url = require_secure(relay_base(base_url))
+        # Asked only when a link is created: the token a closed relay wants (never logged, never in a message).
+        self._create_token = create_token
         self._ssl = tls_context(ca_file)
         self.url = display_url(self.base_url)
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=read_timeout_s)
@@ -256,7 +258,13 @@ class RelayClient:
                       "expires_in": expires_in, "max_views": max_views}
         if allow_cidrs:
             body["allow_cidrs"] = list(allow_cidrs)
-        status, answer, headers = await self._call("POST", API, body=body)
+        token = self._create_token() if self._create_token is not None else None
+        status, answer, headers = await self._call("POST", API, body=body, bearer=token)
+        del token
+        if status == 401:
+            raise errors.create_token_refused(self.url, answer.code())
+        if status == 507:
+            raise errors.storage_full(self.url, _retry_after(headers))
         if status == 413:
             max_size = answer.body.get("max_size")
             raise errors.too_large(self.url, max_size if isinstance(max_size, int) else None)

@@ -16,6 +16,7 @@ from ots_desktop.core.paths import app_paths
 from ots_desktop.core.sizes import format_size, parse_size
 from ots_desktop.runtime import run_main
 from ots_desktop.server.app import LinkOptions, ServerInfo, serve
+from ots_desktop.server.create_tokens import CreateTokenError, CreateTokens
 from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.ratelimit import Rate
@@ -62,6 +63,27 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     return size
 
 
+def _quota(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        size = parse_size(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if size < 1024:
+        raise click.BadParameter("must be at least 1 KiB")
+    return size
+
+
+def _create_tokens(ctx: click.Context, param: click.Parameter, value: str | None) -> CreateTokens | None:
+    if value is None:
+        return None
+    try:
+        return CreateTokens.load(Path(value).expanduser())
+    except CreateTokenError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
     # Taken as text: click's Path type would quietly turn "" into the current folder.
     if value is None:
@@ -102,6 +124,19 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 @click.option("--proxy-header", type=click.Choice(["x-forwarded-for", "forwarded"]), default="x-forwarded-for",
               show_default=True, help="The header your proxies append the client's address to (X-Forwarded-For, "
                                       "or the standard Forwarded); only that one is read.")
+@click.option("--storage-budget", callback=_quota, default=None, metavar="SIZE",
+              help="The most the stored secrets (envelopes) may take in all, e.g. 20GiB; beyond it creates get "
+                   "507 with Retry-After (default: no limit).")
+@click.option("--in-flight-per-address", callback=_quota, default=None, metavar="SIZE",
+              help="Request bytes one client address may have on their way at once; beyond it, 429 with "
+                   "Retry-After (default: four of the largest create requests).")
+@click.option("--upload-memory", callback=_quota, default=None, metavar="SIZE",
+              help="Request bodies this process holds in memory at once; further large creates wait their turn "
+                   "(default: two of the largest create requests, at least 32MiB).")
+@click.option("--create-token-file", callback=_create_tokens, default=None, metavar="FILE",
+              envvar="OTS_CREATE_TOKEN_FILE", show_envvar=True,
+              help="Only clients presenting one of the tokens in FILE (one a line) may create links (401 "
+                   "otherwise); clients send theirs from OTS_RELAY_TOKEN or the keychain.")
 @click.option("--header-timeout", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="A connection that has not sent a whole request head this long after opening "
                                       "(or after its previous answer) is closed.")
@@ -125,7 +160,9 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 def server(host: str, port: int, transit_port: int, link_port: int, store_url: str, max_size: int,
            public_url: str | None, create_rate: Rate, reveal_rate: Rate,
            trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], proxy_header: str,
-           header_timeout: float, body_timeout: float, tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
+           storage_budget: int | None, in_flight_per_address: int | None, upload_memory: int | None,
+           create_token_file: CreateTokens | None, header_timeout: float, body_timeout: float,
+           tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
     """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
     relay, and the one-time link relay.
@@ -168,7 +205,9 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
         settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
                                  create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy,
                                  proxy_header=proxy_header, header_timeout=header_timeout,
-                                 body_timeout=body_timeout)
+                                 body_timeout=body_timeout, storage_budget=storage_budget,
+                                 in_flight_per_address=in_flight_per_address, upload_memory=upload_memory,
+                                 create_tokens=create_token_file)
         link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
                            ssl_context=ssl_context)
 

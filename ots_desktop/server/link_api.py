@@ -21,6 +21,8 @@ from aiohttp import web
 from ots_desktop.core.ids import b64u_encode
 from ots_desktop.core.times import rfc3339_from_timestamp as iso
 from ots_desktop.server.client_address import client_address
+from ots_desktop.server.create_body import split_create_body
+from ots_desktop.server.create_tokens import CreateTokens
 from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
 from ots_desktop.server.link_policy import (
     ApiError,
@@ -33,6 +35,7 @@ from ots_desktop.server.link_policy import (
 )
 from ots_desktop.server.metrics import RelayMetrics
 from ots_desktop.server.openapi import build_openapi
+from ots_desktop.server.quotas import StorageBudget, UploadGate
 from ots_desktop.server.ratelimit import Limiter, Rate, RateLimiter, limiter_for
 from ots_desktop.server.request_body import CLIENT_GONE_STATUS, ClientGone, read_body
 from ots_desktop.server.reveal_page import reveal_page_response, static_asset
@@ -59,6 +62,13 @@ class RelaySettings:
     # answer); a body gets ``body_timeout`` plus what its length needs at request_body.MIN_BODY_RATE.
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    # Quotas (server/quotas.py): the envelopes stored in all (None: no limit), the request bytes one address
+    # may have on their way (None: four largest creates) and this process may hold at once (None: two, at
+    # least 32 MiB); create tokens (server/create_tokens.py; None: anyone may create).
+    storage_budget: int | None = None
+    in_flight_per_address: int | None = None
+    upload_memory: int | None = None
+    create_tokens: CreateTokens | None = None
     clock: Callable[[], float] = time.time
 
     @property
@@ -81,6 +91,8 @@ def _gone(state: SecretState) -> ApiError:
     return ApiError(410, "gone", text.get(state, "this secret is gone"), state=state.value)
 
 
+# ApiError fields that travel as headers, not in the JSON body.
+_HEADER_FIELDS = {"retry_after": "Retry-After", "www_authenticate": "WWW-Authenticate"}
 _NOT_FOUND = ApiError(404, "not_found", "no such secret: the link is wrong, or the secret ended long ago")
 
 
@@ -93,6 +105,10 @@ class LinkRelay:
         self.metrics = RelayMetrics()
         self.create_limit = limiter_for(store, settings.create_rate, "create")
         self.reveal_limit = limiter_for(store, settings.reveal_rate, "reveal")
+        self.budget = StorageBudget(settings.storage_budget, store.stored_bytes)
+        self.uploads = UploadGate(settings.in_flight_per_address or 4 * settings.max_body,
+                                  settings.upload_memory or max(2 * settings.max_body, 32 << 20),
+                                  wait=settings.body_timeout)
         self._openapi: bytes | None = None
 
     def client_ip(self, request: web.Request) -> str:
@@ -123,11 +139,29 @@ class LinkRelay:
     async def create(self, request: web.Request) -> web.Response:
         """POST /api/v1/secrets."""
         await self._limit(self.create_limit, "create", request)
-        parsed = parse_create(await self._body(request, self.settings.max_body), self.settings.max_size)
-        token, status_hash = new_status_token()
-        secret = parsed.to_secret(status_hash, self.settings.clock())
-        if not await self.store.create(secret):
-            raise ApiError(409, "exists", "a secret with this id already exists")
+        if self.settings.create_tokens is not None:
+            self.settings.create_tokens.check(request.headers.get("Authorization"))
+        if request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send the request body as application/json")
+        size = request.content_length if request.content_length is not None else self.settings.max_body
+        if size > self.settings.max_body:
+            raise self._too_large()
+        await self.budget.check(size * 3 // 4)
+        async with self.uploads.hold(self.client_ip(request), size):
+            # One buffer, its envelope decoded in place; the JSON text is gone before the store is asked.
+            raw = await read_body(request, limit=self.settings.max_body, timeout=self.settings.body_timeout,
+                                  too_large=self._too_large)
+            body = split_create_body(raw)
+            del raw
+            parsed = parse_create(body, self.settings.max_size)
+            del body
+            await self.budget.check(len(parsed.envelope))
+            token, status_hash = new_status_token()
+            secret = parsed.to_secret(status_hash, self.settings.clock())
+            del parsed
+            if not await self.store.create(secret):
+                raise ApiError(409, "exists", "a secret with this id already exists")
+            self.budget.added(len(secret.envelope))
         self.metrics.created.inc()
         return _json({"id": secret.id, "status_token": token, "expires_at": iso(secret.expires_at)}, 201)
 
@@ -235,7 +269,7 @@ class LinkRelay:
         try:
             response = await handler(request)
         except ApiError as exc:
-            headers = {"Retry-After": exc.extra.pop("retry_after")} if "retry_after" in exc.extra else None
+            headers = {name: exc.extra.pop(key) for key, name in _HEADER_FIELDS.items() if key in exc.extra}
             response = _json(exc.body(), exc.status, headers)
         except web.HTTPRequestEntityTooLarge:
             response = _json(self._too_large().body(), 413)

@@ -144,6 +144,9 @@ class LinkStore(Protocol):
     async def sweep(self, now: float) -> int:
         """Drop envelopes of expired shares and tombstones older than TOMBSTONE_S; return rows touched."""
 
+    async def stored_bytes(self) -> int:
+        """The total size of the envelopes the store holds (for the storage budget)."""
+
     async def ping(self) -> None:
         """Raise if the store cannot be reached."""
 

@@ -144,13 +144,17 @@ def parse_create(body: object, max_size: int) -> CreateRequest:
     if not isinstance(auth_hash, str) or not _HASH.fullmatch(auth_hash):
         raise bad_request("auth_hash must be 64 lowercase hex characters (SHA-256 of the auth token)")
     encoded = body.get("envelope")
-    if not isinstance(encoded, str) or not encoded or not _B64U.fullmatch(encoded):
+    if isinstance(encoded, bytes):  # already decoded in place (server/create_body)
+        size = len(encoded)
+    elif isinstance(encoded, str) and encoded and _B64U.fullmatch(encoded):
+        size = len(encoded) * 3 // 4
+    else:
         raise bad_request("envelope must be base64url text without padding")
-    if len(encoded) * 3 // 4 > max_size:
+    if size > max_size:
         raise ApiError(413, "too_large", f"the secret is larger than this relay accepts ({max_size} bytes)",
                        max_size=max_size)
     try:
-        envelope = b64u_decode(encoded)
+        envelope = encoded if isinstance(encoded, bytes) else b64u_decode(encoded)
         header = check_layout(envelope)
     except (ValueError, binascii.Error, InputError):
         raise bad_request("envelope is not valid base64url") from None

@@ -137,9 +137,11 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
         "paths": {
             "/api/v1/secrets": {"post": {
                 "operationId": "createSecret", "summary": "Park an encrypted share",
+                "description": "A relay run with --create-token-file also wants 'Authorization: Bearer <create "
+                               "token>' (401 create_token_required or wrong_create_token without a listed one).",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRequest")}}},
                 "responses": {"201": _json_response("Stored durably", "Created"),
-                              **_errors(400, 408, 409, 413, 415, 429)},
+                              **_errors(400, 401, 408, 409, 413, 415, 429, 503, 507)},
             }},
             "/api/v1/secrets/{id}": {
                 "parameters": [id_param],

@@ -58,6 +58,11 @@ local function finish(state, ended_at)
   keep = string.format('%.0f', math.floor(keep))
   redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ended_at, 'keep_ms', keep)
   redis.call('DEL', KEYS[2])
+  local stored = redis.call('HGET', KEYS[1], 'stored')
+  if stored then
+    redis.call('DECRBY', KEYS[6], stored)
+    redis.call('HDEL', KEYS[1], 'stored')
+  end
   redis.call('ZREM', KEYS[4], ARGV[1])
   redis.call('ZADD', KEYS[5], ended_at, ARGV[1])
   redis.call('PEXPIREAT', KEYS[1], keep)
@@ -72,6 +77,7 @@ redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 redis.call('PEXPIREAT', KEYS[1], ARGV[6])
 redis.call('SET', KEYS[2], ARGV[4], 'PXAT', ARGV[5])
+redis.call('INCRBY', KEYS[6], string.len(ARGV[4]))
 redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
 redis.call('ZREM', KEYS[5], ARGV[1])
 return 1
@@ -154,6 +160,14 @@ return 1
 """
 
 
+# KEYS[1] pending index, KEYS[2] stored-bytes counter. With nothing pending, nothing is stored: a count
+# left over by records Redis dropped on its own (no relay swept for a week) goes back to 0.
+_RESET_STORED = """
+if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SET', KEYS[2], 0) end
+return 0
+"""
+
+
 class RedisStoreError(ServerError):
     """The Redis store cannot be reached or refused a command."""
 
@@ -195,6 +209,9 @@ class RedisStore:
         self._prefix = prefix
         self._pending_key = f"{prefix}pending"
         self._ended_key = f"{prefix}ended"
+        # The size of the envelopes held: added by a create, taken off (by the record's `stored`) when a share ends.
+        self._stored_key = f"{prefix}stored_bytes"
+        self._reset_stored = client.register_script(_RESET_STORED)
         self._create = client.register_script(_CREATE)
         self._reveal = client.register_script(_REVEAL)
         self._note_blocked = client.register_script(_NOTE_BLOCKED)
@@ -228,7 +245,7 @@ class RedisStore:
     def _keys(self, share_id: str) -> list[str]:
         p = self._prefix
         return [f"{p}secret:{share_id}", f"{p}envelope:{share_id}", f"{p}reveals:{share_id}",
-                self._pending_key, self._ended_key]
+                self._pending_key, self._ended_key, self._stored_key]
 
     async def _guard(self, pending: Awaitable[T]) -> T:
         try:
@@ -250,7 +267,7 @@ class RedisStore:
             "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
             "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
             "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
-            "keep_ms": record_ms,
+            "keep_ms": record_ms, "stored": len(secret.envelope),
         }
         flat = [item for pair in fields.items() for item in pair]
         args = [secret.id, floor_ms, _num(secret.created_at), secret.envelope,
@@ -260,7 +277,7 @@ class RedisStore:
 
     async def info(self, share_id: str, now: float) -> SecretInfo | None:
         """The share's record with its state as of ``now``, read in one transaction."""
-        record_key, _, reveals_key, _, _ = self._keys(share_id)
+        record_key, _, reveals_key, *_ = self._keys(share_id)
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hgetall(record_key)
             pipe.lrange(reveals_key, 0, -1)
@@ -299,6 +316,7 @@ class RedisStore:
         """
         touched = await self._sweep_index(self._pending_key, now, self._expire_one, now)
         touched += await self._sweep_index(self._ended_key, now - TOMBSTONE_S, self._forget_one, now)
+        await self._guard(self._reset_stored(keys=[self._pending_key, self._stored_key]))
         return touched
 
     async def _sweep_index(self, index: str, upto: float, script: AsyncScript, now: float) -> int:
@@ -317,6 +335,11 @@ class RedisStore:
             touched += sum(1 for r in results if int(r) == 1)
             if len(members) < SWEEP_BATCH or all(int(r) < 0 for r in results):
                 return touched
+
+    async def stored_bytes(self) -> int:
+        """The total size of the envelopes held, as the scripts count it."""
+        value = await self._guard(self._client.get(self._stored_key))
+        return max(0, int(value or 0))
 
     def rate_limiter(self, rate: Rate, scope: str) -> RedisRateLimiter:
         """A per-client rate limit kept in this Redis: every relay process on it shares the one limit."""

@@ -322,6 +322,11 @@ class SqliteStore:
         self._worker.jobs.put((_Bare(sql), future))
         await future
 
+    async def stored_bytes(self) -> int:
+        """The total size of the envelopes held (read without loading them: SQLite knows a blob's length)."""
+        return int(self._read(lambda conn: conn.execute(
+            "SELECT coalesce(sum(length(data)), 0) FROM envelopes").fetchone()[0]))
+
     async def ping(self) -> None:
         """Run a trivial query through the worker."""
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
