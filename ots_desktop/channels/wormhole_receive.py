@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -55,7 +56,8 @@ async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHo
             if hooks.confirm is not None:
                 reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
                 try:
-                    confirmed = await hooks.confirm(describe_verifier(verifier))
+                    # The sender's "no" (or Cancel) withdraws the question at once.
+                    confirmed = await session.ask_while_listening(hooks.confirm(describe_verifier(verifier)))
                 except Exception:
                     session.refuse("the receiver could not confirm the verification words")
                     raise
@@ -67,6 +69,9 @@ async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHo
             reporter.record(EventType.SECRET_RECEIVED)
             reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
             return result
+    except asyncio.CancelledError:
+        session.refuse("the receiver cancelled")  # a sender waiting for an answer is told at once
+        raise
     finally:
         await session.close()
 
@@ -133,7 +138,8 @@ def _announced_size(value: object, what: str) -> int:
 
 async def _ask_first(session: WormholeSession, hooks: ReceiveHooks, kind: str, name: str, size: int) -> None:
     """The person decides before anything is written; a no tells the sender at once."""
-    if hooks.accept is not None and not await hooks.accept(kind, name, size):
+    # The sender's Cancel withdraws the question at once.
+    if hooks.accept is not None and not await session.ask_while_listening(hooks.accept(kind, name, size)):
         session.refuse("the receiver declined it")
         raise ChannelFailure(Reason.REJECTED, f"you declined the {kind} {name}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -44,7 +45,8 @@ async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuff
             reporter.publish(EventKind.CONNECTED)
             if hooks.confirm is not None:
                 reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-                if not await hooks.confirm(describe_verifier(verifier)):
+                # A "no" on the other side withdraws the question at once.
+                if not await session.ask_while_listening(hooks.confirm(describe_verifier(verifier))):
                     session.send_json({"error": "the sender did not confirm the verification words"})
                     raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
                                          "sent")
@@ -54,6 +56,10 @@ async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuff
                 await _send_file(session, reporter, payload, hooks)
             reporter.record(EventType.SHARE_DELIVERED)
             reporter.publish(EventKind.DELIVERED)
+    except asyncio.CancelledError:
+        # Cancelled here (the card's Cancel, Ctrl+C): a receiver already waiting is told at once.
+        session.stop("the sender cancelled the transfer")
+        raise
     finally:
         if isinstance(payload, SecretBuffer):
             payload.close()

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import io
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -63,6 +64,10 @@ class WormholeSession:
         self.settings = settings
         self._closed = False
         self.answered = False  # an answer or an error went to the sender
+        # Messages that came while the person answered a question, oldest first, and the one asked for:
+        # none is lost, none is read twice.
+        self._inbox: list[Any] = []
+        self._next: asyncio.Future[Any] | None = None
         # The library writes debugging chatter to stderr; none of it is for users.
         self._w = create(settings.appid, settings.mailbox_url, reactor, versions={}, stderr=io.StringIO())
 
@@ -128,18 +133,59 @@ class WormholeSession:
         """Send one already-encoded protocol message."""
         self._w.send_message(bytes(message))
 
+    def stop(self, why: str) -> None:
+        """Tell the peer this side stopped (cancelled, or failed), unless an answer already went out."""
+        if not self.answered and not self._closed:
+            self.send_json({"error": why})
+
+    def _next_message(self) -> asyncio.Future[Any]:
+        if self._next is None:
+            self._next = to_future(self._w.get_message())
+        return self._next
+
+    def _translate(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, ChannelFailure | asyncio.CancelledError):
+            return exc
+        return translate(exc, url=self.settings.mailbox_url)
+
     async def receive_json(self, timeout_s: float, what: str) -> dict[str, Any]:
         """The next protocol message from the peer."""
-        raw = await self._wait(self._w.get_message(), timeout_s, timed_out(timeout_s, what))
+        if self._inbox:
+            return _parse(self._inbox.pop(0))
+        pending = self._next_message()
         try:
-            message = json.loads(raw)
-        except ValueError:
-            message = None
-        if not isinstance(message, dict):
-            raise transfer_failed("the other side sent a malformed message")
-        if "error" in message:
-            raise ChannelFailure(Reason.REJECTED, f"the other side stopped: {str(message['error'])[:200]}")
-        return message
+            raw = await asyncio.wait_for(asyncio.shield(pending), timeout_s)
+        except TimeoutError:
+            raise timed_out(timeout_s, what) from None
+        except Exception as exc:  # noqa: BLE001 - every library error becomes one of a few outcomes
+            raise self._translate(exc) from None
+        finally:
+            if pending.done():
+                self._next = None
+        return _parse(raw)
+
+    async def ask_while_listening(self, question: Awaitable[T]) -> T:
+        """The person's answer to ``question``; if the peer stops meanwhile, the question is withdrawn at once.
+
+        Other messages that arrive meanwhile (the sender's offer, say) wait for :meth:`receive_json`.
+        """
+        asking = asyncio.ensure_future(question)
+        try:
+            while True:
+                pending = self._next_message()
+                await asyncio.wait({asking, pending}, return_when=asyncio.FIRST_COMPLETED)
+                if asking.done():
+                    return asking.result()
+                self._next = None
+                try:
+                    raw = pending.result()
+                except Exception as exc:  # noqa: BLE001 - the mailbox went away while the person was deciding
+                    raise self._translate(exc) from None
+                _parse(raw)  # a stop raises here
+                self._inbox.append(raw)
+        finally:
+            if not asking.done():
+                asking.cancel()
 
     def transit_key(self, length: int) -> bytes:
         """The key that protects the transit connection for files."""
@@ -150,9 +196,23 @@ class WormholeSession:
         if self._closed:
             return
         self._closed = True
+        if self._next is not None and not self._next.done():
+            self._next.cancel()
         # The outcome is already decided; a close error (LonelyError...) adds nothing.
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(to_future(self._w.close()), 5.0)
+
+
+def _parse(raw: Any) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        raise transfer_failed("the other side sent a malformed message")
+    if "error" in message:
+        raise ChannelFailure(Reason.REJECTED, f"the other side stopped: {str(message['error'])[:200]}")
+    return message
 
 
 def translate_unreachable(url: str, timeout_s: float) -> ChannelFailure:

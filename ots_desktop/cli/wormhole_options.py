@@ -92,8 +92,8 @@ def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
         return _ask_on_tty(f"Verification words: {words}\n{prompt}")
 
     async def confirm(words: str) -> bool:
-        # The read blocks; on a worker thread, so the wormhole (and the other side's news) keeps moving.
-        return await asyncio.to_thread(ask, words)
+        # The read blocks; on its own thread, so the wormhole (and the other side's news) keeps moving.
+        return await _ask_aside(ask, words)
 
     return confirm
 
@@ -115,4 +115,40 @@ async def ask_before_taking(kind: str, name: str, size: int) -> bool:
     """On the terminal: take the offered ``kind`` ``name`` of ``size`` bytes? (a worker thread reads the answer)."""
     from ots_desktop.core.sizes import format_size
 
-    return await asyncio.to_thread(_ask_on_tty, f"Receive the {kind} {name!r} ({format_size(size)})?")
+    return await _ask_aside(_ask_on_tty, f"Receive the {kind} {name!r} ({format_size(size)})?")
+
+
+async def _ask_aside(ask: Callable[[str], bool], question: str) -> bool:
+    """Run a terminal question on a daemon thread.
+
+    When the other side stops meanwhile the question is withdrawn: the command ends at once with
+    the reason, and the thread still blocked on the terminal read must not hold the exit (a pool
+    thread would, until someone pressed Enter).
+    """
+    import threading
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bool] = loop.create_future()
+
+    def settle(value: bool | None, error: BaseException | None) -> None:
+        if answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(bool(value))
+
+    def work() -> None:
+        try:
+            value = ask(question)
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
+            loop.call_soon_threadsafe(settle, None, exc)
+        else:
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=work, name="ots-terminal-question", daemon=True).start()
+    try:
+        return await answer
+    except asyncio.CancelledError:
+        sys.stderr.write("\n")  # the question stays on screen unanswered; what follows starts a new line
+        raise

@@ -84,6 +84,48 @@ def test_a_no_on_one_side_stops_both_promptly(wormhole_server: RunningServer, tm
     assert "Traceback" not in sender.text + receiver.text
 
 
+def test_a_no_on_the_receiving_side_withdraws_the_senders_question(wormhole_server: RunningServer,
+                                                                  tmp_path: Path) -> None:
+    # The sender is still looking at its words when the receiver says no: its question goes away and the
+    # command ends with the reason, without anyone typing on the sender's terminal.
+    sender, receiver, _code = _start(wormhole_server, tmp_path)
+    _words(sender)
+    _words(receiver)
+    receiver.type("n")
+    started = time.monotonic()
+    assert receiver.wait(30) != 0, receiver.text
+    code = sender.wait(30)
+    assert time.monotonic() - started < 20
+    assert code == ExitCode.REJECTED, sender.text
+    assert "the other side stopped" in sender.text and "did not confirm the verification words" in sender.text
+    assert "canary-verify-words" not in receiver.text
+    assert "Traceback" not in sender.text + receiver.text
+
+
+def test_ctrl_c_on_the_sender_withdraws_the_receivers_file_question(wormhole_server: RunningServer,
+                                                                    tmp_path: Path) -> None:
+    # The receiver is deciding whether to take the file when the sender gives up (Ctrl+C): the receiver's
+    # question goes away at once, nothing is written, and it says why.
+    secret_file = tmp_path / "prod.env"
+    secret_file.write_bytes(b"API_KEY=canary-cancelled\n")
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    sender, code = _sender(wormhole_server, tmp_path / "alice", None, "--file", str(secret_file))
+    receiver = Terminal("receive", "--out", str(inbox), "--mailbox-url", wormhole_server.mailbox_url,
+                        "--transit-helper", wormhole_server.transit_helper, env={"OTS_HOME": str(tmp_path / "bob")})
+    receiver.expect("Wormhole code or link")
+    receiver.type(code)
+    receiver.expect("Receive the file 'prod.env' (25 bytes)? [y/N]")
+    sender.interrupt()
+    started = time.monotonic()
+    assert sender.wait(30) != 0, sender.text
+    assert receiver.wait(30) == ExitCode.REJECTED, receiver.text
+    assert time.monotonic() - started < 20
+    assert "the sender cancelled the transfer" in receiver.text
+    assert not list(inbox.iterdir())
+    assert "Traceback" not in sender.text + receiver.text
+
+
 def test_verify_without_a_terminal_is_refused_before_any_code(wormhole_server: RunningServer) -> None:
     from tests.support.cli import run_ots
 

@@ -56,6 +56,10 @@ class Terminal:
         """Type ``line`` and press Enter."""
         os.write(self.fd, line.encode() + b"\r")
 
+    def interrupt(self) -> None:
+        """Press Ctrl+C (the terminal sends SIGINT to the process, as for a person)."""
+        os.write(self.fd, b"\x03")
+
     def wait(self, timeout: float = 30) -> int:
         """Read to the end and return the exit code; the process is killed after ``timeout``."""
         deadline = time.monotonic() + timeout

@@ -237,3 +237,41 @@ def test_a_wrong_code_failure_offers_no_retry(qtbot: QtBot, ctx: UiContext, peer
     wait_state(qtbot, card, "failed")
     wait_done(qtbot, got)
     assert not card.retry_button.isVisible() and card._kept is None
+
+
+def test_cancel_reaches_a_receiver_deciding_on_the_file(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
+                                                        tmp_path: Path) -> None:
+    # The recipient typed the code and is looking at "Receive this file?" when the sender presses Cancel:
+    # the recipient's question is withdrawn at once with the reason, not left until a timeout (30 s here).
+    import asyncio
+    import time
+
+    source = tmp_path / "service-account.json"
+    source.write_bytes(b'{"private_key": "canary-cancel-offer"}')
+    page = new_page(qtbot, ctx)
+    page.add_paths([source])
+    click_share(qtbot, page)
+    [card] = wait_code(qtbot, page)
+    asked: list[str] = []
+    withdrawn: list[bool] = []
+
+    async def deciding(kind: str, name: str, size: int) -> bool:
+        asked.append(name)
+        try:
+            await asyncio.get_running_loop().create_future()  # the person never answers
+        except asyncio.CancelledError:
+            withdrawn.append(True)
+            raise
+        return True
+
+    got = receive_code(peer_ctx, card.code, tmp_path / "in", accept=deciding)
+    qtbot.waitUntil(lambda: asked == ["service-account.json"], timeout=NETWORK_MS)
+    qtbot.mouseClick(card.cancel_button, Qt.MouseButton.LeftButton)
+    started = time.monotonic()
+    wait_state(qtbot, card, "cancelled")
+    wait_done(qtbot, got)
+    assert time.monotonic() - started < 15
+    assert withdrawn == [True]
+    failure = got.exception()
+    assert isinstance(failure, ChannelFailure) and "the sender cancelled the transfer" in str(failure)
+    assert not (tmp_path / "in").exists() or not list((tmp_path / "in").iterdir())
