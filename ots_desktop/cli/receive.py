@@ -19,7 +19,7 @@ from ots_desktop.cli.wormhole_options import (
     server_options,
     warn_plain_mailbox,
 )
-from ots_desktop.core.codes import check_code
+from ots_desktop.core.codes import check_code, rendezvous_of
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus
 
@@ -40,6 +40,18 @@ def _read_code(code: str | None) -> str:
         raise InputError("no code or link given: type it at the prompt, pipe it in, or (for a code) pass it as an "
                          "argument")
     return code.strip()
+
+
+def _mailbox_for(code: str, given: str | None, as_json: bool) -> str | None:
+    """The mailbox to meet on: --mailbox-url, else the one a scanned code names, else the configured one."""
+    named = rendezvous_of(code)
+    if named is not None and given is None:
+        if not as_json:
+            warn(f"The code names its own mailbox: {named}")
+        return named
+    if named is not None and named != given and not as_json:
+        warn(f"The code names the mailbox {named}; using --mailbox-url {given} as given.")
+    return given
 
 
 @click.command()
@@ -86,6 +98,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
     if output is not None or passphrase_fd is not None or ca_file is not None:
         raise click.UsageError("--output, --passphrase-fd and --ca-file are for links; a wormhole code saves files "
                                "in --out")
+    mailbox_url = _mailbox_for(the_code, mailbox_url, as_json)
     the_code = check_code(the_code)  # a malformed code is bad input, not a wrong guess to alert on
     install = installation()
     settings = install.wormhole_settings(mailbox_url=mailbox_url, transit_helper=transit_helper,

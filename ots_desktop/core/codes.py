@@ -9,7 +9,7 @@ mailbox, where a malformed code would be indistinguishable from a wrong one.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ots_desktop.core.errors import InputError
 
@@ -39,6 +39,25 @@ def normalise_code(text: str) -> str:
     return re.sub(r"\s*-\s*|\s+", "-", text.strip())
 
 
+def rendezvous_of(text: str) -> str | None:
+    """The mailbox a scanned ``wormhole-transfer:`` URI names in its ``rendezvous`` parameter, if any.
+
+    The public mailbox counts as none. Anything but a ws:// or wss:// URL with a host is refused: a
+    QR code is untrusted input, and the code is meaningless on any other mailbox anyway.
+    """
+    text = text.strip()
+    if not text.lower().startswith(URI_SCHEME) or "?" not in text:
+        return None
+    values = parse_qs(text.split("?", 1)[1]).get("rendezvous", [])
+    if not values:
+        return None
+    url = values[0].strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or any(c.isspace() for c in url):
+        raise InputError("the scanned code names a mailbox that is not a ws:// or wss:// address")
+    return None if url == PUBLIC_MAILBOX_URL else url
+
+
 NOT_A_CODE = "that is not a wormhole code: a code is a number and words, like 7-crossover-clockwork"
 INCOMPLETE = "the code is incomplete: type the words after the number too, like 7-crossover-clockwork"
 
@@ -49,3 +68,8 @@ def check_code(text: str) -> str:
     if _SHAPE.fullmatch(code):
         return code
     raise InputError(INCOMPLETE if re.fullmatch(r"[0-9]+-?", code) else NOT_A_CODE)
+
+
+def code_and_mailbox(text: str) -> tuple[str, str | None]:
+    """:func:`check_code` and :func:`rendezvous_of` together: the code, and the mailbox a scanned one names."""
+    return check_code(text), rendezvous_of(text)

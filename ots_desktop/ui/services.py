@@ -120,11 +120,12 @@ class Services:
             self._shares = self.install.open_shares()
         return self._shares
 
-    def wormhole(self, *, code_length: int | None = None) -> WormholeChannel:
-        """A wormhole channel on the configured mailbox and transit relay."""
+    def wormhole(self, *, code_length: int | None = None, mailbox_url: str | None = None) -> WormholeChannel:
+        """A wormhole channel on the configured mailbox (or ``mailbox_url``) and transit relay."""
         from ots_desktop.channels.wormhole import WormholeChannel
 
-        settings = self.install.wormhole_settings(code_length=code_length, **self.wormhole_overrides)
+        settings = self.install.wormhole_settings(code_length=code_length, mailbox_url=mailbox_url,
+                                                  **self.wormhole_overrides)
         return WormholeChannel(settings, self.audit_future(), self.bus)
 
     def link(self) -> LinkChannel:

@@ -223,3 +223,27 @@ def test_stock_file_reaches_our_receiver(worm: Wormholes, isolated_home: Home) -
     assert target == worm.receiver.out / "stock-payload.bin"
     assert sha256_of(target) == digest
     assert mode_of(target) == 0o600
+
+
+def test_a_scanned_code_meets_on_the_mailbox_it_names(worm: Wormholes) -> None:
+    # The receiver's own mailbox setting points nowhere; the scanned URI names the sender's mailbox, and
+    # that is where the two meet. Without the URI's rendezvous the receive could not even connect.
+    import socket
+
+    from ots_desktop.core.codes import code_uri
+    from tests.support.cli import run_ots
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"ws://127.0.0.1:{probe.getsockname()[1]}/v1"
+    sender = worm.start_send(b"canary-rendezvous-4411")
+    code = sender.read_code(timeout=TIMEOUT_S)
+    receiver = worm.receiver
+    env = {**receiver.env, "OTS_MAILBOX_URL": dead, "OTS_TRANSIT_HELPER": worm.transit_helper}
+    scanned = code_uri(code, worm.mailbox_url)
+    result = run_ots("receive", "--json", stdin=scanned.encode() + b"\n", env=env, timeout=TIMEOUT_S)
+    assert result.returncode == 0, result
+    assert "canary-rendezvous-4411" in result.stdout
+    assert sender.wait(TIMEOUT_S) == 0, sender.describe()
+    human = run_ots("receive", stdin=b"wormhole-transfer:7-a-b?rendezvous=https%3A%2F%2Fevil.example%2F\n", env=env)
+    assert human.returncode != 0 and "not a ws:// or wss:// address" in human.stderr

@@ -312,3 +312,26 @@ def test_keyboard_focus_and_escape(qtbot: QtBot, page: ReceivePage) -> None:
     qtbot.keyClick(page.field, Qt.Key.Key_Escape)
     assert not page.banner.isVisible()
     assert page.field.accessibleName() and page.receive_button.accessibleName()
+
+
+def test_a_scanned_code_meets_on_the_mailbox_it_names(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
+                                                      tmp_path: Path) -> None:
+    # This installation's mailbox setting points nowhere; the scanned wormhole-transfer URI names the
+    # sender's mailbox, the page says so and meets the sender there.
+    import dataclasses
+    import socket
+
+    from ots_desktop.core.codes import code_uri
+
+    real = ctx.services.config.mailbox_url
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        ctx.services.config = dataclasses.replace(ctx.services.config,
+                                                  mailbox_url=f"ws://127.0.0.1:{probe.getsockname()[1]}/v1")
+    page = next(receive_page(ctx, qtbot, tmp_path / "downloads"))
+    sent, code = send_text(peer_ctx, qtbot, b"scanned-rendezvous-secret")
+    with qtbot.waitSignal(page.received, timeout=NET_MS):
+        page.open_link(code_uri(code, real))
+    assert f"This code names its own mailbox, {real}" in page.banner.label.text()
+    qtbot.waitUntil(sent.done, timeout=NET_MS)
+    assert page.secret_view.has_secret

@@ -76,6 +76,19 @@ def test_the_qr_uri_names_a_self_hosted_mailbox_and_scans_back_to_the_code() -> 
     assert check_code(own) == "7-crossover-clockwork"
 
 
+def test_a_scanned_code_gives_back_its_mailbox_and_an_odd_one_is_refused() -> None:
+    from ots_desktop.core.codes import PUBLIC_MAILBOX_URL, code_uri, rendezvous_of
+
+    own = "wss://wormhole.corp.example:443/v1"
+    assert rendezvous_of(code_uri("7-crossover-clockwork", own)) == own
+    assert rendezvous_of(code_uri("7-crossover-clockwork", PUBLIC_MAILBOX_URL)) is None
+    assert rendezvous_of("7-crossover-clockwork") is None
+    assert rendezvous_of("wormhole-transfer:7-crossover-clockwork?other=1") is None
+    for odd in ("https%3A%2F%2Fevil.example%2F", "javascript%3Aalert(1)", "ws%3A%2F%2F", "file%3A%2F%2F%2Fetc"):
+        with pytest.raises(InputError, match="not a ws:// or wss:// address"):
+            rendezvous_of(f"wormhole-transfer:7-crossover-clockwork?rendezvous={odd}")
+
+
 @pytest.mark.parametrize(("typed", "words"), [("7", "incomplete"), ("7-", "incomplete"), ("", "not a wormhole code"),
                                               ("crossover-clockwork", "not a wormhole code"),
                                               ("not a code", "not a wormhole code")])

@@ -24,7 +24,6 @@ from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import ParsedLink, is_link, parse_link
 from ots_desktop.channels.wormhole import CodeEntry, ReceiveHooks, WormholeChannel
 from ots_desktop.core import codes
-from ots_desktop.core.codes import check_code
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.messages import sentence
@@ -192,7 +191,7 @@ class ReceivePage(QWidget):
             self._run(self._receive_link(link))
             return
         try:
-            code = check_code(text)
+            code, mailbox = codes.code_and_mailbox(text)
         except InputError as exc:
             self._fail(NOT_A_CODE if exc.message == codes.NOT_A_CODE else sentence(exc.message))
             return
@@ -204,15 +203,18 @@ class ReceivePage(QWidget):
             return
         self._clear_field()
         self._typed_code = code  # given back after a failure that the same code may overcome
-        unheld = self.completion.nobody_holds(code)
-        taken = self.completion.take(code)
+        # Completion runs on the configured mailbox; a scanned code that names another one meets there.
+        own = mailbox is not None and mailbox != self.ctx.services.config.mailbox_url
+        unheld = None if own else self.completion.nobody_holds(code)
+        taken = None if own else self.completion.take(code)
         self._begin("wormhole", "Connecting to the mailbox…")
-        if unheld:
-            self.banner.show_message(unheld, "warning")
+        if unheld or own:
+            self.banner.show_message(unheld or f"This code names its own mailbox, {mailbox}: meeting the sender "
+                                     "there.", "warning" if unheld else "info")
         # A session already on the mailbox can be cancelled at any point; a fresh one once it is connected.
         self._set_cancel_safe(taken is not None)
         self._entry = taken[1] if taken is not None else None
-        self._run(self._receive_code(code, taken, folder))
+        self._run(self._receive_code(code, taken, folder, mailbox if own else None))
 
     def cancel(self) -> None:
         """Stop the running receive; nothing more is received."""
@@ -233,15 +235,15 @@ class ReceivePage(QWidget):
         self._task = task
         task.add_done_callback(self._finished)
 
-    async def _receive_code(self, code: str, taken: tuple[WormholeChannel, CodeEntry] | None,
-                            folder: Path) -> None:
+    async def _receive_code(self, code: str, taken: tuple[WormholeChannel, CodeEntry] | None, folder: Path,
+                            mailbox: str | None) -> None:
         confirm = self.verify_prompt.confirm if self.verify_box.isChecked() else None
         hooks = ReceiveHooks(out_dir=folder, confirm=confirm, progress=self._on_progress, accept=self._accept)
         if taken is not None:
             channel, entry = taken
             result = await channel.receive(entry, hooks)
         else:
-            result = await self.ctx.services.wormhole().receive(code, hooks)
+            result = await self.ctx.services.wormhole(mailbox_url=mailbox).receive(code, hooks)
         self._show(result.text, result.path, result.size)
 
     async def _receive_link(self, link: ParsedLink) -> None:
