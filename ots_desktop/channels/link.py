@@ -38,7 +38,7 @@ from ots_desktop.core.envelope import read_header, seal, seal_stream
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus, EventKind
 from ots_desktop.core.ids import b64u_encode, new_fragment_key, new_share_id
-from ots_desktop.core.kdf import auth_token_hash, derive_keys
+from ots_desktop.core.kdf import auth_token_hash, derive_keys, derive_link_proof
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareRecord, SharesError, ShareStore
 from ots_desktop.core.times import rfc3339
@@ -182,8 +182,9 @@ class LinkChannel:
         return sent
 
     def _seal(self, payload: _Payload, share_id: bytes, key: SecretBuffer, passphrase: SecretBuffer | None,
-              audit: AuditLog) -> tuple[bytes, str]:
-        """The envelope and the hex SHA-256 of its auth token (runs on a worker thread: PBKDF2 is slow)."""
+              audit: AuditLog) -> tuple[bytes, str, str]:
+        """The envelope and the hex SHA-256 of its auth token and of its link proof (runs on a worker
+        thread: PBKDF2 is slow)."""
         if payload.text is not None:
             envelope = seal(payload.text, share_id=share_id, fragment_key=key, meta=payload.meta(),
                             passphrase=passphrase)
@@ -204,15 +205,16 @@ class LinkChannel:
             envelope = out.getvalue()
         header = read_header(envelope)
         with derive_keys(key, header.salt, passphrase if header.needs_passphrase else None,
-                         header.iterations) as keys:
-            return envelope, auth_token_hash(keys.auth_token)
+                         header.iterations) as keys, derive_link_proof(key, header.salt) as proof:
+            return envelope, auth_token_hash(keys.auth_token), auth_token_hash(proof)
 
     async def _send_one(self, audit: AuditLog, relay: RelayClient, payload: _Payload, policy: LinkPolicy,
                         recipient: str | None, passphrase: SecretBuffer | None, label: str | None) -> SentLink:
         raw_id = new_link_id()
         share_id = b64u_encode(raw_id)
         with new_fragment_key() as key:
-            envelope, auth_hash = await asyncio.to_thread(self._seal, payload, raw_id, key, passphrase, audit)
+            envelope, auth_hash, link_hash = await asyncio.to_thread(self._seal, payload, raw_id, key, passphrase,
+                                                                     audit)
             expires_at = rfc3339(datetime.now(UTC) + timedelta(seconds=policy.expires_in))
             reporter = LinkReporter(audit, self.bus, Channel.LINK, share_id, "send", label=label, recipient=recipient,
                                     kind=payload.kind, size_bytes=payload.size, fingerprint=payload.fingerprint,
@@ -222,7 +224,8 @@ class LinkChannel:
             reporter.publish(EventKind.CREATED)
             with reporter.outcome(EventType.SHARE_FAILED, url=relay.url):
                 created = await relay.create(share_id, envelope, auth_hash, expires_in=policy.expires_in,
-                                             max_views=policy.max_views, allow_cidrs=policy.allow_cidrs)
+                                             max_views=policy.max_views, allow_cidrs=policy.allow_cidrs,
+                                             link_hash=link_hash)
             del envelope
             record = ShareRecord(share_id=share_id, relay_url=relay.base_url, status_token=created.status_token,
                                  created_at=rfc3339(datetime.now(UTC)), expires_at=created.expires_at,

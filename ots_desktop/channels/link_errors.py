@@ -89,6 +89,12 @@ def wrong_auth(attempts_left: int, *, needs_passphrase: bool) -> LinkFailure:
     return LinkFailure(Reason.WRONG_PASSPHRASE, message, attempts_left=attempts_left)
 
 
+def wrong_link(url: str) -> LinkFailure:
+    """The relay did not accept the link proof: the key in the link is not the one the share was made with."""
+    return LinkFailure(Reason.DAMAGED, f"the link relay at {url} did not accept this link's key: the link is "
+                       "damaged (copy all of it, including the part after '#'). Nothing was revealed or used up.")
+
+
 def burned_now(*, needs_passphrase: bool) -> LinkFailure:
     """This wrong try was the last one: the relay destroyed the envelope."""
     what = "wrong passphrase" if needs_passphrase else "the relay did not accept this link's key"

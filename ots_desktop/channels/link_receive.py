@@ -25,7 +25,7 @@ from ots_desktop.core.audit.events import Channel, EventType, Reason
 from ots_desktop.core.envelope import Header, Opened, open_envelope, read_header
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.events import EventKind
-from ots_desktop.core.kdf import derive_keys
+from ots_desktop.core.kdf import derive_keys, derive_link_proof
 from ots_desktop.core.secret import SecretBuffer
 
 TEXT_NAME = "secret.txt"  # a text saved to a folder
@@ -171,7 +171,8 @@ async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOption
             reporter.publish(EventKind.CONNECTED)
             passphrase = await _passphrase_for(header, options)
             try:
-                opened, views_left = await _reveal_and_open(relay, link, header, passphrase)
+                opened, views_left = await _reveal_and_open(relay, link, header, passphrase,
+                                                            with_proof=meta.needs_link_proof)
             finally:
                 if passphrase is not None and passphrase is not options.passphrase:
                     passphrase.close()  # asked for here: ours to wipe
@@ -180,12 +181,15 @@ async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOption
             return result
 
 
-async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header,
-                           passphrase: SecretBuffer | None) -> tuple[Opened, int]:
-    """Derive the auth token, consume one view, and decrypt (authenticating every chunk)."""
+async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header, passphrase: SecretBuffer | None,
+                           *, with_proof: bool) -> tuple[Opened, int]:
+    """Derive the auth token (and the link proof when the share has one), consume one view, and decrypt
+    (authenticating every chunk)."""
     keys = await asyncio.to_thread(derive_keys, link.key, header.salt, passphrase, header.iterations)
+    proof = derive_link_proof(link.key, header.salt) if with_proof else None
     try:
-        revealed = await relay.reveal(link.share_id, keys.auth_token, needs_passphrase=header.needs_passphrase)
+        revealed = await relay.reveal(link.share_id, keys.auth_token, needs_passphrase=header.needs_passphrase,
+                                      link_proof=proof)
     except LinkFailure as failure:
         if failure.state == "burned":
             # It was pending a moment ago: this very try used up the last attempt.
@@ -193,6 +197,8 @@ async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header,
         raise
     finally:
         keys.close()
+        if proof is not None:
+            proof.close()
     try:
         opened = await asyncio.to_thread(open_envelope, revealed.envelope, share_id=link.share_id_bytes,
                                          fragment_key=link.key, passphrase=passphrase)

@@ -55,6 +55,7 @@ class ShareMeta:
     expires_at: str
     views_left: int
     header: bytes
+    needs_link_proof: bool = False  # False from relays and shares that predate link proofs
 
 
 @dataclass(frozen=True)
@@ -251,11 +252,17 @@ class RelayClient:
             raise errors.refused(self.url, what, answer.code())
 
     async def create(self, share_id: str, envelope: bytes, auth_hash: str, *, expires_in: int, max_views: int,
-                     allow_cidrs: Sequence[str] = ()) -> Created:
-        """Park an envelope; returns the id, the status token and the relay's expiry time."""
+                     allow_cidrs: Sequence[str] = (), link_hash: str | None = None) -> Created:
+        """Park an envelope; returns the id, the status token and the relay's expiry time.
+
+        ``link_hash`` (the SHA-256 of the link proof) makes the relay refuse, without counting,
+        every reveal that does not prove it holds the link's key.
+        """
         check_share_id(share_id)
         body: Json = {"id": share_id, "envelope": b64u_encode(envelope), "auth_hash": auth_hash,
                       "expires_in": expires_in, "max_views": max_views}
+        if link_hash is not None:
+            body["link_hash"] = link_hash
         if allow_cidrs:
             body["allow_cidrs"] = list(allow_cidrs)
         token = self._create_token() if self._create_token is not None else None
@@ -291,13 +298,23 @@ class RelayClient:
         if state != "pending":
             raise errors.gone(share_id, state)
         return ShareMeta(share_id, answer.get("needs_passphrase", bool), answer.get("expires_at", str),
-                         answer.count("views_left"), answer.b64u("header"))
+                         answer.count("views_left"), answer.b64u("header"),
+                         bool(answer.get("needs_link_proof", bool, optional=True)))
 
-    async def reveal(self, share_id: str, auth_token: SecretBuffer, *, needs_passphrase: bool) -> Revealed:
-        """Consume one view. A wrong token raises WRONG_PASSPHRASE (with the attempts left) or BURNED."""
+    async def reveal(self, share_id: str, auth_token: SecretBuffer, *, needs_passphrase: bool,
+                     link_proof: SecretBuffer | None = None) -> Revealed:
+        """Consume one view. A wrong token raises WRONG_PASSPHRASE (with the attempts left) or BURNED.
+
+        ``link_proof`` goes along when the share's metadata asked for it; a relay that does
+        not accept it answers DAMAGED, and counts nothing.
+        """
         check_share_id(share_id)
-        status, answer, headers = await self._call("POST", f"{API}/{share_id}/reveal",
-                                                   body={"auth_token": b64u_encode(auth_token)})
+        body = {"auth_token": b64u_encode(auth_token)}
+        if link_proof is not None:
+            body["link_proof"] = b64u_encode(link_proof)
+        status, answer, headers = await self._call("POST", f"{API}/{share_id}/reveal", body=body)
+        if status == 401 and answer.code() == "wrong_link":
+            raise errors.wrong_link(self.url)
         if status == 401:
             left = answer.body.get("attempts_left")
             if isinstance(left, bool) or not isinstance(left, int) or left < 0:

@@ -12,10 +12,16 @@ Keys (see :mod:`ots_desktop.core.kdf`); ``salt`` is the 16-byte header field bel
     ``P`` is the UTF-8 encoding of the NFC-normalised passphrase, and
     ``ikm = fragment_key || pw`` (64 bytes); without one, ``ikm = fragment_key`` (32 bytes);
   * ``enc_key = HKDF-SHA256(ikm, salt, info = "ots-desktop/v1 envelope key", 32 bytes)``;
-  * ``auth_token = HKDF-SHA256(ikm, salt, info = "ots-desktop/v1 auth token", 32 bytes)``.
+  * ``auth_token = HKDF-SHA256(ikm, salt, info = "ots-desktop/v1 auth token", 32 bytes)``;
+  * ``link_proof = HKDF-SHA256(fragment_key, salt, info = "ots-desktop/v1 link proof",
+    32 bytes)``: from the fragment key alone, with or without a passphrase.
   WebCrypto: ``deriveBits({name: "PBKDF2", hash: "SHA-256", salt, iterations}, pwKey, 256)``
   and ``deriveBits({name: "HKDF", hash: "SHA-256", salt, info}, ikmKey, 256)``. The relay
-  stores ``hex(SHA-256(auth_token))`` and hands out the envelope only for ``auth_token``.
+  stores ``hex(SHA-256(auth_token))`` and ``hex(SHA-256(link_proof))``. A reveal must
+  present ``link_proof`` first: without it nothing is counted, so a share id alone cannot
+  spend the passphrase attempts; with it, a wrong ``auth_token`` (a wrong passphrase)
+  counts, and the envelope comes back only for the right one. Shares parked without a
+  link proof hash (by clients that predate it) are judged on ``auth_token`` alone.
 
 Layout: ``header (44) || meta chunk (M) || data chunk 1 || ... || data chunk n``, then nothing.
 

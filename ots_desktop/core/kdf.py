@@ -1,4 +1,5 @@
-"""Key derivation for the link envelope: fragment key (+ passphrase) to encryption key and auth token.
+"""Key derivation for the link envelope: fragment key (+ passphrase) to encryption key and auth token,
+and fragment key alone to the link proof.
 
 The envelope keys come from the fragment key, and from a passphrase too when the sender
 set one, through PBKDF2-HMAC-SHA256 and HKDF-SHA256 only, so that a browser can repeat
@@ -39,6 +40,7 @@ PBKDF2_MAX_ITERATIONS = 10_000_000
 
 ENC_KEY_INFO = b"ots-desktop/v1 envelope key"
 AUTH_TOKEN_INFO = b"ots-desktop/v1 auth token"
+LINK_PROOF_INFO = b"ots-desktop/v1 link proof"
 
 
 def passphrase_from_text(text: str) -> SecretBuffer:
@@ -130,6 +132,27 @@ def derive_keys(
         auth_token.close()
         raise
     return DerivedKeys(enc_key, auth_token)
+
+
+def derive_link_proof(fragment_key: SecretBuffer, salt: BytesLike) -> SecretBuffer:
+    """The link proof: ``HKDF-SHA256(fragment_key, salt, LINK_PROOF_INFO, 32)``.
+
+    It shows the relay that a client holds the link's key, and nothing more: it comes from
+    the key alone, never from the passphrase, so the relay can refuse a client without the
+    key before any passphrase attempt is counted. The relay keeps only its SHA-256
+    (:func:`auth_token_hash` computes that too). Cheap: no PBKDF2.
+    """
+    if not isinstance(fragment_key, SecretBuffer) or len(fragment_key) != FRAGMENT_KEY_LEN:
+        raise InputError(f"the fragment key must be {FRAGMENT_KEY_LEN} bytes")
+    if len(salt) != SALT_LEN:
+        raise InputError(f"the salt must be {SALT_LEN} bytes")
+    proof = SecretBuffer.allocate(KEY_LEN)
+    try:
+        HKDF(hashes.SHA256(), KEY_LEN, bytes(salt), LINK_PROOF_INFO).derive_into(fragment_key.view(), proof.writable())
+    except BaseException:
+        proof.close()
+        raise
+    return proof
 
 
 def auth_token_hash(token: SecretBuffer | BytesLike) -> str:

@@ -29,8 +29,8 @@ from ots_desktop.server.link_policy import (
     address_allowed,
     check_id,
     new_status_token,
-    parse_auth_token,
     parse_create,
+    parse_reveal,
     status_hash_from_header,
 )
 from ots_desktop.server.metrics import RelayMetrics
@@ -178,21 +178,41 @@ class LinkRelay:
         info = await self._pending(request.match_info["id"])
         return _json({"id": info.id, "state": info.state.value, "needs_passphrase": info.needs_passphrase,
                       "expires_at": iso(info.expires_at), "views_left": info.views_left,
-                      "header": b64u_encode(info.header)})
+                      "header": b64u_encode(info.header), "needs_link_proof": bool(info.link_hash)})
+
+    def _check_link_proof(self, info: SecretInfo, presented: str | None) -> None:
+        """Refuse, counting no attempt, a client that does not show it holds the link's key.
+
+        Only the sender's client and whoever has the whole link can derive the link proof,
+        so an id alone (from a proxy log, an export, a browser history) can never spend the
+        passphrase attempts. Shares made before link proofs have no hash: the auth token
+        alone decides for them, as it always did.
+        """
+        if not info.link_hash:
+            return
+        if presented is None:
+            self.metrics.reveals.labels("wrong_link").inc()
+            raise ApiError(400, "link_proof_required", "this secret needs the link proof that clients derive "
+                           "from the key in the link (update the client); nothing was counted")
+        if not hmac.compare_digest(info.link_hash.encode(), presented.encode()):
+            self.metrics.reveals.labels("wrong_link").inc()
+            raise ApiError(401, "wrong_link", "the link proof does not match: the key in the link is missing or "
+                           "wrong; nothing was counted or used up")
 
     async def reveal(self, request: web.Request) -> web.Response:
-        """POST /api/v1/secrets/{id}/reveal: claims one view, then serves the envelope."""
+        """POST /api/v1/secrets/{id}/reveal: checks the link proof, claims one view, then serves the envelope."""
         share_id = check_id(request.match_info["id"])
         await self._limit(self.reveal_limit, "reveal", request)
-        auth_hash = parse_auth_token(await self._body(request))
+        asked = parse_reveal(await self._body(request))
         now = self.settings.clock()
         info = await self._pending(share_id)
+        self._check_link_proof(info, asked.link_hash)
         ip = self.client_ip(request)
         if not address_allowed(ip, info.allow_cidrs):
             await self.store.note_blocked(share_id, now)
             self.metrics.reveals.labels("blocked").inc()
             raise ApiError(403, "forbidden_network", "your network address is not allowed to open this secret")
-        result = await self.store.reveal(share_id, auth_hash, ip, now)
+        result = await self.store.reveal(share_id, asked.auth_hash, ip, now)
         self.metrics.reveals.labels(result.outcome.value).inc()
         if result.outcome is RevealOutcome.REVEALED and result.envelope is not None:
             return _json({"envelope": b64u_encode(result.envelope), "views_left": result.views_left})

@@ -1,8 +1,10 @@
 """What the link relay stores and the interface every store implements.
 
 A store holds, per share: the envelope (ciphertext only), the SHA-256 of the auth token
-the recipient must present, the SHA-256 of the sender's status token, the envelope's
-44-byte header (public: salt and iterations), and the policy and history of the share.
+the recipient must present, the SHA-256 of the link proof that shows a client holds the
+link's key (empty for shares made before link proofs), the SHA-256 of the sender's status
+token, the envelope's 44-byte header (public: salt and iterations), and the policy and
+history of the share.
 Nothing in it can decrypt the secret: the fragment key never reaches the relay.
 
 Every state change is atomic in the store (claim first, then serve): a reveal either
@@ -65,6 +67,7 @@ class NewSecret:
     expires_at: float
     max_views: int
     allow_cidrs: tuple[str, ...] = ()
+    link_hash: str = ""  # "": made by a client that predates link proofs
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class SecretInfo:
     allow_cidrs: tuple[str, ...]
     reveals: tuple[RevealRecord, ...] = field(default_factory=tuple)
     ended_at: float | None = None
+    link_hash: str = ""
 
 
 class RevealOutcome(StrEnum):

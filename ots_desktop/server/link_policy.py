@@ -35,7 +35,8 @@ _ID = re.compile(ID_PATTERN)
 _TOKEN = re.compile(TOKEN_PATTERN)
 _HASH = re.compile(HASH_PATTERN)
 _B64U = re.compile("^[A-Za-z0-9_-]*$")
-CREATE_FIELDS = frozenset({"id", "envelope", "auth_hash", "expires_in", "max_views", "allow_cidrs"})
+CREATE_FIELDS = frozenset({"id", "envelope", "auth_hash", "link_hash", "expires_in", "max_views", "allow_cidrs"})
+REVEAL_FIELDS = frozenset({"auth_token", "link_proof"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -119,13 +120,14 @@ class CreateRequest:
     expires_in: int
     max_views: int
     allow_cidrs: tuple[str, ...]
+    link_hash: str = ""
 
     def to_secret(self, status_hash: str, now: float) -> NewSecret:
         """The record the store keeps."""
         return NewSecret(
             id=self.id, envelope=self.envelope, header=self.header, needs_passphrase=self.needs_passphrase,
             auth_hash=self.auth_hash, status_hash=status_hash, created_at=now, expires_at=now + self.expires_in,
-            max_views=self.max_views, allow_cidrs=self.allow_cidrs,
+            max_views=self.max_views, allow_cidrs=self.allow_cidrs, link_hash=self.link_hash,
         )  # fmt: skip
 
 
@@ -143,6 +145,9 @@ def parse_create(body: object, max_size: int) -> CreateRequest:
     auth_hash = body.get("auth_hash")
     if not isinstance(auth_hash, str) or not _HASH.fullmatch(auth_hash):
         raise bad_request("auth_hash must be 64 lowercase hex characters (SHA-256 of the auth token)")
+    link_hash = body.get("link_hash", "")
+    if not isinstance(link_hash, str) or not (link_hash == "" or _HASH.fullmatch(link_hash)):
+        raise bad_request("link_hash must be 64 lowercase hex characters (SHA-256 of the link proof)")
     encoded = body.get("envelope")
     if isinstance(encoded, bytes):  # already decoded in place (server/create_body)
         size = len(encoded)
@@ -164,20 +169,38 @@ def parse_create(body: object, max_size: int) -> CreateRequest:
         id=share_id, envelope=envelope, header=envelope[:HEADER_LEN], needs_passphrase=header.needs_passphrase,
         auth_hash=auth_hash, expires_in=_integer(body, "expires_in", DEFAULT_EXPIRY_S, MIN_EXPIRY_S, MAX_EXPIRY_S),
         max_views=_integer(body, "max_views", DEFAULT_VIEWS, MIN_VIEWS, MAX_VIEWS),
-        allow_cidrs=parse_networks(body.get("allow_cidrs")),
+        allow_cidrs=parse_networks(body.get("allow_cidrs")), link_hash=link_hash,
     )  # fmt: skip
 
 
-def parse_auth_token(body: object) -> str:
-    """The SHA-256 hex of the ``auth_token`` in a reveal request."""
-    token = body.get("auth_token") if isinstance(body, dict) and set(body) == {"auth_token"} else None
+_REVEAL_SHAPE = 'the reveal body must be {"auth_token": "<43 base64url characters>", "link_proof": "<43 ...>"}'
+
+
+def _token_hash(body: dict[str, Any], name: str) -> str:
+    token = body[name]
     if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-        raise bad_request('the reveal body must be {"auth_token": "<43 base64url characters>"}')
+        raise bad_request(_REVEAL_SHAPE)
     try:
         raw = b64u_decode(token)
     except (ValueError, binascii.Error, InputError):
-        raise bad_request("auth_token is not valid base64url") from None
+        raise bad_request(f"{name} is not valid base64url") from None
     return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass(frozen=True)
+class RevealRequest:
+    """The SHA-256 hex of the reveal request's tokens; ``link_hash`` is None when no link proof came."""
+
+    auth_hash: str
+    link_hash: str | None
+
+
+def parse_reveal(body: object) -> RevealRequest:
+    """Check a reveal request: an ``auth_token`` and, from clients that derive one, a ``link_proof``."""
+    if not isinstance(body, dict) or "auth_token" not in body or not set(body) <= REVEAL_FIELDS:
+        raise bad_request(_REVEAL_SHAPE)
+    return RevealRequest(_token_hash(body, "auth_token"), _token_hash(body, "link_proof") if "link_proof" in body
+                         else None)
 
 
 def new_status_token() -> tuple[str, str]:

@@ -73,6 +73,8 @@ def _schemas(max_size: int) -> dict[str, Any]:
                 "envelope": {"type": "string", "pattern": _B64U, "maxLength": max_size * 4 // 3 + 4,
                              "description": f"A v1 envelope, base64url; at most {max_size} bytes decoded"},
                 "auth_hash": {"type": "string", "pattern": HASH_PATTERN},
+                "link_hash": {"type": "string", "pattern": HASH_PATTERN,
+                              "description": "SHA-256 of the link proof; without it, any wrong auth token counts"},
                 "expires_in": {"type": "integer", "minimum": MIN_EXPIRY_S, "maximum": MAX_EXPIRY_S,
                                "default": DEFAULT_EXPIRY_S},
                 "max_views": {"type": "integer", "minimum": MIN_VIEWS, "maximum": MAX_VIEWS,
@@ -89,11 +91,13 @@ def _schemas(max_size: int) -> dict[str, Any]:
             "type": "object", "required": ["id", "state", "needs_passphrase", "expires_at", "views_left", "header"],
             "properties": {"id": share_id, "state": state, "needs_passphrase": {"type": "boolean"},
                            "expires_at": time, "views_left": {"type": "integer"},
-                           "header": {"type": "string", "pattern": _B64U}},
+                           "header": {"type": "string", "pattern": _B64U},
+                           "needs_link_proof": {"type": "boolean"}},
         },
         "RevealRequest": {
             "type": "object", "additionalProperties": False, "required": ["auth_token"],
-            "properties": {"auth_token": {"type": "string", "pattern": TOKEN_PATTERN}},
+            "properties": {"auth_token": {"type": "string", "pattern": TOKEN_PATTERN},
+                           "link_proof": {"type": "string", "pattern": TOKEN_PATTERN}},
         },
         "Revealed": {
             "type": "object", "required": ["envelope", "views_left"],
@@ -153,7 +157,8 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
             },
             "/api/v1/secrets/{id}/reveal": {"parameters": [id_param], "post": {
                 "operationId": "revealSecret",
-                "summary": f"Consume one view (a wrong auth token counts; the {MAX_FAILED_ATTEMPTS}th burns)",
+                "summary": f"Consume one view (with the link proof, a wrong auth token counts; the "
+                           f"{MAX_FAILED_ATTEMPTS}th burns; without it nothing counts)",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
                 "responses": {"200": _json_response("The envelope", "Revealed"),
                               **_errors(400, 401, 403, 404, 408, 410, 413, 415, 429)},

@@ -1,7 +1,7 @@
 """The scale-out link store: Redis, shared by any number of relay processes.
 
-Per share there are three keys: a hash with the record (hashes of the tokens, the 44-byte
-header, the policy, the counters), a string with the envelope (ciphertext only) and a list
+Per share there are three keys: a hash with the record (hashes of the tokens and of the
+link proof, the 44-byte header, the policy, the counters), a string with the envelope (ciphertext only) and a list
 with the reveal history. Two sorted sets index the shares still pending (by ``expires_at``)
 and the ended ones (by ``ended_at``) for :meth:`RedisStore.sweep`.
 
@@ -264,6 +264,7 @@ class RedisStore:
         fields: dict[str, bytes | str | int] = {
             "state": SecretState.PENDING.value, "header": secret.header,
             "needs_passphrase": int(secret.needs_passphrase), "auth_hash": secret.auth_hash,
+            "link_hash": secret.link_hash,
             "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
             "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
             "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
@@ -371,4 +372,5 @@ def _decode_info(share_id: str, record: dict[bytes, bytes], reveals: list[bytes]
         max_views=int(text("max_views")), views_left=int(text("views_left")),
         failed_attempts=int(text("failed_attempts")), blocked_attempts=int(text("blocked_attempts")),
         allow_cidrs=tuple(json.loads(text("allow_cidrs"))), reveals=history, ended_at=ended_at,
+        link_hash=record.get(b"link_hash", b"").decode(),  # absent in records made before link proofs
     )  # fmt: skip

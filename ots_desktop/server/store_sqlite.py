@@ -1,12 +1,11 @@
 """The embedded link store: one SQLite file in WAL mode, written by one thread with group commit.
 
-Every operation runs on a single worker thread that owns the connection. The worker takes
-whatever operations are queued, runs each inside its own savepoint of one ``BEGIN
-IMMEDIATE`` transaction, commits once (``synchronous = FULL``: the WAL is fsynced), and only
-then answers the callers. A create is therefore on disk before its 201, and a reveal's
-claim is on disk before the envelope leaves the server; under load many operations share
-one fsync. Because the worker is the only writer and each operation reads and changes its
-row inside the transaction, a view is consumed at most once.
+Every change runs on the one writer thread of :mod:`ots_desktop.server.sqlite_writer`,
+which commits queued operations in groups (``synchronous = FULL``: the WAL is fsynced) and
+only then answers the callers. A create is therefore on disk before its 201, and a reveal's
+claim is on disk before the envelope leaves the server. Because that thread is the only
+writer and each operation reads and changes its row inside the transaction, a view is
+consumed at most once.
 
 Reads that change nothing (``info``, ``ping``) use a second, read-only connection on the
 caller's thread instead: in WAL mode a reader sees every committed change and never waits
@@ -20,18 +19,14 @@ pages) the moment a share ends; the row in ``secrets`` stays as a tombstone for
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import os
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ots_desktop.core.errors import OtsError
 from ots_desktop.server.link_model import (
     MAX_FAILED_ATTEMPTS,
     TOMBSTONE_S,
@@ -42,10 +37,11 @@ from ots_desktop.server.link_model import (
     SecretInfo,
     SecretState,
 )
+from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer
+
+__all__ = ["SqliteStore", "StoreError"]
 
 T = TypeVar("T")
-Op = Callable[[sqlite3.Connection], Any]
-MAX_BATCH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS secrets (
@@ -63,139 +59,23 @@ CREATE TABLE IF NOT EXISTS secrets (
     blocked_attempts INTEGER NOT NULL DEFAULT 0,
     allow_cidrs TEXT NOT NULL DEFAULT '[]',
     reveals TEXT NOT NULL DEFAULT '[]',
-    ended_at REAL
+    ended_at REAL,
+    link_hash TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS secrets_by_expiry ON secrets (state, expires_at);
 CREATE TABLE IF NOT EXISTS envelopes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 _COLUMNS = ("id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,"
-            " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at")
+            " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at, link_hash")
+# Columns added after the first release, with their definitions: a store made earlier gets them at open.
+_ADDED_COLUMNS = {"link_hash": "TEXT NOT NULL DEFAULT ''"}
 
 
-class StoreError(OtsError):
-    """The link store failed (disk full, unreadable file, closed store)."""
-
-
-class _Bare:
-    """A statement that must run outside any transaction (a WAL checkpoint)."""
-
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-
-    def __call__(self, conn: sqlite3.Connection) -> None:
-        conn.execute(self.sql).fetchall()
-
-
-class _Worker(threading.Thread):
-    """Owns the connection; runs queued operations in batches, one commit per batch."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        super().__init__(name="ots-link-store", daemon=True)
-        self.conn = conn
-        self.jobs: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
-
-    def run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                break
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self.jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._run_batch(batch)
-            if stop:
-                break
-        self.conn.close()
-
-    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
-        bare = [job for job in batch if isinstance(job[0], _Bare)]
-        batch = [job for job in batch if not isinstance(job[0], _Bare)]
-        if batch:
-            self._run_transaction(batch)
-        for op, future in bare:
-            try:
-                value, error = op(self.conn), None
-            except sqlite3.Error as exc:
-                value, error = None, StoreError(f"the link store could not checkpoint: {exc}")
-            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
-
-    def _run_transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
-        try:
-            results = self._attempt(batch, isolate=False)
-        except _OpFailed:
-            # Some operation raised: run the batch again, each operation in its own savepoint,
-            # so that only that caller gets the error. Rare, so the common path skips savepoints.
-            results = self._attempt(batch, isolate=True)
-        _settle_all(results)
-
-    def _attempt(self, batch: list[tuple[Op, asyncio.Future[Any]]], *, isolate: bool) -> list[_Result]:
-        conn = self.conn
-        results: list[_Result] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for op, future in batch:
-                if isolate:
-                    conn.execute("SAVEPOINT op")
-                try:
-                    value = op(conn)
-                except Exception as exc:
-                    if not isolate:
-                        raise _OpFailed from exc
-                    conn.execute("ROLLBACK TO op")
-                    results.append((future, None, exc))
-                else:
-                    results.append((future, value, None))
-                if isolate:
-                    conn.execute("RELEASE op")
-            conn.execute("COMMIT")
-        except _OpFailed:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            failure = StoreError(f"the link store could not write: {exc}")
-            results = [(future, None, failure) for _, future in batch]
-        return results
-
-
-class _OpFailed(Exception):
-    """An operation raised inside an unisolated batch."""
-
-
-_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
-
-
-def _settle_all(results: list[_Result]) -> None:
-    """Answer every caller with one wake-up per event loop rather than one per operation."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
-    for result in results:
-        by_loop.setdefault(result[0].get_loop(), []).append(result)
-    for loop, items in by_loop.items():
-        loop.call_soon_threadsafe(_settle_many, items)
-
-
-def _settle_many(items: list[_Result]) -> None:
-    for future, value, error in items:
-        _settle(future, value, error)
-
-
-def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+def _upgrade(conn: sqlite3.Connection) -> None:
+    present = {row[1] for row in conn.execute("PRAGMA table_info(secrets)")}
+    for name, definition in _ADDED_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE secrets ADD COLUMN {name} {definition}")
 
 
 class SqliteStore:
@@ -203,7 +83,7 @@ class SqliteStore:
 
     name = "sqlite"
 
-    def __init__(self, path: Path, worker: _Worker, reader: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, worker: Writer, reader: sqlite3.Connection) -> None:
         self.path = path
         self._worker = worker
         self._reader = reader
@@ -226,12 +106,13 @@ class SqliteStore:
             conn.execute("PRAGMA secure_delete = ON")
             conn.execute("PRAGMA busy_timeout = 10000")
             conn.executescript(_SCHEMA)
+            _upgrade(conn)
             reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
                                      check_same_thread=False)
             reader.execute("PRAGMA busy_timeout = 10000")
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the link store {path}: {exc}") from None
-        worker = _Worker(conn)
+        worker = Writer(conn)
         worker.start()
         return cls(path, worker, reader)
 
@@ -256,10 +137,11 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
-                " created_at, expires_at, max_views, views_left, allow_cidrs) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
                  secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
-                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs))),
+                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs)), secret.link_hash),
             )  # fmt: skip
             if cursor.rowcount != 1:
                 return False
@@ -319,7 +201,7 @@ class SqliteStore:
 
     async def _run_outside_transaction(self, sql: str) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._worker.jobs.put((_Bare(sql), future))
+        self._worker.jobs.put((Bare(sql), future))
         await future
 
     async def stored_bytes(self) -> int:
@@ -344,7 +226,7 @@ class SqliteStore:
 
 def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
     (share_id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,
-     failed, blocked, cidrs, reveals, ended_at) = row
+     failed, blocked, cidrs, reveals, ended_at, link_hash) = row
     current = SecretState(state)
     if current is SecretState.PENDING and now >= expires_at:
         current, ended_at = SecretState.EXPIRED, expires_at
@@ -354,6 +236,7 @@ def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
         views_left=views_left, failed_attempts=failed, blocked_attempts=blocked,
         allow_cidrs=tuple(json.loads(cidrs)),
         reveals=tuple(RevealRecord(at=r["at"], ip=r["ip"]) for r in json.loads(reveals)), ended_at=ended_at,
+        link_hash=link_hash,
     )  # fmt: skip
 
 

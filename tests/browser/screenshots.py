@@ -99,7 +99,7 @@ def _burned(page: Page, relay: LocalRelay) -> None:
     share = seal_share(TEXT, passphrase=PASSPHRASE)
     link = _parked(relay, share)
     for _ in range(5):
-        http("POST", f"{relay.url}{API}/{share.id}/reveal", {"auth_token": "A" * 43})
+        http("POST", f"{relay.url}{API}/{share.id}/reveal", share.reveal_body("A" * 43))
     open_link(page, link)
 
 

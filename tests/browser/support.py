@@ -25,7 +25,7 @@ from playwright.sync_api import BrowserContext, Page, Playwright
 
 from ots_desktop.core.envelope import read_header, seal
 from ots_desktop.core.ids import b64u_encode, new_fragment_key, new_share_id
-from ots_desktop.core.kdf import PBKDF2_MIN_ITERATIONS, derive_keys, passphrase_from_text
+from ots_desktop.core.kdf import PBKDF2_MIN_ITERATIONS, derive_keys, derive_link_proof, passphrase_from_text
 from ots_desktop.server.link_api import RelaySettings, build_app
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.link_service import RUNNER_OPTIONS
@@ -99,25 +99,39 @@ class Sealed:
     id: str
     key: str
     body: dict[str, Any]
+    link_proof: str | None = None  # None: parked as clients did before link proofs
 
     def link(self, base: str) -> str:
         return f"{base}/s/{self.id}#{self.key}"
 
+    def reveal_body(self, auth_token: str) -> dict[str, str]:
+        """A reveal request with this share's link proof (if it has one) and ``auth_token``."""
+        body = {"auth_token": auth_token}
+        if self.link_proof is not None:
+            body["link_proof"] = self.link_proof
+        return body
+
 
 def seal_share(plaintext: bytes = b"browser test secret", *, meta: Mapping[str, object] | None = None,
-               passphrase: str | None = None, sealed_for: bytes | None = None, **policy: Any) -> Sealed:
+               passphrase: str | None = None, sealed_for: bytes | None = None, legacy: bool = False,
+               **policy: Any) -> Sealed:
     """Seal ``plaintext`` under a fresh id and key. ``sealed_for`` binds the envelope to another share id
-    (it then cannot be opened under this one); ``policy`` goes into the create body."""
+    (it then cannot be opened under this one); ``legacy`` parks it without a link proof hash, as clients
+    did before link proofs; ``policy`` goes into the create body."""
     share_id = new_share_id()
     secret = passphrase_from_text(passphrase) if passphrase else None
     with new_fragment_key() as key:
         envelope = seal(plaintext, share_id=sealed_for or share_id, fragment_key=key,
                         meta=meta or {"type": "text"}, passphrase=secret)
-        with derive_keys(key, read_header(envelope).salt, secret, PBKDF2_MIN_ITERATIONS) as keys:
+        salt = read_header(envelope).salt
+        with derive_keys(key, salt, secret, PBKDF2_MIN_ITERATIONS) as keys, derive_link_proof(key, salt) as proof:
             auth_hash = hashlib.sha256(keys.auth_token.view()).hexdigest()
+            link_hash, link_proof = hashlib.sha256(proof.view()).hexdigest(), b64u_encode(proof)
         key_text = b64u_encode(key)
     body = {"id": b64u_encode(share_id), "envelope": b64u_encode(envelope), "auth_hash": auth_hash, **policy}
-    return Sealed(id=body["id"], key=key_text, body=body)
+    if legacy:
+        return Sealed(id=body["id"], key=key_text, body=body)
+    return Sealed(id=body["id"], key=key_text, body={**body, "link_hash": link_hash}, link_proof=link_proof)
 
 
 def http(method: str, url: str, body: object = None, headers: Mapping[str, str] | None = None

@@ -161,7 +161,7 @@ def test_burned_after_the_fifth_wrong_passphrase(page: Page, relay: LocalRelay) 
     share = seal_share(passphrase=PASSPHRASE)
     relay.park(share)
     for _ in range(3):
-        status, _, _ = http("POST", f"{relay.url}{API}/{share.id}/reveal", {"auth_token": "A" * 43})
+        status, _, _ = http("POST", f"{relay.url}{API}/{share.id}/reveal", share.reveal_body("A" * 43))
         assert status == 401
     assert open_link(page, share.link(relay.url)) == "ready"
     reveal(page, "nope")
@@ -333,7 +333,9 @@ OPEN_VECTOR = """async (v) => {
     const opened = await E.openEnvelope(data, E.b64uDecode(v.share_id), E.b64uDecode(v.fragment_key), v.passphrase);
     const header = E.readHeader(data);
     const keys = await E.deriveKeys(E.b64uDecode(v.fragment_key), header.salt, v.passphrase, header.iterations);
-    return {ok: true, meta: opened.meta, plaintext: hex(opened.plaintext), auth: hex(keys.authToken)};
+    const proof = await E.deriveLinkProof(E.b64uDecode(v.fragment_key), header.salt);
+    return {ok: true, meta: opened.meta, plaintext: hex(opened.plaintext), auth: hex(keys.authToken),
+            proof: hex(proof)};
   } catch (e) {
     return {ok: false, reason: e.reason || null, name: e.name};
   }
@@ -352,6 +354,7 @@ def test_the_envelope_vectors_open_in_the_page_and_the_invalid_ones_are_refused(
         assert got["plaintext"] == vector["plaintext_hex"], vector["name"]
         assert got["meta"] == vector["meta"], vector["name"]
         assert got["auth"] == vector["auth_token_hex"], vector["name"]
+        assert got["proof"] == vector["link_proof_hex"], vector["name"]
     reasons = {}
     for vector in doc["invalid"]:
         got = page.evaluate(OPEN_VECTOR, vector)

@@ -24,6 +24,7 @@ from ots_desktop.server.link_api import RelaySettings, build_app
 from ots_desktop.server.link_service import RUNNER_OPTIONS
 from ots_desktop.server.ratelimit import Rate
 from ots_desktop.server.store_sqlite import SqliteStore
+from tests.support.relay import Share as Sealed
 from tests.support.relay import make_share as sealed_share
 from tests.support.relay import wrong_auth_token
 
@@ -45,12 +46,16 @@ class Share:
     id: str
     body: dict[str, Any]
     auth_token: str
+    sealed: Sealed
     status_token: str = ""
+
+    def reveal_body(self, token: str | None = None) -> dict[str, str]:
+        return self.sealed.reveal_body(token)
 
 
 def make_share(passphrase: str | None = None, **policy: Any) -> Share:
     sealed = sealed_share(b"api test secret", passphrase=passphrase)
-    return Share(id=sealed.id, body=sealed.create_body(**policy), auth_token=sealed.auth_token)
+    return Share(id=sealed.id, body=sealed.create_body(**policy), auth_token=sealed.auth_token, sealed=sealed)
 
 
 @asynccontextmanager
@@ -88,7 +93,7 @@ async def create(client: TestClient[Any, Any], share: Share) -> dict[str, Any]:
 
 
 async def reveal(client: TestClient[Any, Any], share: Share, token: str | None = None) -> tuple[int, dict[str, Any]]:
-    response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json={"auth_token": token or share.auth_token})
+    response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json=share.reveal_body(token))
     return response.status, await response.json()
 
 
@@ -202,7 +207,7 @@ def test_trusted_proxy_address_is_used_for_the_allowlist(tmp_path: Path) -> None
     async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
         share = make_share(allow_cidrs=["192.0.2.0/24"])
         await create(client, share)
-        response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json={"auth_token": share.auth_token},
+        response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json=share.reveal_body(),
                                      headers={"X-Forwarded-For": "192.0.2.7, 10.1.1.1"})
         assert response.status == 200
         assert (await status(client, share))["reveals"][0]["from"] == "192.0.2.7"
@@ -215,7 +220,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None
     async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
         share = make_share(allow_cidrs=["192.0.2.0/24"])
         await create(client, share)
-        response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json={"auth_token": share.auth_token},
+        response = await client.post(f"/api/v1/secrets/{share.id}/reveal", json=share.reveal_body(),
                                      headers={"X-Forwarded-For": "192.0.2.7"})
         assert response.status == 403
         assert (await response.json())["code"] == "forbidden_network"
@@ -332,7 +337,8 @@ def test_logs_name_routes_not_ids_or_tokens(tmp_path: Path, caplog: pytest.LogCa
     text = caplog.text
     assert "POST /api/v1/secrets/{id}/reveal 200" in text
     body = share.body
-    for needle in (share.id, share.auth_token, share.status_token, body["auth_hash"], body["envelope"][:40]):
+    for needle in (share.id, share.auth_token, str(share.sealed.link_proof), share.status_token, body["auth_hash"],
+                   body["link_hash"], body["envelope"][:40]):
         assert needle not in text
 
 

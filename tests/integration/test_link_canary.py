@@ -66,10 +66,10 @@ async def _create(url: str) -> Flow:
 async def _use(url: str, flow: Flow) -> None:
     async with http_session() as session:
         client = RelayClient(session, url)
-        wrong = await client.reveal(flow.protected.id, wrong_auth_token())
+        wrong = await client.reveal(flow.protected, wrong_auth_token())
         assert wrong.status == 401 and wrong.body["attempts_left"] == 4, wrong.body
         for share in (flow.plain, flow.plain, flow.protected):
-            revealed = await client.reveal(share.id, share.auth_token)
+            revealed = await client.reveal(share)
             assert revealed.status == 200, revealed.body
             assert await asyncio.to_thread(share.open, revealed.body["envelope"]) == CANARY
         revoked = await client.revoke(flow.revoked.id, flow.status_tokens[flow.revoked.id])
@@ -77,7 +77,7 @@ async def _use(url: str, flow: Flow) -> None:
         for share in flow.shares:
             status = await client.status(share.id, flow.status_tokens[share.id])
             assert status.status == 200 and status.body["state"] != "pending", status.body
-            gone = await client.reveal(share.id, share.auth_token)
+            gone = await client.reveal(share)
             assert gone.status == 410, gone.body
 
 
@@ -90,6 +90,8 @@ def _secret_forms(flow: Flow) -> dict[str, bytes]:
                   f"share {n} fragment key (b64u)": share.fragment_key_b64u.encode(),
                   f"share {n} auth token (raw)": share.auth_token_raw,
                   f"share {n} auth token (b64u)": share.auth_token.encode(),
+                  f"share {n} link proof (b64u)": str(share.link_proof).encode(),
+                  f"share {n} link proof (raw)": b64u_decode(str(share.link_proof)),
                   f"share {n} status token (b64u)": token.encode(),
                   f"share {n} status token (raw)": b64u_decode(token)}  # fmt: skip
     return forms

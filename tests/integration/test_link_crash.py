@@ -81,7 +81,7 @@ async def _load(relay: RelayProcess, ledger: Ledger, rng: random.Random) -> tupl
             if rng.random() < 0.5 and ledger.to_reveal:
                 target = ledger.to_reveal.pop(rng.randrange(len(ledger.to_reveal)))
                 try:
-                    reply = await client.reveal(target, ledger.created[target].auth_token)
+                    reply = await client.reveal(ledger.created[target])
                 except LOST as error:
                     ledger.uncertain.add(target)
                     ledger.lost(error)
@@ -101,8 +101,8 @@ async def _load(relay: RelayProcess, ledger: Ledger, rng: random.Random) -> tupl
 
 async def _reveal_twice(client: RelayClient, share: Share, semaphore: asyncio.Semaphore) -> tuple[int, int, bytes]:
     async with semaphore:
-        first = await client.reveal(share.id, share.auth_token)
-        second = await client.reveal(share.id, share.auth_token)
+        first = await client.reveal(share)
+        second = await client.reveal(share)
     opened = share.open(first.body["envelope"]) if first.status == 200 else b""
     assert second.status in (404, 410), second.body
     if second.status == 410:

@@ -359,10 +359,10 @@ async def _bot_visits(url: str, share: Share) -> None:
         assert meta.status == 200 and meta.body["state"] == "pending" and meta.body["views_left"] == 1, meta
         status = await client.status(share.id, created.body["status_token"])
         assert status.body["reveals"] == [] and status.body["views_left"] == 1, status
-        first = await client.reveal(share.id, share.auth_token)
+        first = await client.reveal(share)
         assert first.status == 200, first.body
         assert share.open(first.body["envelope"]) == PLAINTEXT
-        again = await client.reveal(share.id, share.auth_token)
+        again = await client.reveal(share)
         assert again.status == 410 and again.body["state"] == "revealed", again.body
         head = await client.request("HEAD", f"{API}/{share.id}")
         assert head.status == 410

@@ -22,8 +22,7 @@ async def _round(clients: list[RelayClient]) -> list[Reply]:
     share = make_share(PLAINTEXT)
     created = await clients[0].create(share)
     assert created.status == 201, created.body
-    token = share.auth_token
-    return await asyncio.gather(*(clients[n % len(clients)].reveal(share.id, token) for n in range(CONCURRENCY)))
+    return await asyncio.gather(*(clients[n % len(clients)].reveal(share) for n in range(CONCURRENCY)))
 
 
 async def _race(urls: list[str]) -> Counter[str]:

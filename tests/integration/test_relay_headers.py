@@ -29,8 +29,8 @@ def test_every_api_answer_says_no_store_and_no_referrer(tmp_path: Path) -> None:
             second = await client.create(other)
             answers = [("create", created), ("meta", await client.meta(share.id)),
                        ("status", await client.status(share.id, token)),
-                       ("reveal", await client.reveal(share.id, share.auth_token)),
-                       ("reveal again", await client.reveal(share.id, share.auth_token)),
+                       ("reveal", await client.reveal(share)),
+                       ("reveal again", await client.reveal(share)),
                        ("revoke", await client.revoke(other.id, str(second.body["status_token"]))),
                        ("unknown id", await client.meta("A" * 22)),
                        ("malformed", await client.request("POST", API, json_body={"nonsense": True})),

@@ -54,7 +54,7 @@ def behind_other_proxy(tmp_path: Path) -> Iterator[RelayProcess]:
 
 async def _reveal(client: RelayClient, share: Share, auth_token: str, forwarded_for: str | None) -> Reply:
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
-    return await client.request("POST", f"{API}/{share.id}/reveal", json_body={"auth_token": auth_token},
+    return await client.request("POST", f"{API}/{share.id}/reveal", json_body=share.reveal_body(auth_token),
                                 headers=headers)
 
 
@@ -152,7 +152,7 @@ def test_a_client_written_entry_left_of_the_proxies_gets_nothing(tmp_path: Path,
             client = RelayClient(session, relay.url)
             token = await _park(client, share, ALLOWLIST)
             refused = await client.request("POST", f"{API}/{share.id}/reveal",
-                                           json_body={"auth_token": share.auth_token}, headers=headers)
+                                           json_body=share.reveal_body(), headers=headers)
             assert (refused.status, refused.code) == (403, "forbidden_network"), refused
             status = await client.status(share.id, token)
             assert (status.body["state"], status.body["blocked_attempts"]) == ("pending", 1)
@@ -163,7 +163,7 @@ def test_a_client_written_entry_left_of_the_proxies_gets_nothing(tmp_path: Path,
             else:
                 honest["X-Forwarded-For"] = f"{CLIENT}, 10.1.2.3"
             allowed = await client.request("POST", f"{API}/{share.id}/reveal",
-                                           json_body={"auth_token": share.auth_token}, headers=honest)
+                                           json_body=share.reveal_body(), headers=honest)
             assert allowed.status == 200, allowed
             status = await client.status(share.id, token)
             assert status.body["reveals"][0]["from"] == CLIENT

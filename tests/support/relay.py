@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ots_desktop.core.envelope import open_envelope, read_header, seal
 from ots_desktop.core.ids import b64u_decode, b64u_encode, new_fragment_key, new_share_id
-from ots_desktop.core.kdf import PBKDF2_MIN_ITERATIONS, derive_keys, passphrase_from_text
+from ots_desktop.core.kdf import PBKDF2_MIN_ITERATIONS, derive_keys, derive_link_proof, passphrase_from_text
 from ots_desktop.core.secret import SecretBuffer
 from tests.support.processes import Service
 from tests.support.servers import LineReader
@@ -51,7 +51,8 @@ class Share:
     """A sealed secret as a sender holds it before parking it, plus what tests look for afterwards.
 
     Real clients keep the fragment key and the auth token in wipeable buffers; tests keep
-    plain copies so that they can search disks and logs for them.
+    plain copies so that they can search disks and logs for them. ``link_proof`` (b64u) and
+    ``link_hash`` are None for a share parked as clients did before link proofs.
     """
 
     id: str
@@ -61,6 +62,8 @@ class Share:
     auth_token_raw: bytes
     fragment_key: bytes
     passphrase: str | None = None
+    link_proof: str | None = None
+    link_hash: str | None = None
 
     @property
     def fragment_key_b64u(self) -> str:
@@ -69,11 +72,18 @@ class Share:
 
     def create_body(self, **policy: Any) -> dict[str, Any]:
         """The JSON body of ``POST /api/v1/secrets`` (``policy``: expires_in, max_views, allow_cidrs...)."""
-        return {"id": self.id, "envelope": b64u_encode(self.envelope), "auth_hash": self.auth_hash, **policy}
+        body = {"id": self.id, "envelope": b64u_encode(self.envelope), "auth_hash": self.auth_hash, **policy}
+        if self.link_hash is not None:
+            body["link_hash"] = self.link_hash
+        return body
 
-    def reveal_body(self) -> dict[str, str]:
-        """The JSON body of ``POST /api/v1/secrets/{id}/reveal``."""
-        return {"auth_token": self.auth_token}
+    def reveal_body(self, auth_token: str | None = None) -> dict[str, str]:
+        """The JSON body of ``POST /api/v1/secrets/{id}/reveal``: this share's link proof (if it has one)
+        and its auth token, or ``auth_token`` instead (a wrong passphrase, when it is wrong)."""
+        body = {"auth_token": auth_token or self.auth_token}
+        if self.link_proof is not None:
+            body["link_proof"] = self.link_proof
+        return body
 
     def open(self, envelope_b64u: str) -> bytes:
         """Decrypt an envelope the relay handed out (it must be this share's)."""
@@ -85,18 +95,25 @@ class Share:
 
 
 def make_share(plaintext: bytes = b"relay test secret", *, passphrase: str | None = None,
-               iterations: int = PBKDF2_MIN_ITERATIONS) -> Share:
-    """Seal ``plaintext`` for a fresh share id and fragment key (and passphrase, if given)."""
+               iterations: int = PBKDF2_MIN_ITERATIONS, legacy: bool = False) -> Share:
+    """Seal ``plaintext`` for a fresh share id and fragment key (and passphrase, if given).
+
+    ``legacy`` makes the share as clients did before link proofs: no link hash to register.
+    """
     share_id = new_share_id()
     secret = passphrase_from_text(passphrase) if passphrase else None
     with new_fragment_key() as key:
         envelope = seal(plaintext, share_id=share_id, fragment_key=key, meta={"type": "text"},
                         passphrase=secret, iterations=iterations)
-        with derive_keys(key, read_header(envelope).salt, secret, iterations) as keys:
+        salt = read_header(envelope).salt
+        with derive_keys(key, salt, secret, iterations) as keys, derive_link_proof(key, salt) as proof_buffer:
             token = bytes(keys.auth_token.view())
+            proof = bytes(proof_buffer.view())
         fragment = bytes(key.view())
     return Share(id=b64u_encode(share_id), envelope=envelope, auth_hash=hashlib.sha256(token).hexdigest(),
-                 auth_token=b64u_encode(token), auth_token_raw=token, fragment_key=fragment, passphrase=passphrase)
+                 auth_token=b64u_encode(token), auth_token_raw=token, fragment_key=fragment, passphrase=passphrase,
+                 link_proof=None if legacy else b64u_encode(proof),
+                 link_hash=None if legacy else hashlib.sha256(proof).hexdigest())
 
 
 def wrong_auth_token() -> str:
@@ -143,9 +160,12 @@ class RelayClient:
         """``POST /api/v1/secrets``."""
         return await self.request("POST", API, json_body=share.create_body(**policy))
 
-    async def reveal(self, share_id: str, auth_token: str) -> Reply:
-        """``POST /api/v1/secrets/{id}/reveal``."""
-        return await self.request("POST", f"{API}/{share_id}/reveal", json_body={"auth_token": auth_token})
+    async def reveal(self, share: Share | str, auth_token: str | None = None) -> Reply:
+        """``POST /api/v1/secrets/{id}/reveal``: a :class:`Share` brings its link proof and (unless
+        ``auth_token`` is given) its auth token; a bare id sends ``auth_token`` alone."""
+        if isinstance(share, Share):
+            return await self.request("POST", f"{API}/{share.id}/reveal", json_body=share.reveal_body(auth_token))
+        return await self.request("POST", f"{API}/{share}/reveal", json_body={"auth_token": auth_token})
 
     async def meta(self, share_id: str) -> Reply:
         """``GET /api/v1/secrets/{id}``."""

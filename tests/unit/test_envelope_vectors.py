@@ -94,6 +94,11 @@ def test_valid_vector_key_derivation(vector: dict[str, Any]) -> None:
         assert keys.enc_key == bytes.fromhex(vector["enc_key_hex"])
         assert keys.auth_token == bytes.fromhex(vector["auth_token_hex"])
         assert kdf.auth_token_hash(keys.auth_token) == vector["auth_token_sha256_hex"]
+    with kdf.derive_link_proof(key, salt) as proof:
+        assert proof == bytes.fromhex(vector["link_proof_hex"])
+        assert kdf.auth_token_hash(proof) == vector["link_proof_sha256_hex"]
+        # The proof shows the key, not the passphrase: it is never the auth token.
+        assert proof != bytes.fromhex(vector["auth_token_hex"])
 
 
 @pytest.mark.parametrize("vector", VALID, ids=_ids(VALID))
@@ -174,6 +179,9 @@ def test_reference_reader_opens_valid_vectors(vector: dict[str, Any]) -> None:
     ikm = ids.b64u_decode(vector["fragment_key"])
     if vector["passphrase"] is None:
         assert _hkdf_sha256(ikm, salt, b"ots-desktop/v1 auth token").hex() == vector["auth_token_hex"]
+    proof = _hkdf_sha256(ikm, salt, b"ots-desktop/v1 link proof")
+    assert proof.hex() == vector["link_proof_hex"]
+    assert hashlib.sha256(proof).hexdigest() == vector["link_proof_sha256_hex"]
 
 
 @pytest.mark.parametrize("vector", INVALID, ids=_ids(INVALID))

@@ -6,8 +6,10 @@ the browser implementation as much as for the Python tests:
 
 * ``vectors``: envelopes that must open. ``iterations`` is the header value (0 without a
   passphrase); ``enc_key_hex`` and ``auth_token_hex`` let the KDF step be tested alone.
-  ``meta_padded`` is false for envelopes whose metadata is not padded, as they were
-  written before padding: readers must open them too.
+  ``link_proof_hex`` is the link proof (from the fragment key alone) a reveal presents, and
+  ``link_proof_sha256_hex`` what the relay keeps of it. ``meta_padded`` is false for
+  envelopes whose metadata is not padded, as they were written before padding: readers
+  must open them too.
 * ``invalid``: envelopes that must be refused. ``reason`` names the failure class a
   reader should report: ``not-envelope``, ``unsupported-version``, ``damaged-header``,
   ``needs-passphrase``, ``cut`` (impossible length or chunk boundary), ``cannot-decrypt``
@@ -88,6 +90,8 @@ def build_valid(spec: Spec) -> dict[str, Any]:
         with kdf.derive_keys(key, salt, pw, iterations) as keys:
             enc_key_hex, auth_token_hex = keys.enc_key.view().hex(), keys.auth_token.view().hex()
             token_hash = kdf.auth_token_hash(keys.auth_token)
+        with kdf.derive_link_proof(key, salt) as proof:
+            link_proof_hex, link_proof_hash = proof.view().hex(), kdf.auth_token_hash(proof)
         return {
             "name": name,
             "share_id": ids.b64u_encode(share_id),
@@ -104,6 +108,8 @@ def build_valid(spec: Spec) -> dict[str, Any]:
             "enc_key_hex": enc_key_hex,
             "auth_token_hex": auth_token_hex,
             "auth_token_sha256_hex": token_hash,
+            "link_proof_hex": link_proof_hex,
+            "link_proof_sha256_hex": link_proof_hash,
         }
 
 

@@ -30,6 +30,7 @@
   const KIND_META = 0x02;
   const ENC_KEY_INFO = "ots-desktop/v1 envelope key";
   const AUTH_TOKEN_INFO = "ots-desktop/v1 auth token";
+  const LINK_PROOF_INFO = "ots-desktop/v1 link proof";
   const META_FIELDS = ["type", "name", "size", "mime"];
 
   const encoder = new TextEncoder();
@@ -144,6 +145,16 @@
     return { encKey, authToken };
   }
 
+  /** The link proof (32 bytes): HKDF of the fragment key alone, so the relay counts no attempt without the key. */
+  async function deriveLinkProof(fragmentKey, salt) {
+    if (!(fragmentKey instanceof Uint8Array) || fragmentKey.length !== FRAGMENT_KEY_LEN) {
+      throw new TypeError("the fragment key must be 32 bytes");
+    }
+    const ikmKey = await crypto.subtle.importKey("raw", fragmentKey, "HKDF", false, ["deriveBits"]);
+    return new Uint8Array(await crypto.subtle.deriveBits(
+      { name: "HKDF", hash: "SHA-256", salt, info: encoder.encode(LINK_PROOF_INFO) }, ikmKey, 256));
+  }
+
   /** The names of the top-level keys of a JSON object text, in order (JSON.parse hides duplicates). */
   function topLevelKeys(text) {
     const keys = [];
@@ -250,7 +261,7 @@
   }
 
   globalThis.OtsEnvelope = Object.freeze({
-    EnvelopeError, b64uDecode, b64uEncode, readHeader, deriveKeys, openEnvelope, nameIsSafe,
+    EnvelopeError, b64uDecode, b64uEncode, readHeader, deriveKeys, deriveLinkProof, openEnvelope, nameIsSafe,
   });
 
   // ------------------------------------------------------------------ the page
@@ -362,6 +373,7 @@
       return;
     }
     page.needsPassphrase = page.header.needsPassphrase;
+    page.needsLinkProof = reply.data.needs_link_proof === true;
     document.body.dataset.state = "ready";
     $("expires").textContent = formatExpiry(reply.data.expires_at);
     $("views").textContent = String(reply.data.views_left);
@@ -398,21 +410,30 @@
   }
 
   async function revealWith(passphrase) {
-    let token;
+    const body = {};
     try {
       const keys = await deriveKeys(page.key, page.header.salt, passphrase, page.header.iterations);
-      token = b64uEncode(keys.authToken);
+      body.auth_token = b64uEncode(keys.authToken);
       keys.authToken.fill(0);
+      if (page.needsLinkProof) {
+        const proof = await deriveLinkProof(page.key, page.header.salt);
+        body.link_proof = b64uEncode(proof);
+        proof.fill(0);
+      }
     } catch (e) {
       damaged();
       return;
     }
     let reply;
     try {
-      reply = await api("POST", "api/v1/secrets/" + page.id + "/reveal", { auth_token: token });
+      reply = await api("POST", "api/v1/secrets/" + page.id + "/reveal", body);
     } catch (e) {
       setStatus("The relay cannot be reached. Check your connection and try again.");
       $("reveal").disabled = false;
+      return;
+    }
+    if (reply.status === 401 && reply.data.code === "wrong_link") {
+      damaged();  // the key in the link is not this share's: nothing was counted
       return;
     }
     if (reply.status === 401 && page.needsPassphrase) {

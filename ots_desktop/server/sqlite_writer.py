@@ -1,0 +1,150 @@
+"""The link store's one writer: a thread that owns the SQLite connection and commits in groups.
+
+Callers on any event loop queue operations (functions of the connection); the thread takes
+whatever is queued, runs each inside one ``BEGIN IMMEDIATE`` transaction, commits once
+(``synchronous = FULL``: the WAL is fsynced), and only then answers the callers, one
+wake-up per event loop. Under load many operations share one fsync. Because this thread
+is the only writer and each operation reads and changes its row inside the transaction,
+what an operation read cannot change before it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ots_desktop.core.errors import OtsError
+
+Op = Callable[[sqlite3.Connection], Any]
+MAX_BATCH = 256
+
+
+class StoreError(OtsError):
+    """The link store failed (disk full, unreadable file, closed store)."""
+
+
+class Bare:
+    """A statement that must run outside any transaction (a WAL checkpoint)."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        conn.execute(self.sql).fetchall()
+
+
+class Writer(threading.Thread):
+    """Owns the connection; runs queued operations in batches, one commit per batch."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(name="ots-link-store", daemon=True)
+        self.conn = conn
+        self.jobs: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(batch)
+            if stop:
+                break
+        self.conn.close()
+
+    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        bare = [job for job in batch if isinstance(job[0], Bare)]
+        batch = [job for job in batch if not isinstance(job[0], Bare)]
+        if batch:
+            self._run_transaction(batch)
+        for op, future in bare:
+            try:
+                value, error = op(self.conn), None
+            except sqlite3.Error as exc:
+                value, error = None, StoreError(f"the link store could not checkpoint: {exc}")
+            future.get_loop().call_soon_threadsafe(_settle, future, value, error)
+
+    def _run_transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        try:
+            results = self._attempt(batch, isolate=False)
+        except _OpFailed:
+            # Some operation raised: run the batch again, each operation in its own savepoint,
+            # so that only that caller gets the error. Rare, so the common path skips savepoints.
+            results = self._attempt(batch, isolate=True)
+        _settle_all(results)
+
+    def _attempt(self, batch: list[tuple[Op, asyncio.Future[Any]]], *, isolate: bool) -> list[_Result]:
+        conn = self.conn
+        results: list[_Result] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for op, future in batch:
+                if isolate:
+                    conn.execute("SAVEPOINT op")
+                try:
+                    value = op(conn)
+                except Exception as exc:
+                    if not isolate:
+                        raise _OpFailed from exc
+                    conn.execute("ROLLBACK TO op")
+                    results.append((future, None, exc))
+                else:
+                    results.append((future, value, None))
+                if isolate:
+                    conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except _OpFailed:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            failure = StoreError(f"the link store could not write: {exc}")
+            results = [(future, None, failure) for _, future in batch]
+        return results
+
+
+class _OpFailed(Exception):
+    """An operation raised inside an unisolated batch."""
+
+
+_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
+
+
+def _settle_all(results: list[_Result]) -> None:
+    """Answer every caller with one wake-up per event loop rather than one per operation."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Result]] = {}
+    for result in results:
+        by_loop.setdefault(result[0].get_loop(), []).append(result)
+    for loop, items in by_loop.items():
+        loop.call_soon_threadsafe(_settle_many, items)
+
+
+def _settle_many(items: list[_Result]) -> None:
+    for future, value, error in items:
+        _settle(future, value, error)
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
