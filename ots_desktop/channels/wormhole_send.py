@@ -30,6 +30,23 @@ class SendHooks:
     no_listen: bool = False
     # The share's id once it is on record, before any event about it: the caller matches events by it.
     on_share: Callable[[str], None] | None = None
+    # While the code waits: False when the mailbox connection drops (the code stays valid and the
+    # library reconnects), True when it is back.
+    on_mailbox: Callable[[bool], None] | None = None
+
+
+MAILBOX_CHECK_S = 1.0
+
+
+async def _watch_mailbox(session: WormholeSession, report: Callable[[bool], None]) -> None:
+    """Tell ``report`` each time the mailbox connection goes down or comes back, until cancelled."""
+    up = True
+    while True:
+        await asyncio.sleep(MAILBOX_CHECK_S)
+        now = session.mailbox_connected()
+        if now is not None and now != up:
+            up = now
+            report(now)
 
 
 async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuffer | FileSource,
@@ -41,7 +58,12 @@ async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuff
             code = await session.allocate_code()
             hooks.on_code(code)
             reporter.publish(EventKind.WAITING)
-            verifier = await session.verifier(waiting_for_peer=True)
+            watch = asyncio.ensure_future(_watch_mailbox(session, hooks.on_mailbox)) if hooks.on_mailbox else None
+            try:
+                verifier = await session.verifier(waiting_for_peer=True)
+            finally:
+                if watch is not None:
+                    watch.cancel()
             reporter.publish(EventKind.CONNECTED)
             if hooks.confirm is not None:
                 reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))

@@ -187,6 +187,17 @@ class WormholeSession:
             if not asking.done():
                 asking.cancel()
 
+    def mailbox_connected(self) -> bool | None:
+        """Whether the connection to the mailbox is up right now (None: this library version does not say).
+
+        magic-wormhole reconnects by itself after an outage and keeps the code valid, but tells nobody;
+        its connector's open websocket is the only sign (checked by a test on the pinned version).
+        """
+        connector = getattr(getattr(self._w, "_boss", None), "_RC", None)
+        if connector is None or not hasattr(connector, "_ws"):
+            return None
+        return connector._ws is not None
+
     def transit_key(self, length: int) -> bytes:
         """The key that protects the transit connection for files."""
         return bytes(self._w.derive_key(TRANSIT_KEY_PURPOSE, length))

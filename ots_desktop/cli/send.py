@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -48,6 +49,14 @@ def read_text_secret() -> SecretBuffer:
         secret.close()
         raise
     return secret
+
+
+def _mailbox_news(as_json: bool, up: bool) -> None:
+    if as_json:
+        emit_json({"event": "mailbox", "connected": up})
+        return
+    warn("The mailbox is back; still waiting for the other side." if up else
+         "The mailbox cannot be reached right now; the code stays valid and ots keeps reconnecting.")
 
 
 def _show_code(code: str, as_json: bool, mailbox_url: str | None = None) -> None:
@@ -128,7 +137,8 @@ def _send_wormhole(file: Path | None, label: str | None, recipient: str | None, 
         bus.subscribe(human_events)
     hooks = SendHooks(on_code=lambda code: _show_code(code, as_json, settings.mailbox_url), no_listen=no_listen,
                       confirm=confirm_on_tty("Does the receiver see the same words?") if verify else None,
-                      progress=ProgressPrinter(as_json) if file is not None else None)
+                      progress=ProgressPrinter(as_json) if file is not None else None,
+                      on_mailbox=functools.partial(_mailbox_news, as_json))
 
     state = cli_state()
 

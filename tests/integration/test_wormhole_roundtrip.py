@@ -247,3 +247,34 @@ def test_a_scanned_code_meets_on_the_mailbox_it_names(worm: Wormholes) -> None:
     assert sender.wait(TIMEOUT_S) == 0, sender.describe()
     human = run_ots("receive", stdin=b"wormhole-transfer:7-a-b?rendezvous=https%3A%2F%2Fevil.example%2F\n", env=env)
     assert human.returncode != 0 and "not a ws:// or wss:// address" in human.stderr
+
+
+def test_the_sender_hears_of_a_mailbox_outage_and_the_code_still_works_after_it(
+        wormhole_server: RunningServer, isolated_home: Home) -> None:
+    # ots send reaches the real mailbox through a link the test cuts and restores: a script sees
+    # {"event": "mailbox", "connected": false} then true, and the same code still delivers.
+    from urllib.parse import urlsplit
+
+    from tests.support.tcp_proxy import CuttableProxy
+
+    where = urlsplit(wormhole_server.mailbox_url)
+    assert where.hostname is not None and where.port is not None
+    proxy = CuttableProxy((where.hostname, where.port))
+    via_proxy = Wormholes(isolated_home.root, f"ws://127.0.0.1:{proxy.port}{where.path}",
+                          wormhole_server.transit_helper)
+    direct = Wormholes(isolated_home.root, wormhole_server.mailbox_url, wormhole_server.transit_helper)
+    try:
+        sender = via_proxy.start_send(b"canary-cli-outage")
+        code = sender.read_code(timeout=TIMEOUT_S)
+        proxy.cut()
+        assert sender.next_event(timeout=TIMEOUT_S) == {"event": "mailbox", "connected": False}
+        proxy.restore()
+        assert sender.next_event(timeout=TIMEOUT_S) == {"event": "mailbox", "connected": True}
+        receiver = direct.run_receive(code, timeout=TIMEOUT_S)
+        assert receiver.proc.returncode == 0, receiver.describe()
+        assert receiver.last_event("received")["text"] == "canary-cli-outage"
+        assert sender.wait(TIMEOUT_S) == 0, sender.describe()
+    finally:
+        via_proxy.close()
+        direct.close()
+        proxy.close()

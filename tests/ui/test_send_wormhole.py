@@ -275,3 +275,37 @@ def test_cancel_reaches_a_receiver_deciding_on_the_file(qtbot: QtBot, ctx: UiCon
     failure = got.exception()
     assert isinstance(failure, ChannelFailure) and "the sender cancelled the transfer" in str(failure)
     assert not (tmp_path / "in").exists() or not list((tmp_path / "in").iterdir())
+
+
+def test_the_code_card_shows_a_mailbox_outage_and_the_code_still_works_after_it(
+        qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext, servers: RunningServer, tmp_path: Path) -> None:
+    # The sender reaches the real mailbox through a link the test can cut. While it is cut the card says
+    # the mailbox cannot be reached; when it is back the card waits again, and the same code delivers.
+    import dataclasses
+    from urllib.parse import urlsplit
+
+    from tests.support.tcp_proxy import CuttableProxy
+
+    where = urlsplit(servers.mailbox_url)
+    assert where.hostname is not None and where.port is not None
+    proxy = CuttableProxy((where.hostname, where.port))
+    try:
+        ctx.services.config = dataclasses.replace(ctx.services.config,
+                                                  mailbox_url=f"ws://127.0.0.1:{proxy.port}{where.path}")
+        page = new_page(qtbot, ctx)
+        type_secret(qtbot, page, "outage-canary-8812")
+        click_share(qtbot, page)
+        [card] = wait_code(qtbot, page)
+        proxy.cut()
+        wait_state(qtbot, card, "mailbox-down")
+        assert "The mailbox cannot be reached right now. The code stays valid" in card.status.text()
+        proxy.restore()
+        wait_state(qtbot, card, "waiting")
+        got = receive_code(peer_ctx, card.code, tmp_path / "in")
+        wait_state(qtbot, card, "delivered")
+        wait_done(qtbot, got)
+        received = got.result()
+        assert received.text is not None and bytes(received.text.view()) == b"outage-canary-8812"
+        received.text.close()
+    finally:
+        proxy.close()

@@ -133,7 +133,8 @@ class WormholeShareCard(ShareCard):
     def hooks(self, *, with_progress: bool = False) -> SendHooks:
         """The hooks this card takes part in the share through."""
         return SendHooks(on_code=self._got_code, confirm=self._confirm if self.verify else None,
-                         progress=self._progress if with_progress else None, on_share=self._on_share)
+                         progress=self._progress if with_progress else None, on_share=self._on_share,
+                         on_mailbox=self._mailbox)
 
     def start(self, send: SendCall, *, with_progress: bool = False, retry: bool = False,
               kept: SecretBuffer | None = None) -> None:
@@ -197,6 +198,15 @@ class WormholeShareCard(ShareCard):
         self.speak_button.setEnabled(True)
         self.set_state("waiting", "Waiting for the other side to type the code.")
         self.code_ready.emit(code)
+
+    def _mailbox(self, up: bool) -> None:
+        if self.state not in ("waiting", "mailbox-down"):
+            return
+        if up:
+            self.set_state("waiting", "Waiting for the other side to type the code.")
+        else:
+            self.set_state("mailbox-down", "The mailbox cannot be reached right now. The code stays valid; "
+                           "ots-desktop keeps reconnecting.", Level.WARNING)
 
     def _on_event(self, event: object) -> None:
         if not isinstance(event, ChannelEvent) or event.channel != Channel.WORMHOLE or event.direction != "send":
