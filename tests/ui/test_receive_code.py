@@ -116,7 +116,7 @@ def test_a_text_arrives_by_a_code_typed_with_completion(qtbot: QtBot, page: Rece
     qtbot.mouseClick(view.clear_button, Qt.MouseButton.LeftButton)
     assert buffer.closed and not view.has_secret
     assert view.plain.toPlainText() == "" and view.masked.text() == ""
-    assert "Received" in page.state.text()
+    assert page.state.text() == "The secret was cleared from this window."  # no stale "Received" line
     page.ctx.clipboard.clear_if_ours()
 
 
@@ -335,3 +335,24 @@ def test_a_scanned_code_meets_on_the_mailbox_it_names(qtbot: QtBot, ctx: UiConte
     assert f"This code names its own mailbox, {real}" in page.banner.label.text()
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     assert page.secret_view.has_secret
+
+
+def test_the_masked_secret_sits_at_the_top_and_clear_leaves_no_stale_line(qtbot: QtBot, page: ReceivePage,
+                                                                         peer_ctx: UiContext) -> None:
+    # In a tall window the hidden secret is one ordinary line at the top of its box (not dots floating in
+    # the middle of an empty frame); after Clear, the state line no longer says a secret is here.
+    page.resize(760, 900)
+    sent, code = send_text(peer_ctx, qtbot, b"masked-layout-secret")
+    type_code(qtbot, page, code)
+    with qtbot.waitSignal(page.received, timeout=NET_MS):
+        press_receive(qtbot, page)
+    qtbot.waitUntil(sent.done, timeout=NET_MS)
+    view = page.secret_view
+    qtbot.waitUntil(lambda: view.masked.isVisible(), timeout=5000)
+    top = view.masked.mapTo(view, view.masked.rect().topLeft()).y()
+    assert top <= 4 and view.masked.height() <= view.masked.sizeHint().height() + 4
+    assert view.stack.height() > 3 * view.masked.height()  # the box is tall; the line is not stretched to it
+    assert "Received a text secret" in page.state.text()
+    qtbot.mouseClick(view.clear_button, Qt.MouseButton.LeftButton)
+    assert not view.has_secret and not view.isVisible()
+    assert page.state.text() == "The secret was cleared from this window."

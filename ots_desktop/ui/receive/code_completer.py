@@ -332,6 +332,15 @@ class CodeCompleter(QObject):
 
     # -- handing over -------------------------------------------------------------------
 
+    def clear_field(self) -> None:
+        """Empty the field and its suggestions (the code or link was taken, or the page closes)."""
+        popup = self.completer.popup()
+        if popup is not None:
+            popup.hide()
+        self.field.clear()
+        self.model.setStringList([])
+        self.completer.setCompletionPrefix("")
+
     def take(self, code: str) -> tuple[WormholeChannel, CodeEntry] | None:
         """The session with ``code`` entered, ready for :meth:`WormholeChannel.receive`; None if there is none.
 

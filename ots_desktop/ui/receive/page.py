@@ -97,6 +97,7 @@ class ReceivePage(QWidget):
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(action)
         ctx.events.event.connect(self._on_event)
+        self.secret_view.cleared.connect(self._secret_cleared)
         self._set_busy(False)
 
     def _build_entry(self) -> None:
@@ -179,7 +180,7 @@ class ReceivePage(QWidget):
                        "link.")
             return
         if is_link(text):
-            self._clear_field()
+            self.completion.clear_field()
             try:
                 link = parse_link(text)
             except InputError as exc:
@@ -201,7 +202,7 @@ class ReceivePage(QWidget):
         if not folder.is_dir():
             self._fail(f"The folder {folder} does not exist: choose another one with Save to….")
             return
-        self._clear_field()
+        self.completion.clear_field()
         self._typed_code = code  # given back after a failure that the same code may overcome
         # Completion runs on the configured mailbox; a scanned code that names another one meets there.
         own = mailbox is not None and mailbox != self.ctx.services.config.mailbox_url
@@ -226,7 +227,7 @@ class ReceivePage(QWidget):
         self.cancel()
         self.completion.shutdown()
         self.secret_view.clear()
-        self._clear_field()
+        self.completion.clear_field()
 
     # -- running a receive ---------------------------------------------------------------
 
@@ -335,6 +336,11 @@ class ReceivePage(QWidget):
         if not task.cancelled() and task.exception() is None and self._got_something:
             self.received.emit(self._channel)
 
+    def _secret_cleared(self) -> None:
+        if not self.busy:  # the state line spoke of a secret here: not any more
+            self.state.setText("The secret was cleared from this window.")
+            self.secret_view.hide()
+
     def _fail(self, text: str) -> None:
         message = sentence(text)
         self.banner.error(message)
@@ -351,14 +357,6 @@ class ReceivePage(QWidget):
     def _set_cancel_safe(self, safe: bool) -> None:
         self._cancel_safe = safe
         self.cancel_button.setEnabled(safe)
-
-    def _clear_field(self) -> None:
-        popup = self.completion.completer.popup()
-        if popup is not None:
-            popup.hide()
-        self.field.clear()
-        self.completion.model.setStringList([])
-        self.completion.completer.setCompletionPrefix("")
 
     def _on_event(self, event: object) -> None:
         if not isinstance(event, ChannelEvent) or event.direction != "receive" or not self.busy:

@@ -66,8 +66,15 @@ class SecretView(QWidget):
         self.plain.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.plain.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         clipboard.guard_selection(self.plain, lambda: self.plain.textCursor().hasSelection())  # never PRIMARY
+        # The masked line sits at the top at its own height: stretched to the box's, its dots floated
+        # in the middle of a large empty frame, easy to miss.
+        self._masked_page = QWidget(self)
+        masked_layout = QVBoxLayout(self._masked_page)
+        masked_layout.setContentsMargins(0, 0, 0, 0)
+        masked_layout.addWidget(self.masked)
+        masked_layout.addStretch(1)
         self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.masked)
+        self.stack.addWidget(self._masked_page)
         self.stack.addWidget(self.plain)
         self.info = QLabel(self)
         self.show_button = QPushButton("&Show", self)
@@ -129,7 +136,7 @@ class SecretView(QWidget):
             self.stack.setCurrentWidget(self.plain)
         else:
             self.plain.clear()
-            self.stack.setCurrentWidget(self.masked)
+            self.stack.setCurrentWidget(self._masked_page)
         if self.show_button.isChecked() != self.shown:
             self.show_button.setChecked(self.shown)
         self.show_button.setText("&Hide" if self.shown else "&Show")
