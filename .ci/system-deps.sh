@@ -21,6 +21,8 @@ PACKAGES=(
   chromium chromium-driver
   # packaging validators
   desktop-file-utils appstream
+  # the relay throughput benchmark's load generator (a C program, scripted in Lua)
+  wrk
   # docs test commands (curl) and unit checks (systemd-analyze)
   curl systemd
 )

@@ -28,3 +28,22 @@ def test_link_relay_benchmark_runs_small() -> None:
     page = render(results, "pytest")
     assert "| link relay create+reveal, SQLite, 1 process (20 clients, 150 pairs, median of 1)" in page
     assert "the kernel gave them" in page
+
+
+def test_relay_wrk_benchmark_runs_small() -> None:
+    from tests.benchmarks import bench_relay_wrk
+
+    results = bench_relay_wrk.run(seconds=1, trials=1, connections=10)
+    assert len(results) == 4
+    assert all(r.value > 0 and r.peer_value > 0 and r.ratio > 0 for r in results)
+    page = render(results, "pytest")
+    assert "| link relay create+reveal under wrk, SQLite, 1 process (wrk, 10 connections, 1 s runs" in page
+    assert "relay-0" in page and "relay-1" in page and "redis-server" in page
+
+
+def test_relay_profile_summarizes_raw_stacks() -> None:
+    from tests.benchmarks.relay_profile import summarize
+
+    text = summarize("main (a.py:1);handler (b.py:7);dumps (json.py:3) 3\nmain (a.py:1);handler (b.py:9) 1\n")
+    assert "4 samples" in text
+    assert " 75.0%  dumps (json.py)" in text and "100.0%  handler (b.py)" in text
