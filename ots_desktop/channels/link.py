@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
-from ots_desktop.channels import link_receive, link_status
+from ots_desktop.channels import link_errors, link_receive, link_status
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_receive import LinkReceived, ReceiveOptions
 from ots_desktop.channels.link_reporting import LinkReporter
@@ -174,6 +174,8 @@ class LinkChannel:
         audit = await self.audit()
         sent: list[SentLink] = []
         async with self._client(base) as relay:
+            if policy.allow_countries and await relay.country_rules() is False:
+                raise link_errors.no_country_rules(relay.url)  # before anything is recorded or parked
             for recipient in recipients:
                 link = await self._send_one(audit, relay, payload, policy, recipient, passphrase, label)
                 sent.append(link)
@@ -225,7 +227,7 @@ class LinkChannel:
             with reporter.outcome(EventType.SHARE_FAILED, url=relay.url):
                 created = await relay.create(share_id, envelope, auth_hash, expires_in=policy.expires_in,
                                              max_views=policy.max_views, allow_cidrs=policy.allow_cidrs,
-                                             link_hash=link_hash)
+                                             link_hash=link_hash, allow_countries=policy.allow_countries)
             del envelope
             record = ShareRecord(share_id=share_id, relay_url=relay.base_url, status_token=created.status_token,
                                  created_at=rfc3339(datetime.now(UTC)), expires_at=created.expires_at,

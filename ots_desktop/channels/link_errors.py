@@ -110,6 +110,20 @@ def blocked(url: str) -> LinkFailure:
                        "sender can see this attempt.")
 
 
+def blocked_country(url: str) -> LinkFailure:
+    """The share's country rule does not include the country of this client's address."""
+    return LinkFailure(Reason.BLOCKED_NETWORK, f"the link relay at {url} refuses to reveal this secret to your "
+                       "network address: it is not from an allowed country (the sender limited it to certain "
+                       "countries). Nothing was revealed; the sender can see this attempt.")
+
+
+def no_country_rules(url: str) -> LinkFailure:
+    """The relay has no country database, so a link cannot be limited to countries there."""
+    return LinkFailure(Reason.ERROR, f"the link relay at {url} cannot limit links to countries (it has no country "
+                       "database; its operator can add one with ots server --geoip-db). Nothing was shared; leave "
+                       "out the allowed countries or use another relay")
+
+
 def rate_limited(url: str, retry_after: int | None) -> LinkFailure:
     """Too many requests from this address."""
     when = f" in {retry_after} s" if retry_after is not None else " later"

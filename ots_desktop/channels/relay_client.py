@@ -23,6 +23,7 @@ import aiohttp
 from ots_desktop.channels import link_errors as errors
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import check_share_id, display_url, relay_base, require_secure
+from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.ids import b64u_decode, b64u_encode
 from ots_desktop.core.secret import SecretBuffer
@@ -252,7 +253,8 @@ class RelayClient:
             raise errors.refused(self.url, what, answer.code())
 
     async def create(self, share_id: str, envelope: bytes, auth_hash: str, *, expires_in: int, max_views: int,
-                     allow_cidrs: Sequence[str] = (), link_hash: str | None = None) -> Created:
+                     allow_cidrs: Sequence[str] = (), link_hash: str | None = None,
+                     allow_countries: Sequence[str] = ()) -> Created:
         """Park an envelope; returns the id, the status token and the relay's expiry time.
 
         ``link_hash`` (the SHA-256 of the link proof) makes the relay refuse, without counting,
@@ -265,6 +267,8 @@ class RelayClient:
             body["link_hash"] = link_hash
         if allow_cidrs:
             body["allow_cidrs"] = list(allow_cidrs)
+        if allow_countries:
+            body["allow_countries"] = list(allow_countries)
         token = self._create_token() if self._create_token is not None else None
         status, answer, headers = await self._call("POST", API, body=body, bearer=token)
         del token
@@ -277,6 +281,8 @@ class RelayClient:
             raise errors.too_large(self.url, max_size if isinstance(max_size, int) else None)
         if status == 409:
             raise errors.refused(self.url, "the new share: its id is already taken (try again)", answer.code())
+        if status == 400 and answer.code() == "country_rules_unavailable":
+            raise errors.no_country_rules(self.url)
         self._common(status, answer, headers, share_id, "the new share")
         if status != 201:
             raise errors.server_error(self.url, status)
@@ -286,6 +292,18 @@ class RelayClient:
         if not token or len(token) > 200 or not token.replace("-", "").replace("_", "").isalnum():
             raise errors.bad_answer(self.url, "the status token is malformed")
         return Created(share_id, token, answer.get("expires_at", str))
+
+    async def country_rules(self) -> bool | None:
+        """Whether the relay can limit links to countries, as its ``/healthz`` says; None when it does not say
+        (a relay that predates country rules, or a proxy that keeps ``/healthz`` to itself)."""
+        try:
+            status, answer, _headers = await self._call("GET", "/healthz")
+        except LinkFailure as exc:
+            if exc.reason is not Reason.ERROR:  # unreachable or broken off: the create would fail the same way
+                raise
+            return None
+        value = answer.body.get("country_rules") if status in (200, 503) else None
+        return value if isinstance(value, bool) else None
 
     async def meta(self, share_id: str) -> ShareMeta:
         """Look at a share without consuming it: whether it needs a passphrase, and its header."""
@@ -321,7 +339,7 @@ class RelayClient:
                 raise errors.bad_answer(self.url, "field 'attempts_left' is missing or invalid")
             raise errors.wrong_auth(left, needs_passphrase=needs_passphrase)
         if status == 403:
-            raise errors.blocked(self.url)
+            raise errors.blocked_country(self.url) if answer.code() == "forbidden_country" else errors.blocked(self.url)
         self._common(status, answer, headers, share_id, "the reveal")
         if status != 200:
             raise errors.server_error(self.url, status)

@@ -12,6 +12,7 @@ from ots_desktop.cli.context import audit_log, installation
 from ots_desktop.cli.link_options import ask_new_passphrase, passphrase_from_fd, run, shares_file
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state
+from ots_desktop.core.countries import check_countries, parse_countries
 from ots_desktop.core.durations import format_duration, parse_duration
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
@@ -30,11 +31,13 @@ class LinkSendOptions:
     allow_cidrs: tuple[str, ...]
     relay: str | None
     ca_file: Path | None = None
+    allow_countries: tuple[str, ...] = ()
 
     def given(self) -> bool:
         """Whether any link-only option was used (an error with --via wormhole)."""
         return bool(self.expire is not None or self.views is not None or self.passphrase
-                    or self.passphrase_fd is not None or self.allow_cidrs or self.relay or self.ca_file)
+                    or self.passphrase_fd is not None or self.allow_cidrs or self.relay or self.ca_file
+                    or self.allow_countries)
 
 
 def link_options(func: Callable[..., object]) -> Callable[..., object]:
@@ -44,6 +47,9 @@ def link_options(func: Callable[..., object]) -> Callable[..., object]:
                      help="Verify an https relay against this PEM CA bundle instead of the system's CAs "
                           "(or ca_file / OTS_CA_FILE)."),
         click.option("--relay", metavar="URL", help="Link relay, like https://ots.example.com (or OTS_RELAY_URL)."),
+        click.option("--allow-country", "allow_countries", multiple=True, metavar="CODES",
+                     help="Only reveal to clients the relay places in these countries: ISO 3166-1 codes, comma "
+                          "separated or repeated, like DE,FR (the relay needs a country database)."),
         click.option("--allow-cidr", "allow_cidrs", multiple=True, metavar="CIDR",
                      help="Only reveal to clients in this network (repeatable), like 10.0.0.0/8."),
         click.option("--passphrase-fd", type=click.IntRange(0), metavar="N",
@@ -69,6 +75,14 @@ def _expiry(text: str | None, default_s: int) -> int:
         return check_link_expiry(seconds)
     except InputError as exc:
         raise InputError(f"--expire {text} is out of range: {exc.message}") from None
+
+
+def _countries(values: Sequence[str]) -> tuple[str, ...]:
+    codes = tuple(code for value in values for code in parse_countries(value))
+    try:
+        return check_countries(codes)
+    except InputError as exc:
+        raise click.UsageError(f"--allow-country: {exc.message}") from None
 
 
 def _human_events(event: ChannelEvent) -> None:
@@ -108,7 +122,8 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
         clients = install.relay_clients(options.ca_file)
         policy = LinkPolicy(expires_in=_expiry(options.expire, config.link_expiry_s),
                             max_views=options.views if options.views is not None else config.link_max_views,
-                            allow_cidrs=tuple(options.allow_cidrs)).checked()
+                            allow_cidrs=tuple(options.allow_cidrs),
+                            allow_countries=_countries(options.allow_countries)).checked()
         if len(set(recipients)) != len(recipients):
             raise InputError("each --recipient must be different: every recipient gets their own link")
         if read_secret is not None:

@@ -91,8 +91,8 @@ def _show_code(code: str, as_json: bool, mailbox_url: str | None = None) -> None
 def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, ...], code_length: int | None,
          verify: bool, no_listen: bool, mailbox_url: str | None, transit_helper: str | None,
          timeout: float | None, expire: str | None, views: int | None, use_passphrase: bool,
-         passphrase_fd: int | None, allow_cidrs: tuple[str, ...], relay: str | None, ca_file: Path | None,
-         as_json: bool) -> None:
+         passphrase_fd: int | None, allow_countries: tuple[str, ...], allow_cidrs: tuple[str, ...],
+         relay: str | None, ca_file: Path | None, as_json: bool) -> None:
     """Share a secret once. It is read from stdin (or --file), never from arguments.
 
     With --via link, each recipient gets a one-time link (printed on stdout); with the
@@ -101,7 +101,8 @@ def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, .
     label = check_note(label, "label") if label is not None else None
     recipient = tuple(name for name in (check_note(r, "recipient") for r in recipient) if name)
     check_recipient_count(len(recipient))
-    link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay, ca_file)
+    link = LinkSendOptions(expire, views, use_passphrase, passphrase_fd, allow_cidrs, relay, ca_file,
+                           allow_countries)
     if via == "link":
         wormhole_only = [name for name, value in (
             ("--code-length", code_length), ("--verify", verify), ("--no-listen", no_listen),
@@ -113,8 +114,8 @@ def send(via: str, file: Path | None, label: str | None, recipient: tuple[str, .
                   as_json=as_json)
         return
     if link.given():
-        raise click.UsageError("--expire, --views, --passphrase, --passphrase-fd, --allow-cidr, --relay and "
-                               "--ca-file are only for --via link")
+        raise click.UsageError("--expire, --views, --passphrase, --passphrase-fd, --allow-cidr, --allow-country, "
+                               "--relay and --ca-file are only for --via link")
     if len(recipient) > 1:
         raise click.UsageError("a wormhole code goes to one person: give --recipient once (or use --via link)")
     _send_wormhole(file, label, recipient[0] if recipient else None, code_length, verify, no_listen, mailbox_url,

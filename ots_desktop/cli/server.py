@@ -17,6 +17,7 @@ from ots_desktop.core.sizes import format_size, parse_size
 from ots_desktop.runtime import run_main
 from ots_desktop.server.app import LinkOptions, ServerInfo, serve
 from ots_desktop.server.create_tokens import CreateTokenError, CreateTokens
+from ots_desktop.server.geoip import CountryDatabase, GeoIPError
 from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.ratelimit import Rate
@@ -84,6 +85,15 @@ def _create_tokens(ctx: click.Context, param: click.Parameter, value: str | None
         raise click.BadParameter(str(exc)) from None
 
 
+def _country_database(ctx: click.Context, param: click.Parameter, value: str | None) -> CountryDatabase | None:
+    if value is None:
+        return None
+    try:
+        return CountryDatabase.open(Path(value))
+    except GeoIPError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
     # Taken as text: click's Path type would quietly turn "" into the current folder.
     if value is None:
@@ -137,6 +147,10 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               envvar="OTS_CREATE_TOKEN_FILE", show_envvar=True,
               help="Only clients presenting one of the tokens in FILE (one a line) may create links (401 "
                    "otherwise); clients send theirs from OTS_RELAY_TOKEN or the keychain.")
+@click.option("--geoip-db", "geoip_db", callback=_country_database, default=None, metavar="FILE",
+              help="A MaxMind-format country database (GeoLite2-Country or DB-IP's, .mmdb): links may then be "
+                   "limited to countries (ots send --allow-country). Read again on SIGHUP or when the file is "
+                   "replaced.")
 @click.option("--header-timeout", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="A connection that has not sent a whole request head this long after opening "
                                       "(or after its previous answer) is closed.")
@@ -161,7 +175,8 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
            public_url: str | None, create_rate: Rate, reveal_rate: Rate,
            trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], proxy_header: str,
            storage_budget: int | None, in_flight_per_address: int | None, upload_memory: int | None,
-           create_token_file: CreateTokens | None, header_timeout: float, body_timeout: float,
+           create_token_file: CreateTokens | None, geoip_db: CountryDatabase | None, header_timeout: float,
+           body_timeout: float,
            tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
     """Run the self-hosted services until stopped: a Magic Wormhole mailbox server and transit
@@ -207,7 +222,7 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
                                  proxy_header=proxy_header, header_timeout=header_timeout,
                                  body_timeout=body_timeout, storage_budget=storage_budget,
                                  in_flight_per_address=in_flight_per_address, upload_memory=upload_memory,
-                                 create_tokens=create_token_file)
+                                 create_tokens=create_token_file, countries=geoip_db)
         link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
                            ssl_context=ssl_context)
 
@@ -216,14 +231,15 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
             emit_json({"event": "ready", "mailbox_url": info.mailbox_url, "transit_helper": info.transit_helper,
                        "mailbox_port": info.mailbox_port, "transit_port": info.transit_port,
                        "link_url": info.link_url, "link_port": info.link_port, "public_url": info.public_url,
-                       "store": info.store, "max_size": max_size, "data_dir": str(info.data_dir)})
+                       "store": info.store, "max_size": max_size, "data_dir": str(info.data_dir),
+                       "country_rules": geoip_db is not None and not no_link})
         else:
-            _print_ready(info, store_url, max_size)
+            _print_ready(info, store_url, max_size, geoip_db)
 
     run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link))
 
 
-def _print_ready(info: ServerInfo, store_url: str, max_size: int) -> None:
+def _print_ready(info: ServerInfo, store_url: str, max_size: int, countries: CountryDatabase | None) -> None:
     url, helper = info.mailbox_url, info.transit_helper
     if url is not None:
         say(f"Mailbox server:  {url}")
@@ -231,6 +247,8 @@ def _print_ready(info: ServerInfo, store_url: str, max_size: int) -> None:
     if info.link_url is not None:
         say(f"Link relay:      {info.link_url} (links start with {info.public_url}/s/)")
         say(f"Link store:      {describe_store(store_url)}; secrets up to {format_size(max_size)}")
+        if countries is not None:
+            say(f"Country rules:   {countries.describe()} ({countries.path})")
     say(f"Data directory:  {info.data_dir}")
     if info.host in _WILDCARDS:
         say(f"(listening on every interface: clients use this machine's name or address instead of {info.host})")

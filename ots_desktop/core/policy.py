@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ots_desktop.core.countries import MAX_COUNTRIES, check_countries
 from ots_desktop.core.errors import InputError
 
 # A text secret (larger secrets travel as files).
@@ -24,6 +25,7 @@ LINK_MIN_VIEWS = 1
 LINK_MAX_VIEWS = 10
 LINK_DEFAULT_VIEWS = 1
 LINK_MAX_CIDRS = 32
+LINK_MAX_COUNTRIES = MAX_COUNTRIES
 
 # Wormhole codes: words after the nameplate.
 CODE_MIN_WORDS = 2
@@ -110,14 +112,17 @@ def parse_networks(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class LinkPolicy:
-    """How long a link lives, how many times it opens, and from which networks."""
+    """How long a link lives, how many times it opens, and from which networks and countries."""
 
     expires_in: int = LINK_DEFAULT_EXPIRY_S
     max_views: int = LINK_DEFAULT_VIEWS
     allow_cidrs: tuple[str, ...] = ()
+    # ISO 3166-1 alpha-2 codes; the relay needs a country database to accept any.
+    allow_countries: tuple[str, ...] = ()
 
     def checked(self) -> LinkPolicy:
-        """This policy with networks normalised; raises InputError for anything the relay would refuse."""
+        """This policy with networks and countries normalised; raises InputError for anything the relay
+        would refuse."""
         check_link_expiry(self.expires_in)
         check_link_views(self.max_views)
         check_cidr_count(len(self.allow_cidrs))
@@ -127,4 +132,4 @@ class LinkPolicy:
                 networks.append(str(ipaddress.ip_network(text.strip(), strict=False)))
             except ValueError:
                 raise InputError(f"{text!r} is not a network: use an address or a CIDR like 10.0.0.0/8") from None
-        return LinkPolicy(self.expires_in, self.max_views, tuple(networks))
+        return LinkPolicy(self.expires_in, self.max_views, tuple(networks), check_countries(self.allow_countries))

@@ -82,6 +82,13 @@ async def serve(host: str, port: int | None, transit_port: int, data_dir: Path,
         received.append(signum)
 
     installed = _install_signal_handlers(loop, on_signal)
+    countries = link.settings.countries if link is not None else None
+    if countries is not None and hasattr(signal, "SIGHUP"):
+        # SIGHUP reads the country database again (after the operator replaced it).
+        def reload_countries(_signum: int) -> None:
+            countries.reload()
+
+        installed += _install_signal_handlers(loop, reload_countries, (signal.SIGHUP,))
     services: list[RunningService] = []
     try:
         data_dir = prepare_data_dir(data_dir)
@@ -127,9 +134,10 @@ async def stop_all(services: list[RunningService], *, timeout: float = STOP_TIME
             _log.exception("error while stopping the %s service", service.name)
 
 
-def _install_signal_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None]) -> list[int]:
+def _install_signal_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None],
+                             signals: tuple[int, ...] = STOP_SIGNALS) -> list[int]:
     installed: list[int] = []
-    for signum in STOP_SIGNALS:
+    for signum in signals:
         try:
             loop.add_signal_handler(signum, handler, signum)
         except (NotImplementedError, RuntimeError, ValueError):

@@ -23,6 +23,7 @@ from ots_desktop.core.times import rfc3339_from_timestamp as iso
 from ots_desktop.server.client_address import client_address
 from ots_desktop.server.create_body import split_create_body
 from ots_desktop.server.create_tokens import CreateTokens
+from ots_desktop.server.geoip import CountryDatabase
 from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
 from ots_desktop.server.link_policy import (
     ApiError,
@@ -69,6 +70,8 @@ class RelaySettings:
     in_flight_per_address: int | None = None
     upload_memory: int | None = None
     create_tokens: CreateTokens | None = None
+    # The country database (--geoip-db): without one, links with a country rule are refused at create.
+    countries: CountryDatabase | None = None
     clock: Callable[[], float] = time.time
 
     @property
@@ -155,6 +158,9 @@ class LinkRelay:
             del raw
             parsed = parse_create(body, self.settings.max_size)
             del body
+            if parsed.allow_countries and self.settings.countries is None:
+                raise ApiError(400, "country_rules_unavailable", "this relay has no country database, so it "
+                               "cannot limit a link to countries (its operator can add one with --geoip-db)")
             await self.budget.check(len(parsed.envelope))
             token, status_hash = new_status_token()
             secret = parsed.to_secret(status_hash, self.settings.clock())
@@ -212,6 +218,11 @@ class LinkRelay:
             await self.store.note_blocked(share_id, now)
             self.metrics.reveals.labels("blocked").inc()
             raise ApiError(403, "forbidden_network", "your network address is not allowed to open this secret")
+        if info.allow_countries and not self._from_allowed_country(ip, info.allow_countries):
+            await self.store.note_blocked(share_id, now)
+            self.metrics.reveals.labels("blocked").inc()
+            raise ApiError(403, "forbidden_country", "your network address is not from an allowed country: the "
+                           "sender limited this secret to certain countries")
         result = await self.store.reveal(share_id, asked.auth_hash, ip, now)
         self.metrics.reveals.labels(result.outcome.value).inc()
         if result.outcome is RevealOutcome.REVEALED and result.envelope is not None:
@@ -223,6 +234,14 @@ class LinkRelay:
         if result.outcome is RevealOutcome.NOT_FOUND:
             raise _NOT_FOUND
         raise _gone(result.state or SecretState.BURNED)
+
+    def _from_allowed_country(self, ip: str, countries: tuple[str, ...]) -> bool:
+        """Whether ``ip`` is in one of ``countries``; an address without a country never is (fail closed)."""
+        if self.settings.countries is None:  # made while the relay had a database, which is gone now
+            _log.warning("a link has a country rule but this relay has no country database (--geoip-db)")
+            raise ApiError(503, "country_rules_unavailable", "this relay cannot check the countries this secret "
+                           "is limited to right now; nothing was used up, try again later")
+        return self.settings.countries.country(ip) in countries
 
     async def _owned(self, request: web.Request) -> SecretInfo:
         share_id = check_id(request.match_info["id"])
@@ -256,15 +275,17 @@ class LinkRelay:
         return _json({"id": info.id, "state": state.value})
 
     async def health(self, request: web.Request) -> web.Response:
-        """GET /healthz: 200 when the store answers, else 503."""
+        """GET /healthz: 200 when the store answers, else 503; ``country_rules`` says whether links may name
+        countries (the relay has a country database)."""
+        countries = self.settings.countries is not None
         try:
             await self.store.ping()
         except Exception as exc:  # noqa: BLE001 - any store failure means unhealthy
             self.metrics.store_up.set(0)
             _log.warning("health check: the %s store does not answer: %s", self.store.name, type(exc).__name__)
-            return _json({"status": "unavailable", "store": self.store.name}, 503)
+            return _json({"status": "unavailable", "store": self.store.name, "country_rules": countries}, 503)
         self.metrics.store_up.set(1)
-        return _json({"status": "ok", "store": self.store.name})
+        return _json({"status": "ok", "store": self.store.name, "country_rules": countries})
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """GET /metrics."""

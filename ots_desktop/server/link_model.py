@@ -23,6 +23,7 @@ from ots_desktop.core.policy import (
     LINK_DEFAULT_EXPIRY_S,
     LINK_DEFAULT_VIEWS,
     LINK_MAX_CIDRS,
+    LINK_MAX_COUNTRIES,
     LINK_MAX_EXPIRY_S,
     LINK_MAX_VIEWS,
     LINK_MIN_EXPIRY_S,
@@ -38,6 +39,7 @@ MAX_VIEWS = LINK_MAX_VIEWS
 DEFAULT_VIEWS = LINK_DEFAULT_VIEWS
 MAX_FAILED_ATTEMPTS = 5
 MAX_CIDRS = LINK_MAX_CIDRS
+MAX_COUNTRIES = LINK_MAX_COUNTRIES
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 # How long a finished share's record (never its envelope) stays for `ots link status`.
 TOMBSTONE_S = 7 * 24 * 3600
@@ -68,6 +70,7 @@ class NewSecret:
     max_views: int
     allow_cidrs: tuple[str, ...] = ()
     link_hash: str = ""  # "": made by a client that predates link proofs
+    allow_countries: tuple[str, ...] = ()  # ISO 3166-1 alpha-2; checked against the relay's country database
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class SecretInfo:
     reveals: tuple[RevealRecord, ...] = field(default_factory=tuple)
     ended_at: float | None = None
     link_hash: str = ""
+    allow_countries: tuple[str, ...] = ()
 
 
 class RevealOutcome(StrEnum):
@@ -140,7 +144,7 @@ class LinkStore(Protocol):
         """
 
     async def note_blocked(self, share_id: str, now: float) -> None:
-        """Count a reveal refused by the share's network allowlist. Never consumes."""
+        """Count a reveal refused by the share's network allowlist or country rule. Never consumes."""
 
     async def revoke(self, share_id: str, now: float) -> SecretState | None:
         """Revoke a pending share (drop its envelope). Return the state after the call, None if unknown."""

@@ -14,6 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ots_desktop.core.countries import check_countries
 from ots_desktop.core.envelope import HEADER_LEN, check_layout
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.ids import b64u_decode, b64u_encode
@@ -21,6 +22,7 @@ from ots_desktop.server.link_model import (
     DEFAULT_EXPIRY_S,
     DEFAULT_VIEWS,
     MAX_CIDRS,
+    MAX_COUNTRIES,
     MAX_EXPIRY_S,
     MAX_VIEWS,
     MIN_EXPIRY_S,
@@ -35,7 +37,8 @@ _ID = re.compile(ID_PATTERN)
 _TOKEN = re.compile(TOKEN_PATTERN)
 _HASH = re.compile(HASH_PATTERN)
 _B64U = re.compile("^[A-Za-z0-9_-]*$")
-CREATE_FIELDS = frozenset({"id", "envelope", "auth_hash", "link_hash", "expires_in", "max_views", "allow_cidrs"})
+CREATE_FIELDS = frozenset({"id", "envelope", "auth_hash", "link_hash", "expires_in", "max_views", "allow_cidrs",
+                           "allow_countries"})
 REVEAL_FIELDS = frozenset({"auth_token", "link_proof"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -95,6 +98,20 @@ def parse_networks(values: object) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def parse_countries(values: object) -> tuple[str, ...]:
+    """Normalise a country rule: at most MAX_COUNTRIES ISO 3166-1 alpha-2 codes, upper-cased."""
+    if values is None:
+        return ()
+    if not isinstance(values, list) or len(values) > MAX_COUNTRIES:
+        raise bad_request(f"allow_countries must be a list of at most {MAX_COUNTRIES} country codes")
+    if not all(isinstance(value, str) for value in values):
+        raise bad_request("allow_countries holds ISO 3166-1 alpha-2 codes such as DE or FR")
+    try:
+        return check_countries(values)
+    except InputError as exc:
+        raise bad_request(exc.message) from None
+
+
 def address_allowed(ip: str, networks: tuple[str, ...]) -> bool:
     """Whether a client address falls in the allowlist (an empty list allows everyone)."""
     if not networks:
@@ -121,6 +138,7 @@ class CreateRequest:
     max_views: int
     allow_cidrs: tuple[str, ...]
     link_hash: str = ""
+    allow_countries: tuple[str, ...] = ()
 
     def to_secret(self, status_hash: str, now: float) -> NewSecret:
         """The record the store keeps."""
@@ -128,6 +146,7 @@ class CreateRequest:
             id=self.id, envelope=self.envelope, header=self.header, needs_passphrase=self.needs_passphrase,
             auth_hash=self.auth_hash, status_hash=status_hash, created_at=now, expires_at=now + self.expires_in,
             max_views=self.max_views, allow_cidrs=self.allow_cidrs, link_hash=self.link_hash,
+            allow_countries=self.allow_countries,
         )  # fmt: skip
 
 
@@ -170,6 +189,7 @@ def parse_create(body: object, max_size: int) -> CreateRequest:
         auth_hash=auth_hash, expires_in=_integer(body, "expires_in", DEFAULT_EXPIRY_S, MIN_EXPIRY_S, MAX_EXPIRY_S),
         max_views=_integer(body, "max_views", DEFAULT_VIEWS, MIN_VIEWS, MAX_VIEWS),
         allow_cidrs=parse_networks(body.get("allow_cidrs")), link_hash=link_hash,
+        allow_countries=parse_countries(body.get("allow_countries")),
     )  # fmt: skip
 
 

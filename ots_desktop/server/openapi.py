@@ -12,6 +12,7 @@ from ots_desktop.server.link_model import (
     DEFAULT_EXPIRY_S,
     DEFAULT_VIEWS,
     MAX_CIDRS,
+    MAX_COUNTRIES,
     MAX_EXPIRY_S,
     MAX_FAILED_ATTEMPTS,
     MAX_VIEWS,
@@ -80,6 +81,12 @@ def _schemas(max_size: int) -> dict[str, Any]:
                 "max_views": {"type": "integer", "minimum": MIN_VIEWS, "maximum": MAX_VIEWS,
                               "default": DEFAULT_VIEWS},
                 "allow_cidrs": {"type": "array", "maxItems": MAX_CIDRS, "items": {"type": "string"}},
+                "allow_countries": {
+                    "type": "array", "maxItems": MAX_COUNTRIES, "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                    "description": "ISO 3166-1 alpha-2 codes: only clients whose address the relay's country "
+                                   "database places in one of them may reveal (an address without a country never "
+                                   "may). Accepted only where /healthz says country_rules: true (else 400 "
+                                   "country_rules_unavailable)"},
             },
         },
         "Created": {
@@ -119,7 +126,9 @@ def _schemas(max_size: int) -> dict[str, Any]:
         },
         "Revoked": {"type": "object", "required": ["id", "state"], "properties": {"id": share_id, "state": state}},
         "Health": {"type": "object", "required": ["status", "store"],
-                   "properties": {"status": {"type": "string"}, "store": {"type": "string"}}},
+                   "properties": {"status": {"type": "string"}, "store": {"type": "string"},
+                                  "country_rules": {"type": "boolean",
+                                                    "description": "Whether links may name countries"}}},
     }  # fmt: skip
 
 
@@ -161,7 +170,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                            f"{MAX_FAILED_ATTEMPTS}th burns; without it nothing counts)",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
                 "responses": {"200": _json_response("The envelope", "Revealed"),
-                              **_errors(400, 401, 403, 404, 408, 410, 413, 415, 429)},
+                              **_errors(400, 401, 403, 404, 408, 410, 413, 415, 429, 503)},
             }},
             "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {
                 "operationId": "getSecretStatus", "summary": "The sender's view of a share", "security": bearer,

@@ -268,6 +268,7 @@ class RedisStore:
             "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
             "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
             "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
+            "allow_countries": json.dumps(list(secret.allow_countries)),
             "keep_ms": record_ms, "stored": len(secret.envelope),
         }
         flat = [item for pair in fields.items() for item in pair]
@@ -301,7 +302,7 @@ class RedisStore:
         return RevealResult(outcome, state=state)
 
     async def note_blocked(self, share_id: str, now: float) -> None:
-        """Count one reveal refused by the allowlist (only if the share is known)."""
+        """Count one reveal refused by the allowlist or the country rule (only if the share is known)."""
         await self._run(self._note_blocked, share_id, now)
 
     async def revoke(self, share_id: str, now: float) -> SecretState | None:
@@ -373,4 +374,5 @@ def _decode_info(share_id: str, record: dict[bytes, bytes], reveals: list[bytes]
         failed_attempts=int(text("failed_attempts")), blocked_attempts=int(text("blocked_attempts")),
         allow_cidrs=tuple(json.loads(text("allow_cidrs"))), reveals=history, ended_at=ended_at,
         link_hash=record.get(b"link_hash", b"").decode(),  # absent in records made before link proofs
+        allow_countries=tuple(json.loads(record.get(b"allow_countries", b"[]"))),  # absent: made before them
     )  # fmt: skip

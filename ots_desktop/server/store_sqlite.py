@@ -60,15 +60,16 @@ CREATE TABLE IF NOT EXISTS secrets (
     allow_cidrs TEXT NOT NULL DEFAULT '[]',
     reveals TEXT NOT NULL DEFAULT '[]',
     ended_at REAL,
-    link_hash TEXT NOT NULL DEFAULT ''
+    link_hash TEXT NOT NULL DEFAULT '',
+    allow_countries TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS secrets_by_expiry ON secrets (state, expires_at);
 CREATE TABLE IF NOT EXISTS envelopes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
 _COLUMNS = ("id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,"
-            " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at, link_hash")
+            " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at, link_hash, allow_countries")
 # Columns added after the first release, with their definitions: a store made earlier gets them at open.
-_ADDED_COLUMNS = {"link_hash": "TEXT NOT NULL DEFAULT ''"}
+_ADDED_COLUMNS = {"link_hash": "TEXT NOT NULL DEFAULT ''", "allow_countries": "TEXT NOT NULL DEFAULT '[]'"}
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
@@ -137,11 +138,12 @@ class SqliteStore:
         def op(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
-                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash, allow_countries)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
                  secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
-                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs)), secret.link_hash),
+                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs)), secret.link_hash,
+                 json.dumps(list(secret.allow_countries))),
             )  # fmt: skip
             if cursor.rowcount != 1:
                 return False
@@ -159,7 +161,7 @@ class SqliteStore:
         return await self._run(lambda conn: _reveal(conn, share_id, auth_hash, ip, now))
 
     async def note_blocked(self, share_id: str, now: float) -> None:
-        """Count one reveal refused by the allowlist."""
+        """Count one reveal refused by the allowlist or the country rule."""
         await self._run(lambda conn: conn.execute(
             "UPDATE secrets SET blocked_attempts = blocked_attempts + 1 WHERE id = ?", (share_id,)))
 
@@ -226,7 +228,7 @@ class SqliteStore:
 
 def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
     (share_id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,
-     failed, blocked, cidrs, reveals, ended_at, link_hash) = row
+     failed, blocked, cidrs, reveals, ended_at, link_hash, countries) = row
     current = SecretState(state)
     if current is SecretState.PENDING and now >= expires_at:
         current, ended_at = SecretState.EXPIRED, expires_at
@@ -236,7 +238,7 @@ def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
         views_left=views_left, failed_attempts=failed, blocked_attempts=blocked,
         allow_cidrs=tuple(json.loads(cidrs)),
         reveals=tuple(RevealRecord(at=r["at"], ip=r["ip"]) for r in json.loads(reveals)), ended_at=ended_at,
-        link_hash=link_hash,
+        link_hash=link_hash, allow_countries=tuple(json.loads(countries)),
     )  # fmt: skip
 
 

@@ -193,7 +193,8 @@ def test_link_relay_alone_serves_health_and_its_openapi(tmp_path: Path) -> None:
         assert ready["mailbox_url"] is None and ready["transit_helper"] is None
         assert server.link_url is not None and server.link_url.startswith("http://127.0.0.1:")
         assert ready["public_url"] == "https://links.example.org" and ready["store"] == "sqlite"
-        assert _get_json(f"{server.link_url}/healthz") == (200, {"status": "ok", "store": "sqlite"})
+        assert _get_json(f"{server.link_url}/healthz") == (200, {"status": "ok", "store": "sqlite",
+                                                                  "country_rules": False})
         code, doc = _get_json(f"{server.link_url}/api/v1/openapi.json")
         assert code == 200 and doc["servers"] == [{"url": "https://links.example.org"}]
         assert "/api/v1/secrets/{id}/reveal" in doc["paths"]
