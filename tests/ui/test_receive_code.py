@@ -348,10 +348,14 @@ def test_the_masked_secret_sits_at_the_top_and_clear_leaves_no_stale_line(qtbot:
         press_receive(qtbot, page)
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     view = page.secret_view
-    qtbot.waitUntil(lambda: view.masked.isVisible(), timeout=5000)
+    qtbot.waitUntil(view.masked.isVisible, timeout=5000)
     top = view.masked.mapTo(view, view.masked.rect().topLeft()).y()
     assert top <= 4 and view.masked.height() <= view.masked.sizeHint().height() + 4
-    assert view.stack.height() > 3 * view.masked.height()  # the box is tall; the line is not stretched to it
+    below = view.show_button.mapTo(view, view.show_button.rect().topLeft()).y()
+    assert below - (top + view.masked.height()) < 40  # the buttons sit right under the line, not far below
+    qtbot.mouseClick(view.show_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.plain.height() > 6 * view.masked.height(), timeout=5000)  # shown: the room
+    qtbot.mouseClick(view.show_button, Qt.MouseButton.LeftButton)
     assert "Received a text secret" in page.state.text()
     qtbot.mouseClick(view.clear_button, Qt.MouseButton.LeftButton)
     assert not view.has_secret and not view.isVisible()

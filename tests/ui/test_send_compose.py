@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from PySide6.QtCore import QByteArray, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.context import UiContext
@@ -297,3 +297,20 @@ def test_the_share_button_stays_in_view_with_files_queued_at_the_default_size(
     assert button.visibleRegion().boundingRect().size() == button.size()  # whole, not cut off
     window.receive_page.shutdown()
     qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)
+
+
+def test_the_form_has_one_label_column(qtbot: QtBot, offline_ctx: UiContext) -> None:
+    # Secret, code length, label and recipients (and the link's terms) start at one x: one label column,
+    # whichever channel is chosen.
+    page = new_page(qtbot, offline_ctx)
+
+    def left(widget: QWidget) -> int:
+        return widget.mapTo(page, widget.rect().topLeft()).x()
+
+    options = page.options
+    lefts = {left(w) for w in (page.secret, options.code_length, options.verify, options.label, options.recipients)}
+    assert len(lefts) == 1, lefts
+    options.link_radio.setChecked(True)
+    qtbot.waitUntil(options.expiry.isVisible, timeout=5000)
+    link_lefts = {left(w) for w in (options.expiry, options.views, options.passphrase, options.label)}
+    assert link_lefts == lefts

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from pytestqt.qtbot import QtBot
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ots_desktop import __version__
@@ -61,3 +62,38 @@ def test_f1_shows_help_and_about(qtbot: QtBot, window: MainWindow) -> None:
     key(qtbot, "F1")
     texts = answer.wait(qtbot)
     assert __version__ in texts[0] and "Ctrl+Shift+V" in texts[0] and "guide" in texts[0]
+
+
+def _tab_stops(qtbot: QtBot, window: MainWindow) -> list[QWidget]:
+    """The widgets Tab visits on the current page, from the tab bar round to it again."""
+    from PySide6.QtWidgets import QApplication
+
+    bar = window.tabs.tabBar()
+    bar.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(bar.hasFocus, timeout=WAIT_MS)
+    stops: list[QWidget] = []
+    while (focused := QApplication.focusWidget()) is not None and focused not in stops and len(stops) < 60:
+        stops.append(focused)
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+    return stops
+
+
+def test_every_tab_stop_shows_that_it_has_the_focus(qtbot: QtBot, window: MainWindow) -> None:
+    # Tab through each page; every stop must look different with the focus than without it (the default
+    # buttons and the tab bar used not to), and no empty container (a scroll area) is a stop of its own.
+    from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QPlainTextEdit, QTableView, QTextEdit
+
+    for index in range(4):
+        window.tabs.setCurrentIndex(index)
+        stops = _tab_stops(qtbot, window)
+        assert len(stops) >= 4, stops
+        for stop in stops:
+            assert not (isinstance(stop, QAbstractScrollArea)
+                        and not isinstance(stop, QTableView | QTextEdit | QPlainTextEdit)), stop
+            stop.setFocus(Qt.FocusReason.TabFocusReason)
+            QApplication.processEvents()
+            with_focus = stop.grab().toImage()
+            stop.clearFocus()
+            QApplication.processEvents()
+            without = stop.grab().toImage()
+            assert with_focus != without, f"{type(stop).__name__} {stop.accessibleName()!r} on page {index}"

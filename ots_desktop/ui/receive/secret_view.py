@@ -98,6 +98,7 @@ class SecretView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
+        layout.addStretch(0)  # takes the room the one masked line leaves, so the buttons stay under it
         QWidget.setTabOrder(self.show_button, self.copy_button)
         QWidget.setTabOrder(self.copy_button, self.clear_button)
         self._update()
@@ -137,6 +138,8 @@ class SecretView(QWidget):
         else:
             self.plain.clear()
             self.stack.setCurrentWidget(self._masked_page)
+        # Shown, the text gets the page's room; hidden, the box is one line high with its buttons under it.
+        self.stack.setMaximumHeight(16_777_215 if self.shown else self.masked.sizeHint().height())
         if self.show_button.isChecked() != self.shown:
             self.show_button.setChecked(self.shown)
         self.show_button.setText("&Hide" if self.shown else "&Show")

@@ -16,6 +16,7 @@ class CardList(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setAccessibleName("Shares")
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop itself; the cards' buttons are
         inner = QWidget(self)
         self._layout = QVBoxLayout(inner)
         self._layout.setContentsMargins(0, 0, 0, 0)

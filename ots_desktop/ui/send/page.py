@@ -117,6 +117,7 @@ class SendPage(QWidget):
         secret_row.addWidget(self.secret, 1)
         column.addLayout(secret_row)
         column.addWidget(self.options)
+        _align_labels([secret_label, *self.options.findChildren(QLabel)])
         shares = QWidget(self)
         shares_column = QVBoxLayout(shares)
         shares_column.setContentsMargins(0, 0, 0, 0)
@@ -126,6 +127,7 @@ class SendPage(QWidget):
         compose_area.setWidget(compose)
         compose_area.setWidgetResizable(True)
         compose_area.setFrameShape(QFrame.Shape.NoFrame)
+        compose_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # its fields are the Tab stops, not the area
         # The Share button sits under the scrolling form, never inside it: a long queue cannot push it away.
         top = QWidget(self)
         top_column = QVBoxLayout(top)
@@ -323,3 +325,11 @@ class SendPage(QWidget):
 
     def _async_error(self, text: str) -> None:
         self.banner.error(text)
+
+
+def _align_labels(candidates: list[QLabel]) -> None:
+    """One label column for the whole form: the secret's row and every form row of the options (both channels')."""
+    labels = [label for label in candidates if label.buddy() is not None or label.text().endswith(":")]
+    width = max(label.sizeHint().width() for label in labels)
+    for label in labels:
+        label.setMinimumWidth(width)
