@@ -342,6 +342,10 @@
       finish("forbidden-network", "Not allowed from this network",
         "The sender allowed this secret to be opened only from certain networks. " +
         "Connect to one of them (for example your office network or VPN) and try again. Nothing was used up.");
+    } else if (reply.status === 403 && reply.data.code === "forbidden_country") {
+      finish("forbidden-country", "Not from an allowed country",
+        "The sender allowed this secret to be opened only from certain countries, and your network address " +
+        "is not from an allowed country. Open the link from one of them and try again. Nothing was used up.");
     } else if (reply.status === 400) {
       damaged();
     } else if (reply.status === 429) {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ots_desktop.core.countries import check_countries, parse_countries
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.policy import TEXT_MAX_BYTES, LinkPolicy, check_note, parse_networks, parse_recipients
 
@@ -45,6 +46,7 @@ class LinkChoices:
     recipients: tuple[str, ...] = ()
 
 
-def link_policy(expires_in: int, max_views: int, networks: str) -> LinkPolicy:
-    """The policy, checked as the relay would; a bad network gives a message naming it."""
-    return LinkPolicy(expires_in, max_views, parse_networks(networks)).checked()
+def link_policy(expires_in: int, max_views: int, networks: str, countries: str = "") -> LinkPolicy:
+    """The policy, checked as the relay would; a bad network or country code gives a message naming it."""
+    return LinkPolicy(expires_in, max_views, parse_networks(networks),
+                      check_countries(parse_countries(countries))).checked()

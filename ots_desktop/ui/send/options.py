@@ -99,6 +99,11 @@ class ShareOptions(QWidget):
         self.networks.setPlaceholderText("optional: 10.0.0.0/8, 192.168.1.7")
         self.networks.setAccessibleName("Allowed networks")
         self.networks.setToolTip("Only these addresses or CIDR networks may open the link (comma separated)")
+        self.countries = QLineEdit(self)
+        self.countries.setPlaceholderText("optional: DE, FR")
+        self.countries.setAccessibleName("Allowed countries")
+        self.countries.setToolTip("Only addresses your link relay places in these countries may open the link: "
+                                  "two-letter ISO codes, comma separated (the relay needs a country database)")
         link_page = QWidget(self)
         link_form = QFormLayout(link_page)
         link_form.setContentsMargins(0, 0, 0, 0)
@@ -106,6 +111,7 @@ class ShareOptions(QWidget):
         link_form.addRow("Opens:", self.views)
         link_form.addRow("Passphrase:", self.passphrase)
         link_form.addRow("Allowed networks:", self.networks)
+        link_form.addRow("Allowed countries:", self.countries)
 
         for field in (self.code_length, self.expiry, self.views):
             field.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
@@ -143,7 +149,7 @@ class ShareOptions(QWidget):
     def _tab_order(self) -> None:
         chain: list[QWidget] = [self.wormhole_radio, self.link_radio, self.code_length, self.verify, self.expiry,
                                 self.views, self.passphrase.edit, self.passphrase.show_toggle, self.networks,
-                                self.label, self.recipients]
+                                self.countries, self.label, self.recipients]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -198,7 +204,8 @@ class ShareOptions(QWidget):
     def link_choices(self) -> LinkChoices:
         """The link options, checked (the passphrase is taken separately, last)."""
         label, recipients = self.notes()
-        policy = link_policy(int(self.expiry.currentData()), self.views.value(), self.networks.text())
+        policy = link_policy(int(self.expiry.currentData()), self.views.value(), self.networks.text(),
+                             self.countries.text())
         return LinkChoices(policy, label, recipients)
 
     def take_passphrase(self) -> SecretBuffer | None:
