@@ -207,6 +207,10 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
             raise click.UsageError(f"{exc.option}: {exc}") from None
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The request log writes a line per request: skip what the format never shows (the caller's file
+    # and line, thread, process), which logging would otherwise look up for every record.
+    logging._srcfile = None  # the switch the logging HOWTO documents for this
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     if not is_loopback(host) and (ssl_context is None or not no_wormhole):
         plain = "ws:// and TCP" if ssl_context is not None or no_link else "plain HTTP, ws:// and TCP"
         if no_wormhole:

@@ -10,6 +10,7 @@ untouched is entirely the client's.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ UNKNOWN = "unknown"
 _FOR = re.compile(r'(?:^|;)\s*for\s*=\s*("?)([^";,]*)\1', re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of a short string, asked for on every request
 def parse_address(text: str) -> Address | None:
     """An address as proxies write it (``203.0.113.7``, ``203.0.113.7:443``, ``[2001:db8::1]:8080``), or None."""
     text = text.strip().strip('"')
@@ -59,7 +61,7 @@ def client_address(peer: str | None, header_value: str | None, header: str, trus
 
     peer_address = parse_address(peer or "")
     if not trusted or not is_trusted(peer_address) or not header_value:
-        return str(peer_address) if peer_address is not None else (peer or UNKNOWN)
+        return _peer_text(peer or "")
     last = str(peer_address)
     for hop in reversed(chain(header, header_value)):
         address = parse_address(hop)
@@ -67,3 +69,10 @@ def client_address(peer: str | None, header_value: str | None, header: str, trus
             return str(address) if address is not None else UNKNOWN
         last = str(address)
     return last
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_text(peer: str) -> str:
+    """The TCP peer as the relay records it (the canonical address text)."""
+    address = parse_address(peer)
+    return str(address) if address is not None else (peer or UNKNOWN)

@@ -82,8 +82,12 @@ class RelaySettings:
 
 
 
+# One compact encoder for every answer (json.dumps with separators would build a new one per call).
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(data: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(data, status=status, headers=headers, dumps=lambda d: json.dumps(d, separators=(",", ":")))
+    return web.json_response(data, status=status, headers=headers, dumps=_dumps)
 
 
 def _gone(state: SecretState) -> ApiError:
@@ -120,6 +124,8 @@ class LinkRelay:
         return client_address(request.remote, request.headers.get(header), header, self.settings.trust_proxy)[:64]
 
     async def _limit(self, limiter: Limiter, endpoint: str, request: web.Request) -> None:
+        if not limiter.rate.per_minute:  # this limit is off
+            return
         wait = await limiter.take(self.client_ip(request))
         if wait:
             self.metrics.rate_limited.labels(endpoint).inc()
@@ -325,8 +331,7 @@ class LinkRelay:
             _log.exception("internal error on %s %s", request.method, route)
             response = _json({"error": "internal error", "code": "internal"}, 500)
         elapsed = time.perf_counter() - started
-        self.metrics.requests.labels(route, request.method, str(response.status)).inc()
-        self.metrics.latency.labels(route).observe(elapsed)
+        self.metrics.answered(route, request.method, response.status, elapsed)
         if response.status == CLIENT_GONE_STATUS:
             _log.info("%s %s: the client closed the connection before its request was read (%.1fms)",
                       request.method, route, elapsed * 1000)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+# Label sets whose metric children are kept at hand; the method is the client's word, so the map is bounded.
+MAX_CACHED_LABELS = 256
+
 
 class RelayMetrics:
     """Request counts and latency by route template, plus share outcomes. Never an id or a token."""
@@ -25,6 +28,18 @@ class RelayMetrics:
                                     registry=self.registry)
         self.store_up = Gauge("ots_relay_store_up", "1 when the last health check reached the store",
                               registry=self.registry)
+        self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one request and its time (the label lookups of a route, method and status done once)."""
+        key = (route, method, status)
+        children = self._answered.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(status)), self.latency.labels(route))
+            if len(self._answered) < MAX_CACHED_LABELS:
+                self._answered[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format."""

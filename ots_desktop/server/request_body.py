@@ -11,6 +11,7 @@ closed. A client that closes its connection before its body is in raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from aiohttp import web
@@ -52,8 +53,11 @@ async def read_body(request: web.BaseRequest, *, limit: int, timeout: float,
         raise too_large()
     buffer = bytearray(declared) if declared is not None else bytearray()
     filled = 0
+    # A body that came in with its head (most requests) is all there: no deadline to arm and cancel.
+    arrived = request.content.is_eof()
+    deadline = body_deadline(timeout, declared if declared is not None else limit)
     try:
-        async with asyncio.timeout(body_deadline(timeout, declared if declared is not None else limit)):
+        async with contextlib.nullcontext() if arrived else asyncio.timeout(deadline):
             while True:
                 chunk = await request.content.readany()
                 if not chunk:
