@@ -114,8 +114,10 @@ def _results(m: dict[str, WrkRun], seconds: int, trials: int, connections: int) 
     runs = f"wrk, {connections} connections, {seconds} s runs, median of {trials}"
 
     def detail(label: str, found: WrkRun) -> str:
+        servers = sum(cores for name, cores in found.cores.items() if name != "wrk")
         return (f"{label}: {found.pairs_per_s:,.0f} pairs/s, p50 {found.p50_ms:.1f} ms, p99 {found.p99_ms:.1f} ms, "
-                f"max {found.max_ms:.0f} ms per request; CPU cores used: {_cpu(found)}")
+                f"max {found.max_ms:.0f} ms per request; CPU cores used: {_cpu(found)} "
+                f"({found.pairs_per_s / max(servers, 1e-9):,.0f} pairs per server CPU-second)")
 
     notes = "; ".join([detail("Bare aiohttp", bare), detail("SQLite", sqlite), detail("Redis, one process", solo),
                        detail("Redis, two processes", pair)])
