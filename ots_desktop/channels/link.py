@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ots_desktop.channels import link_errors, link_receive, link_status
 from ots_desktop.channels.link_errors import LinkFailure
@@ -30,7 +30,7 @@ from ots_desktop.channels.link_reporting import LinkReporter
 from ots_desktop.channels.link_status import WatchUpdate
 from ots_desktop.channels.link_types import LinkPolicy, SentLink
 from ots_desktop.channels.link_urls import ParsedLink, make_link, relay_base
-from ots_desktop.channels.payloads import check_text
+from ots_desktop.channels.payloads import bundle_of, check_text
 from ots_desktop.channels.relay_client import RelayClient, ShareStatus
 from ots_desktop.core.audit.events import Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
@@ -59,12 +59,16 @@ class _Payload:
     text: SecretBuffer | None = None
     path: Path | None = None
     fingerprint: str | None = None
+    # Several files and folders as one zip: a fresh ZipStream for each seal, and the zip's name.
+    bundle: Callable[[], Any] | None = None
+    name: str = ""
 
     def meta(self) -> dict[str, object]:
-        if self.path is None:
+        if self.path is None and self.bundle is None:
             return {"type": "text", "size": self.size}
-        meta: dict[str, object] = {"type": "file", "name": self.path.name, "size": self.size}
-        mime = mimetypes.guess_type(self.path.name)[0]
+        name = self.path.name if self.path is not None else self.name
+        meta: dict[str, object] = {"type": "file", "name": name, "size": self.size}
+        mime = mimetypes.guess_type(name)[0]
         if mime:
             meta["mime"] = mime
         return meta
@@ -87,6 +91,16 @@ class _FingerprintingReader:
 
     def fingerprint(self) -> str:
         return AuditLog.fingerprint_of(self._mac)
+
+
+def _open_source(payload: _Payload) -> BinaryIO:
+    if payload.bundle is not None:
+        from iterableio import open_iterable
+
+        stream: BinaryIO = open_iterable(payload.bundle(), "rb")
+        return stream
+    assert payload.path is not None
+    return payload.path.open("rb")
 
 
 def new_link_id() -> bytes:
@@ -162,6 +176,20 @@ class LinkChannel:
         """Make one link per recipient for a file (streamed through the cipher, never held as plaintext)."""
         return await self._send(_file_payload(path), relay_url, policy, recipients, passphrase, label, on_link)
 
+    async def send_bundle(self, paths: Sequence[Path], name: str, relay_url: str, policy: LinkPolicy, *,
+                          recipients: Sequence[str | None] = (None,), passphrase: SecretBuffer | None = None,
+                          label: str | None = None, on_link: Callable[[SentLink], None] | None = None,
+                          ) -> list[SentLink]:
+        """One link per recipient for several files and folders as one zip called ``name`` (streamed, never
+        written to disk)."""
+        items = list(paths)
+        size = len(bundle_of(items))  # also refuses what cannot go (links, devices, unsafe names) up front
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"the files come to more than {MAX_FILE_BYTES // (1024 * 1024)} MiB as a zip: send "
+                             "them with --via wormhole")
+        payload = _Payload("file", size, bundle=lambda: bundle_of(items), name=name)
+        return await self._send(payload, relay_url, policy, recipients, passphrase, label, on_link)
+
     async def _send(self, payload: _Payload, relay_url: str, policy: LinkPolicy,
                     recipients: Sequence[str | None], passphrase: SecretBuffer | None, label: str | None,
                     on_link: Callable[[SentLink], None] | None) -> list[SentLink]:
@@ -193,15 +221,14 @@ class LinkChannel:
             if payload.fingerprint is None:
                 payload.fingerprint = audit.fingerprint(payload.text)
         else:
-            assert payload.path is not None
             out = io.BytesIO()
             try:
-                with payload.path.open("rb") as stream:
+                with _open_source(payload) as stream:
                     reader = _FingerprintingReader(stream, audit)
                     seal_stream(reader, out, share_id=share_id, fragment_key=key,  # type: ignore[arg-type]
                                 meta=payload.meta(), passphrase=passphrase)
             except OSError as exc:
-                raise InputError(f"cannot read {payload.path}: {exc.strerror}") from None
+                raise InputError(f"cannot read {exc.filename or payload.path}: {exc.strerror}") from None
             if payload.fingerprint is None:
                 payload.fingerprint, payload.size = reader.fingerprint(), reader.count
             envelope = out.getvalue()

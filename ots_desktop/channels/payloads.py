@@ -80,6 +80,39 @@ def _zip_of(folder: Path) -> Any:
     return zs
 
 
+def bundle_of(paths: list[Path]) -> Any:
+    """One zip (a sized ZipStream, read once) of several files and folders, each under its own name.
+
+    Two items with one name get ``name (2)``; folders keep their inner layout, with the same
+    refusals as a folder sent alone (links, devices, unsafe names).
+    """
+    from zipstream.ng import ZipStream
+
+    zs = ZipStream(sized=True)
+    taken: set[str] = set()
+    for path in paths:
+        name = _free_name(path.name, taken)
+        if path.is_dir() and not path.is_symlink():
+            zs.add_path(str(path), arcname=name, recurse=False)
+            for item in _folder_items(path):
+                zs.add_path(str(item), arcname=f"{name}/{os.path.relpath(item, path)}", recurse=False)
+        elif path.is_file() and not path.is_symlink():
+            zs.add_path(str(path), arcname=name, recurse=False)
+        else:
+            raise InputError(f"{path} is neither a regular file nor a folder")
+    return zs
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    stem, dot, ext = name.rpartition(".") if "." in name.lstrip(".") else (name, "", "")
+    candidate, n = name, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem} ({n}){dot}{ext}"
+    taken.add(candidate.lower())
+    return candidate
+
+
 def _folder_items(folder: Path) -> list[Path]:
     """Every directory and regular file in ``folder``; anything else is refused, naming it.
 

@@ -148,6 +148,10 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
                     return await channel.send_text(secret, relay_url, policy, recipients=targets,
                                                    passphrase=passphrase, label=label, on_link=shown)
                 assert file is not None
+                if file.is_dir():  # a folder goes as one zip, made on the fly
+                    return await channel.send_bundle([file], f"{file.name}.zip", relay_url, policy,
+                                                     recipients=targets, passphrase=passphrase, label=label,
+                                                     on_link=shown)
                 return await channel.send_file(file, relay_url, policy, recipients=targets,
                                                passphrase=passphrase, label=label, on_link=shown)
 

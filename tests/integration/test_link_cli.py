@@ -502,9 +502,27 @@ def park_raw_share(relay: str, plaintext: bytes, meta: dict[str, object]) -> str
     return f"{relay}/s/{share_id}#{fragment}"
 
 
-def test_a_folder_is_refused_for_links(links: Links) -> None:
-    result = links.ots("send", "--via", "link", "--file", str(links.out), side=links.sender)
-    assert result.returncode == ExitCode.INPUT and "folder" in result.stderr
+def test_a_folder_goes_by_link_as_one_zip(links: Links) -> None:
+    # Zipped on the fly (never a zip on disk); the receiver gets FOLDER.zip with the layout and the bytes.
+    import zipfile
+
+    folder = links.root / "deploy-keys"
+    (folder / "ssh").mkdir(parents=True)
+    (folder / "ssh" / "id_ed25519").write_bytes(CANARY)
+    (folder / "README").write_bytes(b"rotate monthly\n")
+    [event] = [e for e in links.send(b"", "--file", str(folder)) if e.get("event") == "link"]
+    result = links.receive(event["link"], "--out", str(links.out))
+    assert result.returncode == 0, result
+    with zipfile.ZipFile(links.out / "deploy-keys.zip") as bundle:
+        # As `zip -r deploy-keys.zip deploy-keys` would have it: unzipping gives the folder back.
+        assert bundle.read("deploy-keys/ssh/id_ed25519") == CANARY
+        assert bundle.read("deploy-keys/README") == b"rotate monthly\n"
+    assert find_canary([links.sender.home], CANARY) == []
+    evil = links.root / "with-a-link"
+    evil.mkdir()
+    (evil / "escape").symlink_to("/etc/passwd")
+    refused = links.ots("send", "--via", "link", "--file", str(evil), side=links.sender)
+    assert refused.returncode == ExitCode.INPUT and "symbolic link" in refused.stderr
 
 
 def test_too_large_for_the_relay(isolated_home: Home, keychain: object) -> None:

@@ -126,19 +126,20 @@ def test_missing_paths_are_named_not_queued(qtbot: QtBot, offline_ctx: UiContext
     assert "gone.txt" in page.banner.text()
 
 
-def test_a_folder_cannot_go_by_link_and_the_page_says_so(qtbot: QtBot, offline_ctx: UiContext,
-                                                         tmp_path: Path) -> None:
+def test_a_folder_goes_by_link_only_in_a_zip_and_several_files_may(qtbot: QtBot, offline_ctx: UiContext,
+                                                                   tmp_path: Path) -> None:
     offline_ctx.services.config = replace(offline_ctx.services.config, relay_url="http://127.0.0.1:9")
     page = new_page(qtbot, offline_ctx)
-    _small, _big, folder = _tree(tmp_path)
-    page.add_paths([folder])
-    assert not page.folder_note.isVisible()  # fine by wormhole
+    small, big, folder = _tree(tmp_path)
+    page.add_paths([small])
     qtbot.mouseClick(page.options.link_radio, Qt.MouseButton.LeftButton)
-    assert page.folder_note.isVisible() and "files only" in page.folder_note.text()
-    click_share(qtbot, page)
-    assert page.banner.level == "error"
-    assert "keys/" in page.banner.text() and "files only" in page.banner.text()
-    assert page.queue.paths() == [folder] and page.cards() == []
+    assert not page.bundle_box.isVisible()  # one file: one link, nothing to bundle
+    page.add_paths([big])
+    assert page.bundle_box.isVisible() and page.bundle_box.isEnabled() and not page.bundle_box.isChecked()
+    page.add_paths([folder])
+    assert page.bundle_box.isVisible() and page.bundle_box.isChecked() and not page.bundle_box.isEnabled()
+    qtbot.mouseClick(page.options.wormhole_radio, Qt.MouseButton.LeftButton)
+    assert not page.bundle_box.isVisible()  # by code, a folder goes as it is
 
 
 def test_the_secret_field_is_masked_and_kept_from_input_methods(qtbot: QtBot, offline_ctx: UiContext) -> None:

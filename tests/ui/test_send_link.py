@@ -156,6 +156,34 @@ def test_a_file_by_link(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext, tmp_p
     assert got.result().path.read_bytes() == payload
 
 
+def test_files_and_a_folder_go_as_one_zip_by_one_link(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext,
+                                                      tmp_path: Path) -> None:
+    # Two files with the same name and a folder, by link: one link, whose zip holds each of them (the second
+    # same-named file under "name (2)", the folder with its layout), byte for byte; nothing touched disk in clear.
+    import zipfile
+
+    one, two, folder = tmp_path / "a" / "prod.env", tmp_path / "b" / "prod.env", tmp_path / "keys"
+    for path, data in ((one, b"A=1\n"), (two, b"B=2\n"), (folder / "deploy" / "id_ed25519", CANARY)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    page = new_page(qtbot, ctx)
+    page.options.set_channel("link")
+    page.add_paths([one, two, folder])
+    assert page.bundle_box.isVisible() and page.bundle_box.isChecked()  # a folder: only as a zip
+    page.options.label.setText("staging keys")
+    click_share(qtbot, page)
+    [card] = _wait_links(qtbot, page)
+    assert card.title.text() == "staging keys (staging keys.zip)" and page.queue.is_empty()
+    got = receive_link(peer_ctx, card.link, tmp_path / "in")
+    wait_done(qtbot, got)
+    saved = got.result().path
+    assert saved.name == "staging keys.zip"
+    with zipfile.ZipFile(saved) as bundle:
+        assert bundle.read("prod.env") == b"A=1\n" and bundle.read("prod (2).env") == b"B=2\n"
+        assert bundle.read("keys/deploy/id_ed25519") == CANARY
+    assert find_canary([ctx.services.paths.data_dir, ctx.services.paths.state_dir], CANARY) == []
+
+
 def test_share_text_uses_the_default_link_options(qtbot: QtBot, ctx: UiContext) -> None:
     page = new_page(qtbot, ctx)
     secret = SecretBuffer(bytearray(b"from the clipboard"))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     # QtTextToSpeech loads Qt Multimedia: only when a code is first spoken.
     from ots_desktop.ui.send.speech import Speaker
 
-FOLDER_NOTE = "A one-time link carries files only: send folders by wormhole code, or zip them first."
+BUNDLE_TEXT = "One link for all of it (a zip of the queued files and folders)"
 
 
 class _FormArea(QScrollArea):
@@ -79,10 +80,9 @@ class SendPage(QWidget):
         self.drop_zone = DropZone(self)
         self.queue = FileQueue(self)
         self.queue.hide()
-        self.folder_note = QLabel(FOLDER_NOTE, self)
-        self.folder_note.setWordWrap(True)
-        self.folder_note.setStyleSheet("color: #6b4a00;")
-        self.folder_note.hide()
+        self.bundle_box = QCheckBox(BUNDLE_TEXT, self)
+        self.bundle_box.setAccessibleName("Send the queue as one link, zipped")
+        self.bundle_box.hide()
         self.secret = SecretField("secret", "Type or paste the secret (or drop text above)", self, max_bytes=MAX_TEXT,
                                   too_large=" Send it as a file instead.")
         self.options = ShareOptions(ctx.services.config, self)
@@ -109,7 +109,7 @@ class SendPage(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.drop_zone)
         column.addWidget(self.queue)
-        column.addWidget(self.folder_note)
+        column.addWidget(self.bundle_box)
         secret_label = QLabel("S&ecret:", compose)
         secret_label.setBuddy(self.secret.edit)
         secret_row = QHBoxLayout()
@@ -287,15 +287,15 @@ class SendPage(QWidget):
                              "or the queue first.")
         items = self.queue.items()
         if self.options.channel() == LINK:
-            folders = self.queue.folders()
-            if folders:
-                names = ", ".join(f"{path.name}/" for path in folders)
-                raise InputError(f"{FOLDER_NOTE} Queued folders: {names}")
             choices = self.options.link_choices()
             relay_url = self.ctx.services.relay_url()
             channel = self.ctx.services.link()
             passphrase = self.options.take_passphrase()
-            self.sharing.link_files(channel, relay_url, [item.path for item in items], passphrase, choices)
+            paths = [item.path for item in items]
+            if self.bundle_box.isVisible() and self.bundle_box.isChecked():
+                self.sharing.link_bundle(channel, relay_url, paths, passphrase, choices)
+            else:
+                self.sharing.link_files(channel, relay_url, paths, passphrase, choices)
         else:
             self.sharing.wormhole_paths(items, self.options.wormhole_choices())
         self.queue.clear()
@@ -309,7 +309,13 @@ class SendPage(QWidget):
 
     def _queue_changed(self) -> None:
         self.queue.setVisible(not self.queue.is_empty())
-        self.folder_note.setVisible(self.options.channel() == LINK and bool(self.queue.folders()))
+        # By link, several items may go as one zip; a folder can go by link only that way.
+        folders = bool(self.queue.folders())
+        self.bundle_box.setVisible(self.options.channel() == LINK and (folders or len(self.queue.items()) > 1))
+        if folders:
+            self.bundle_box.setChecked(True)
+        self.bundle_box.setEnabled(not folders)
+        self.bundle_box.setToolTip("A folder goes by link only inside a zip." if folders else "")
         self._fit_form()
 
     def _fit_form(self) -> None:

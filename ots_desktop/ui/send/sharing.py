@@ -9,6 +9,7 @@ secret goes back into the field it came from, so nothing typed is lost.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,12 @@ MAX_RESTORED = 500  # live links listed again at start (newest first)
 def card_title(what: str, recipient: str | None) -> str:
     """``prod DB password for sam``."""
     return f"{what} for {recipient}" if recipient else what
+
+
+def bundle_name(label: str | None) -> str:
+    """The zip's name for a bundle: the label made safe for a file name, or ``files.zip``."""
+    base = re.sub(r"[^\w.() -]+", "-", label or "").strip(" .-")[:60]
+    return f"{base or 'files'}.zip"
 
 
 def _each(recipients: tuple[str, ...]) -> list[str | None]:
@@ -164,6 +171,17 @@ class Sharing(QObject):
 
             jobs.append((f"{choices.label} ({path.name})" if choices.label else path.name, job))
         self._run_links(jobs, passphrase, None, None)
+
+    def link_bundle(self, channel: LinkChannel, relay_url: str, paths: list[Path], passphrase: SecretBuffer | None,
+                    choices: LinkChoices) -> None:
+        """One link per recipient for all ``paths`` as one zip. ``passphrase`` is wiped at the end."""
+        name = bundle_name(choices.label)
+
+        def job(on_link: OnLink) -> Awaitable[list[SentLink]]:
+            return channel.send_bundle(paths, name, relay_url, choices.policy, recipients=_each(choices.recipients),
+                                       passphrase=passphrase, label=choices.label, on_link=on_link)
+
+        self._run_links([(f"{choices.label} ({name})" if choices.label else name, job)], passphrase, None, None)
 
     def _run_links(self, jobs: list[tuple[str, LinkJob]], passphrase: SecretBuffer | None,
                    backup: SecretBuffer | None, restore: Callable[[SecretBuffer], bool] | None,
