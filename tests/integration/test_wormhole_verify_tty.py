@@ -49,6 +49,21 @@ def _start(server: RunningServer, root: Path) -> tuple[Terminal, Terminal, str]:
     return sender, receiver, code
 
 
+def _offered_file(server: RunningServer, root: Path, content: bytes) -> tuple[Terminal, Terminal, Path]:
+    """``ots send --file prod.env`` and ``ots receive`` on ptys, the receiver asked whether to take it; and the
+    receiver's (empty) inbox."""
+    secret_file = root / "prod.env"
+    secret_file.write_bytes(content)
+    inbox = root / "inbox"
+    inbox.mkdir(exist_ok=True)
+    sender, code = _sender(server, root / "alice", None, "--file", str(secret_file))
+    receiver = Terminal("receive", "--out", str(inbox), *_flags(server)[1:], env={"OTS_HOME": str(root / "bob")})
+    receiver.expect("Wormhole code or link")
+    receiver.type(code)
+    receiver.expect(f"Receive the file 'prod.env' ({len(content)} bytes)? [y/N]")
+    return sender, receiver, inbox
+
+
 def _words(term: Terminal) -> str:
     term.expect("Verification words: ")
     term.expect("[y/N]")
@@ -106,16 +121,7 @@ def test_ctrl_c_on_the_sender_withdraws_the_receivers_file_question(wormhole_ser
                                                                     tmp_path: Path) -> None:
     # The receiver is deciding whether to take the file when the sender gives up (Ctrl+C): the receiver's
     # question goes away at once, nothing is written, and it says why.
-    secret_file = tmp_path / "prod.env"
-    secret_file.write_bytes(b"API_KEY=canary-cancelled\n")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    sender, code = _sender(wormhole_server, tmp_path / "alice", None, "--file", str(secret_file))
-    receiver = Terminal("receive", "--out", str(inbox), "--mailbox-url", wormhole_server.mailbox_url,
-                        "--transit-helper", wormhole_server.transit_helper, env={"OTS_HOME": str(tmp_path / "bob")})
-    receiver.expect("Wormhole code or link")
-    receiver.type(code)
-    receiver.expect("Receive the file 'prod.env' (25 bytes)? [y/N]")
+    sender, receiver, inbox = _offered_file(wormhole_server, tmp_path, b"API_KEY=canary-cancelled\n")
     sender.interrupt()
     started = time.monotonic()
     assert sender.wait(30) != 0, sender.text
@@ -158,17 +164,8 @@ def test_a_file_is_offered_first_on_a_terminal_and_a_no_tells_the_sender(wormhol
                                                                         tmp_path: Path) -> None:
     from tests.support.cli import run_ots
 
-    secret_file = tmp_path / "prod.env"
-    secret_file.write_bytes(b"API_KEY=canary-offer\n")
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
     for answer, expected in (("n", "declined"), ("y", "Saved")):
-        sender, code = _sender(wormhole_server, tmp_path / "alice", None, "--file", str(secret_file))
-        receiver = Terminal("receive", "--out", str(inbox), *_flags(wormhole_server)[1:],
-                            env={"OTS_HOME": str(tmp_path / "bob")})
-        receiver.expect("Wormhole code or link")
-        receiver.type(code)
-        receiver.expect("Receive the file 'prod.env' (21 bytes)? [y/N]")
+        sender, receiver, inbox = _offered_file(wormhole_server, tmp_path, b"API_KEY=canary-offer\n")
         assert not list(inbox.iterdir())  # nothing is written before the answer
         receiver.type(answer)
         receiver.wait(60)

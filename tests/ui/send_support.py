@@ -114,6 +114,19 @@ def receive_link(peer: UiContext, link: str, out_dir: Path, **options: Any) -> a
                             on_error=lambda _text: None)
 
 
+def deliver_text(qtbot: QtBot, card: WormholeShareCard, peer: UiContext, out_dir: Path) -> bytes:
+    """The peer receives the card's code; once the card says delivered, the text the peer got."""
+    got = receive_code(peer, card.code, out_dir)
+    wait_state(qtbot, card, "delivered")
+    wait_done(qtbot, got)
+    received = got.result()
+    assert received.text is not None
+    try:
+        return bytes(received.text.view())
+    finally:
+        received.text.close()
+
+
 def wait_done(qtbot: QtBot, task: asyncio.Task[Any]) -> None:
     """Wait for a task to end (either way)."""
     qtbot.waitUntil(task.done, timeout=NETWORK_MS)

@@ -18,6 +18,7 @@ from tests.support.servers import RunningServer
 from tests.ui.send_support import (
     NETWORK_MS,
     click_share,
+    deliver_text,
     new_page,
     notifications,
     receive_code,
@@ -48,12 +49,7 @@ def test_text_by_code_goes_from_waiting_to_delivered(qtbot: QtBot, ctx: UiContex
     assert card.code_label.text() == display_code(card.code)
     assert card.qr.is_drawn() and card.copy_button.isEnabled() and not card.close_button.isEnabled()
 
-    got = receive_code(peer_ctx, card.code, tmp_path / "in")
-    wait_state(qtbot, card, "delivered")
-    wait_done(qtbot, got)
-    received = got.result()
-    assert received.text is not None and bytes(received.text.view()) == b"sk_live_by_code_7731"
-    received.text.close()
+    assert deliver_text(qtbot, card, peer_ctx, tmp_path / "in") == b"sk_live_by_code_7731"
     assert card.is_finished and page.active_cards() == []
     assert not card.qr.isVisible() and not card.copy_button.isEnabled()
     qtbot.waitUntil(lambda: any(title == "Delivered" for title, _m, _l in seen), timeout=5000)
@@ -215,12 +211,7 @@ def test_a_share_nobody_came_for_offers_retry_with_the_same_secret_and_a_new_cod
     cards = wait_code(qtbot, page, count=2)
     second = cards[0]
     assert second is not first and second.code and second.code != old_code
-    got = receive_code(peer_ctx, second.code, tmp_path / "in")
-    wait_state(qtbot, second, "delivered")
-    wait_done(qtbot, got)
-    received = got.result()
-    assert received.text is not None and bytes(received.text.view()) == b"retry-canary-5521"
-    received.text.close()
+    assert deliver_text(qtbot, second, peer_ctx, tmp_path / "in") == b"retry-canary-5521"
     assert not second.retry_button.isVisible()  # delivered: nothing to retry, and the kept copy is wiped
     assert second._kept is None
 
@@ -301,11 +292,6 @@ def test_the_code_card_shows_a_mailbox_outage_and_the_code_still_works_after_it(
         assert "The mailbox cannot be reached right now. The code stays valid" in card.status.text()
         proxy.restore()
         wait_state(qtbot, card, "waiting")
-        got = receive_code(peer_ctx, card.code, tmp_path / "in")
-        wait_state(qtbot, card, "delivered")
-        wait_done(qtbot, got)
-        received = got.result()
-        assert received.text is not None and bytes(received.text.view()) == b"outage-canary-8812"
-        received.text.close()
+        assert deliver_text(qtbot, card, peer_ctx, tmp_path / "in") == b"outage-canary-8812"
     finally:
         proxy.close()
