@@ -97,3 +97,14 @@ def test_every_tab_stop_shows_that_it_has_the_focus(qtbot: QtBot, window: MainWi
             QApplication.processEvents()
             without = stop.grab().toImage()
             assert with_focus != without, f"{type(stop).__name__} {stop.accessibleName()!r} on page {index}"
+
+
+def test_tab_goes_through_the_activity_table_and_on_to_the_lookup(qtbot: QtBot, window: MainWindow) -> None:
+    # The table takes one Tab stop (arrows move inside it); Tab then reaches the lookup field and Look up,
+    # and Shift+Tab comes back the same way.
+    window.tabs.setCurrentWidget(window.activity_page)
+    stops = _tab_stops(qtbot, window)
+    names = [stop.accessibleName() for stop in stops]
+    table = names.index("Audit log entries")
+    assert names.count("Audit log entries") == 1
+    assert names.index("Secret to look up") > table and names.index("Look up the secret") > table, names
