@@ -23,6 +23,8 @@ PACKAGES=(
   desktop-file-utils appstream
   # the relay throughput benchmark's load generator (a C program, scripted in Lua)
   wrk
+  # a real syslog collector (imtcp, with the gtls driver for RFC 5425) for the audit forwarding tests
+  rsyslog rsyslog-gnutls
   # docs test commands (curl) and unit checks (systemd-analyze)
   curl systemd
 )

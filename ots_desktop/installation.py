@@ -35,6 +35,7 @@ RelayClients = Callable[[str], "RelayClient"]
 NO_RELAY = "no link relay is set"
 RELAY_TOKEN_VARIABLE = "OTS_RELAY_TOKEN"  # noqa: S105 - a variable's name
 RELAY_TOKEN_ENTRY = "relay_token"  # noqa: S105 - a keychain entry's name
+AUDIT_HTTP_TOKEN_ENTRY = "audit_http_token"  # noqa: S105 - a keychain entry's name
 
 
 class Installation:
@@ -47,6 +48,8 @@ class Installation:
         self.paths = (paths or app_paths()).ensure()
         self.config = load_config(self.paths.config_file)
         self._relay_hint = relay_hint
+        self.forwarder: Any = None  # forwarding.Forwarder of the open audit log, when a collector is set
+        self._forwarded: AuditLog | None = None
 
     # -- settings ----------------------------------------------------------------------
 
@@ -64,7 +67,9 @@ class Installation:
         else:
             to_write = config
         save_config(self.paths.config_file, to_write.validate())
-        self.config = config
+        before, self.config = self.config, config
+        if self._forwarded is not None and _forwarding(before) != _forwarding(config):
+            self._restart_forwarding(self._forwarded)
 
     # -- keys and the audit log --------------------------------------------------------
 
@@ -105,10 +110,33 @@ class Installation:
                 log.require_usable()
             if check and log.problem is None:
                 close_interrupted(log)  # shares whose process died get their ending now
+                if self.config.audit_syslog or self.config.audit_http:
+                    self._restart_forwarding(log)
         except OtsError:
             log.close()
             raise
         return log
+
+    def _restart_forwarding(self, log: AuditLog) -> None:
+        """Forward ``log``'s appends to the configured collectors (off the appending thread)."""
+        from ots_desktop.forwarding.setup import start_forwarding
+
+        if self.forwarder is not None:
+            if self.forwarder in log.listeners:
+                log.listeners.remove(self.forwarder)
+            self.forwarder.close()
+        self.forwarder = start_forwarding(self.config, self.paths, log, self.audit_http_token)
+        self._forwarded = log
+
+    def audit_http_token(self) -> bytearray | None:
+        """The HTTP event collector's token from the keychain (``ots audit forward token``), or None."""
+        try:
+            text = self.keychain().get(AUDIT_HTTP_TOKEN_ENTRY)
+        except OtsError:
+            return None
+        token = bytearray(text.strip().encode()) if text else None
+        del text
+        return token or None
 
     def open_shares(self) -> ShareStore:
         """The local file of links this installation made (status tokens, never keys)."""
@@ -164,3 +192,8 @@ class Installation:
             return RelayClient(base_url, ca_file=ca_file, create_token=self.relay_token)
 
         return make
+
+
+def _forwarding(config: Config) -> tuple[object, ...]:
+    return (config.audit_syslog, config.audit_syslog_ca_file, config.audit_http, config.audit_http_format,
+            config.audit_http_ca_file, config.audit_forward_plaintext, config.audit_forward_retry_max_s)

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ots_desktop.cli.audit_admin import keystore_command, reset, rotate
+from ots_desktop.cli.audit_forward import forward
 from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
@@ -45,6 +46,7 @@ def audit() -> None:
 audit.add_command(reset)
 audit.add_command(rotate)
 audit.add_command(keystore_command)
+audit.add_command(forward)
 
 
 @audit.command("list")

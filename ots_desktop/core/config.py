@@ -48,6 +48,14 @@ class Config:
     link_max_views: int = LINK_DEFAULT_VIEWS
     clipboard_clear_s: int = 30
     keystore: str = "keychain"
+    # Forwarding of audit entries to the organisation's collector (core/audit/forward_targets.py).
+    audit_syslog: str = ""
+    audit_syslog_ca_file: str = ""
+    audit_http: str = ""
+    audit_http_format: str = "hec"
+    audit_http_ca_file: str = ""
+    audit_forward_plaintext: str = "loopback"
+    audit_forward_retry_max_s: int = 60
 
     def validate(self) -> Config:
         """Return self, or raise ConfigError naming the bad setting (message and ``.field``)."""
@@ -69,7 +77,32 @@ class Config:
             value = getattr(self, name)
             if any(c.isspace() for c in value):
                 raise ConfigError(f"{name} must not contain spaces", field=name)
+        _check_forwarding(self)
         return self
+
+
+def _check_forwarding(config: Config) -> None:
+    from ots_desktop.core.audit.forward_targets import (
+        HTTP_FORMATS,
+        PLAINTEXT_CHOICES,
+        parse_http_url,
+        parse_syslog_url,
+    )
+
+    for name, choices in (("audit_forward_plaintext", PLAINTEXT_CHOICES), ("audit_http_format", HTTP_FORMATS)):
+        if getattr(config, name) not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}", field=name)
+    if not 1 <= config.audit_forward_retry_max_s <= 3600:
+        raise ConfigError("audit_forward_retry_max_s must be 1 to 3600 seconds", field="audit_forward_retry_max_s")
+    for name, check in (("audit_syslog", lambda url: parse_syslog_url(url, plaintext=config.audit_forward_plaintext)),
+                        ("audit_http", lambda url: parse_http_url(url, fmt=config.audit_http_format,
+                                                                  plaintext=config.audit_forward_plaintext))):
+        value = getattr(config, name)
+        if value:
+            try:
+                check(value)
+            except InputError as exc:
+                raise ConfigError(f"{name}: {exc.message}", field=name) from None
 
 
 def _is_mailbox_url(url: str) -> bool:

@@ -93,6 +93,7 @@ class AuditLog:
         self._rotate_next = False
         self._lock = threading.RLock()
         self.problem: VerifyReport | None = None
+        self.listeners: list[Any] = []  # committed(log_id, cp) after each anchored commit, closed(): forwarding
 
     @classmethod
     def open(cls, paths: AppPaths, keystore: KeyStore, *, app_version: str, check: bool = True) -> AuditLog:
@@ -228,6 +229,7 @@ class AuditLog:
             try:
                 cp, signer = self._write(records)
                 self._advance_anchor(cp, signer)
+                self._tell("committed", self.log_id, cp)
             except VerifyFailure as failure:
                 raise self._refuse(tampered(failure.seq, failure.problem, log_id=self.log_id)) from None
             except OtsError:
@@ -363,8 +365,14 @@ class AuditLog:
             raise AuditUnverifiableError("the keychain's anchor for this log was deleted; nothing can be signed")
         return state.epoch, state.key_id, state.signing_key().sign(message).signature.hex()
 
+    def _tell(self, what: str, *args: object) -> None:
+        for listener in self.listeners:  # they return at once; their errors never fail what the log did
+            with contextlib.suppress(Exception):
+                getattr(listener, what)(*args)
+
     def close(self) -> None:
         """Close the file and wipe the fingerprint key."""
+        self._tell("closed")
         self._store.close()
         self._fp_key.close()
 
