@@ -45,6 +45,8 @@ class Sender(Protocol):
     name: str
     url: str
 
+    def open(self) -> None: ...
+
     def send(self, items: Sequence[Outgoing]) -> None: ...
 
     def close(self) -> None: ...
@@ -83,6 +85,7 @@ class Forwarder:
         self._stopping = False
         self._passes = 0
         self._in_pass = False
+        self._proven: set[str] = set()  # destinations this process reached
         self._thread: threading.Thread | None = None
         self._spool: ForwardSpool | None = None
         self._store: AuditStore | None = None
@@ -124,14 +127,15 @@ class Forwarder:
         return self.deliveries
 
     def healthy(self) -> bool:
-        """Whether no destination failed on its last attempt."""
-        return not any(d.error for d in self.deliveries.values())
+        """Whether every destination was reached by this process and none failed since."""
+        return all(s.name in self._proven for s in self.senders) and not any(d.error for d in self.deliveries.values())
 
     def close(self) -> None:
         """Stop the worker: one last pass sends what the last appends added, unless a collector is failing.
 
-        Waits up to EXIT_GRACE_S for it when every destination answered its last attempt,
-        not at all otherwise: a collector that is down never holds up the exit. What is not
+        Waits up to EXIT_GRACE_S for it when this process reached every destination and none
+        failed since, not at all otherwise: a collector that is down (or does not answer) never
+        holds up the exit. What is not
         sent stays in the spool (or in the log beyond the mark) for the next start.
         """
         with self._cond:
@@ -225,6 +229,8 @@ class Forwarder:
         if failures and not force and time.time() < next_attempt:
             return
         if not spool.backlog(sender.name):
+            if sender.name not in self._proven:
+                self._open(sender, delivery, failures)  # connected now, the next entries go out at once
             return
         if not spool.take_lease(sender.name, self.owner, LEASE_S):
             delivery.skipped = "another ots process is sending to this collector right now"
@@ -238,17 +244,33 @@ class Forwarder:
                 try:
                     sender.send([b.item for b in batch])
                 except SendError as exc:
-                    delivery.error = str(exc)
-                    backoff = min(self.retry_max_s, 2.0 ** failures) * random.uniform(0.8, 1.0)  # noqa: S311
-                    failures = spool.failed(sender.name, sender.url, str(exc), backoff)
+                    self._failed(sender, delivery, failures, exc)
                     return
                 spool.delivered(sender.name, sender.url, batch)
                 _count(delivery, batch)
+                self._proven.add(sender.name)
                 failures = 0
                 if not spool.take_lease(sender.name, self.owner, LEASE_S):
                     return
         finally:
             spool.release_lease(sender.name, self.owner)
+
+
+    def _open(self, sender: Sender, delivery: Delivery, failures: int) -> None:
+        assert self._spool is not None
+        try:
+            sender.open()
+        except SendError as exc:
+            self._failed(sender, delivery, failures, exc)
+            return
+        self._proven.add(sender.name)
+
+    def _failed(self, sender: Sender, delivery: Delivery, failures: int, exc: SendError) -> None:
+        assert self._spool is not None
+        delivery.error = str(exc)
+        self._proven.discard(sender.name)
+        backoff = min(self.retry_max_s, 2.0 ** failures) * random.uniform(0.8, 1.0)  # noqa: S311
+        self._spool.failed(sender.name, sender.url, str(exc), backoff)
 
 
 def _count(delivery: Delivery, batch: Sequence[SpooledItem]) -> None:

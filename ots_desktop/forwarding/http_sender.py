@@ -67,6 +67,16 @@ class HttpSender:
             self._token[:] = bytes(len(self._token))
         self._token = None
 
+    def open(self) -> None:
+        """Connect now (nothing is sent), so a collector that cannot be reached is known before entries wait."""
+        try:
+            conn = self._connection()
+            if conn.sock is None:
+                conn.connect()
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise SendError(f"{self.url}: {describe(exc)}") from None
+
     def send(self, items: Sequence[Outgoing]) -> None:
         """POST ``items`` as one batch; raises SendError unless the collector answered 2xx."""
         body = http_body(items, self.target.format, self._hostname)

@@ -106,6 +106,10 @@ class SyslogSender:
         except (OSError, ValueError):
             return False
 
+    def open(self) -> None:
+        """Connect now (nothing is sent), so a collector that cannot be reached is known before entries wait."""
+        self.send_raw([])
+
     def send(self, items: Sequence[Outgoing]) -> None:
         """Send ``items`` in order; raises SendError when they may not have arrived."""
         self.send_raw([syslog_message(item, self._hostname) for item in items])
@@ -117,7 +121,7 @@ class SyslogSender:
         try:
             if self._sock is None:
                 self._sock = self._connect()
-            if self.stream:
+            if self.stream and messages:
                 self._sock.sendall(b"".join(octet_counted(m) for m in messages))
             else:
                 for message in messages:

@@ -213,7 +213,7 @@ class ForwardSpool:
         ok = False
         try:
             row = self._db.execute("SELECT owner, until FROM leases WHERE dest = ?", (dest,)).fetchone()
-            mine = row is None or row[0] == owner or float(row[1]) < now
+            mine = row is None or row[0] == owner or float(row[1]) < now or _owner_gone(str(row[0]))
             if mine:
                 self._db.execute("INSERT OR REPLACE INTO leases (dest, owner, until) VALUES (?, ?, ?)",
                                  (dest, owner, now + seconds))
@@ -225,3 +225,17 @@ class ForwardSpool:
     def release_lease(self, dest: str, owner: str) -> None:
         """Give the lease back."""
         self._db.execute("DELETE FROM leases WHERE dest = ? AND owner = ?", (dest, owner))
+
+
+def _owner_gone(owner: str) -> bool:
+    """Whether the process holding a lease (``PID-nonce``) has ended; only asked where signal 0 is a probe."""
+    pid = owner.partition("-")[0]
+    if os.name != "posix" or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
