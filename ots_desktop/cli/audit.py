@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,13 @@ from ots_desktop.cli.audit_forward import forward
 from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
+from ots_desktop.core.audit.crosscheck import cross_check, read_collected, rows_of
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.audit.export import FORMATS
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.offline import read_trust, verify_file
 from ots_desktop.core.audit.review import export_to, lookup_secret, record_review, verify_log
+from ots_desktop.core.audit.store import Row
 from ots_desktop.core.audit.verify import VerifyReport
 from ots_desktop.core.errors import ExitCode, InputError
 from ots_desktop.core.secret import SecretBuffer
@@ -93,9 +97,12 @@ def exit_code_of(report: VerifyReport) -> int:
                    "log. Needs --pubkey; no keychain is used.")
 @click.option("--pubkey", "pubkey", metavar="FINGERPRINT|FILE",
               help="The root key's fingerprint (from `ots audit pubkey`), or the key file of `ots audit pubkey --out`.")
+@click.option("--checkpoints", "collected", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Also check the log against the signed checkpoints a collector received (its syslog file or "
+                   "JSON events, one a line): a log rewritten, rolled back or cut after forwarding fails.")
 @json_option
 @handle_errors()
-def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
+def verify(log_file: Path | None, pubkey: str | None, collected: Path | None, as_json: bool) -> None:
     """Check the hash chain, the key certificates, the signatures and the keychain checkpoint.
 
     Exits 0 when the log is intact, 3 when it was tampered with (naming the first bad
@@ -109,12 +116,16 @@ def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
             raise InputError(f"{log_file} does not exist")
         report = verify_file(log_file, read_trust(pubkey))
         source = str(log_file)
+        if collected is not None and report.ok:
+            report = _against_collector(rows_of(log_file), report, collected, snapshot=True)
     else:
         if pubkey is not None:
             raise InputError("--pubkey is only used with --log")
         with audit_log(cli_state(), usable=False, check=False) as log:
             result = verify_log(log)
             report, source = result.report, str(log.store.path)
+            if collected is not None and report.ok:
+                report = _against_collector(log.store.rows(), report, collected)
             if report.ok:
                 _note(result.not_recorded)
     if as_json:
@@ -127,6 +138,20 @@ def verify(log_file: Path | None, pubkey: str | None, as_json: bool) -> None:
     code = exit_code_of(report)
     if code:
         raise SystemExit(code)
+
+
+def _against_collector(rows: Iterable[Row], report: VerifyReport, collected: Path, *,
+                       snapshot: bool = False) -> VerifyReport:
+    """``report`` (intact), unless the collector's checkpoints say the log changed after they were forwarded."""
+    found = cross_check(rows, report, read_collected(collected), snapshot=snapshot)
+    if found.ok:
+        warn(f"ots: matches the collector's {found.checked} signed checkpoints of this log (up to entry "
+             f"{found.latest_seq})")
+        if found.beyond:
+            warn(f"ots: note: the collector holds {found.beyond} later checkpoints, after this copy's last entry: "
+                 "a newer export covers them")
+        return report
+    return replace(report, ok=False, first_bad_seq=found.first_bad_seq, problem=found.problem)
 
 
 @audit.command()

@@ -9,6 +9,7 @@ checkpoint's signature verified with the log's key.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,11 @@ from ots_desktop.core.audit.chain import entry_hash
 from ots_desktop.core.audit.checkpoint import Checkpoint
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
+from ots_desktop.core.audit.state import load_state
+from ots_desktop.core.errors import ExitCode
 from ots_desktop.installation import Installation
 from tests.support.audit import share_event
+from tests.support.audit_forgery import attacker, edit_body, rehash_from, resign_all
 from tests.support.cli import run_ots
 from tests.support.processes import wait_until
 from tests.support.rfc5424 import Message, parse
@@ -137,5 +141,49 @@ def test_tls_collector_with_an_unknown_certificate_is_refused_and_nothing_is_los
             found = messages(collector, sent["entries"] + sent["checkpoints"])
             seqs, _ = check_collector_copy(found, again)
         assert seqs == list(range(1, sent["last_seq"] + 1))
+    finally:
+        collector.stop()
+
+
+def test_collector_checkpoints_catch_a_log_rewritten_with_a_stolen_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attacker (b) re-signs a rewritten copy with the key of the day: it verifies offline, but not against
+    the checkpoints the collector already received (docs/compliance.md, cross-checking with the collector)."""
+    collector = start_rsyslog(tmp_path / "rsyslog")
+    try:
+        monkeypatch.setenv("OTS_AUDIT_SYSLOG", collector.url)
+        install, log = open_forwarding_log()
+        with log:
+            run_shares(log, 3)
+            head = log.store.head()
+            assert head is not None
+            key = load_state(log.keystore)
+            assert key is not None
+            stolen, epoch = key.signing_key(), key.epoch
+        wait_until(lambda: any(m.msgid == "checkpoint" and m.sd["ots@32473"]["seq"] == str(head[0])
+                               for m in map(parse, collector.raw_messages())), timeout=DELIVERY_TIMEOUT_S,
+                   what="the last checkpoint at rsyslog")
+        assert run_ots("audit", "pubkey", "--out", str(tmp_path / "pub.json")).returncode == 0
+        exported = run_ots("audit", "export", "--format", "jsonl", "--out", str(tmp_path / "audit.jsonl"))
+        assert exported.returncode == 0, exported.stderr
+        local = run_ots("audit", "verify", "--checkpoints", str(collector.raw_log))
+        assert local.returncode == 0 and "matches the collector's" in local.stderr, local.stderr
+        good = run_ots("audit", "verify", "--log", str(tmp_path / "audit.jsonl"), "--pubkey",
+                       str(tmp_path / "pub.json"), "--checkpoints", str(collector.raw_log))
+        assert good.returncode == 0, good.stderr + good.stdout
+        forged = tmp_path / "forged.sqlite3"
+        with sqlite3.connect(install.paths.audit_db) as source, sqlite3.connect(forged) as target:
+            source.backup(target)
+        with attacker(forged) as db:
+            edit_body(db, head[0] - 1, recipient="someone else")
+            rehash_from(db, head[0] - 1)
+            resign_all(db, stolen, epoch)
+        offline = run_ots("audit", "verify", "--log", str(forged), "--pubkey", str(tmp_path / "pub.json"))
+        assert offline.returncode == 0, "the forged copy should pass without the collector's checkpoints"
+        caught = run_ots("audit", "verify", "--log", str(forged), "--pubkey", str(tmp_path / "pub.json"),
+                         "--checkpoints", str(collector.raw_log), "--json")
+        assert caught.returncode == ExitCode.TAMPERED, caught.stdout
+        line = json.loads(caught.stdout.splitlines()[-1])
+        assert line["first_bad_seq"] == head[0] - 1 and "rewritten after it was forwarded" in line["problem"]
     finally:
         collector.stop()

@@ -80,8 +80,8 @@ def parse_syslog_url(url: str, *, plaintext: str = "loopback") -> SyslogTarget:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InputError("a syslog destination has no user name, password, query or fragment")
     if scheme == "unix":
-        path = (parts.netloc + parts.path) if not parts.netloc else parts.path
-        if not path.startswith("/"):
+        path = parts.path
+        if parts.netloc or not path.startswith("/"):
             raise InputError("a unix:// syslog destination names an absolute socket path, like unix:///dev/log")
         return SyslogTarget("unix", path=path)
     host = parts.hostname or ""
