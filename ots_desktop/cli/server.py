@@ -11,6 +11,7 @@ import click
 
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import handle_errors
+from ots_desktop.core.audit.forward_targets import SyslogTarget, parse_syslog_url
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.paths import app_paths
 from ots_desktop.core.sizes import format_size, parse_size
@@ -21,6 +22,7 @@ from ots_desktop.server.geoip import CountryDatabase, GeoIPError
 from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.ratelimit import Rate
+from ots_desktop.server.security_events import SecurityEvents, id_key
 from ots_desktop.server.stores import check_store_url, describe_store
 from ots_desktop.server.tls import TLSConfigError, server_context
 from ots_desktop.server.wormhole_services import is_loopback
@@ -94,6 +96,18 @@ def _country_database(ctx: click.Context, param: click.Parameter, value: str | N
         raise click.BadParameter(str(exc)) from None
 
 
+def _syslog(ctx: click.Context, param: click.Parameter, value: str | None) -> SyslogTarget | None:
+    if value is None:
+        return None
+    try:
+        return parse_syslog_url(value)
+    except InputError as exc:
+        if "not encrypted" in exc.message:
+            raise click.BadParameter("plain tcp:// and udp:// go to this machine only (a local rsyslog that "
+                                     "forwards over TLS); use tls://HOST:6514 for another") from None
+        raise click.BadParameter(exc.message) from None
+
+
 def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Path | None:
     # Taken as text: click's Path type would quietly turn "" into the current folder.
     if value is None:
@@ -151,6 +165,12 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="A MaxMind-format country database (GeoLite2-Country or DB-IP's, .mmdb): links may then be "
                    "limited to countries (ots send --allow-country). Read again on SIGHUP or when the file is "
                    "replaced.")
+@click.option("--syslog", "syslog", callback=_syslog, default=None, metavar="URL",
+              help="Send the relay's security events (burned links, refused reveals, wrong passphrases, rate limits, "
+                   "quotas, revokes) to syslog: tls://HOST:6514, tcp://127.0.0.1:514, udp://127.0.0.1:514 or "
+                   "unix:///dev/log. Share ids appear only as a keyed hash.")
+@click.option("--syslog-ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Verify a tls:// syslog collector against this PEM CA bundle instead of the system's CAs.")
 @click.option("--header-timeout", type=click.FloatRange(0.5, 3600), default=10.0, show_default=True,
               metavar="SECONDS", help="A connection that has not sent a whole request head this long after opening "
                                       "(or after its previous answer) is closed.")
@@ -175,7 +195,8 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
            public_url: str | None, create_rate: Rate, reveal_rate: Rate,
            trust_proxy: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], proxy_header: str,
            storage_budget: int | None, in_flight_per_address: int | None, upload_memory: int | None,
-           create_token_file: CreateTokens | None, geoip_db: CountryDatabase | None, header_timeout: float,
+           create_token_file: CreateTokens | None, geoip_db: CountryDatabase | None, syslog: SyslogTarget | None,
+           syslog_ca_file: Path | None, header_timeout: float,
            body_timeout: float,
            tls_cert: Path | None, tls_key: Path | None, reuse_port: bool,
            no_wormhole: bool, no_link: bool, data_dir: Path | None, as_json: bool, log_level: str) -> None:
@@ -220,13 +241,14 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
              "on other machines use them.")
     directory = data_dir if data_dir is not None else default_data_dir()
     link = None
+    events = SecurityEvents(syslog, id_key(directory), ca_file=syslog_ca_file) if syslog and not no_link else None
     if not no_link:
         settings = RelaySettings(public_url=(public_url or "").rstrip("/"), max_size=max_size,
                                  create_rate=create_rate, reveal_rate=reveal_rate, trust_proxy=trust_proxy,
                                  proxy_header=proxy_header, header_timeout=header_timeout,
                                  body_timeout=body_timeout, storage_budget=storage_budget,
                                  in_flight_per_address=in_flight_per_address, upload_memory=upload_memory,
-                                 create_tokens=create_token_file, countries=geoip_db)
+                                 create_tokens=create_token_file, countries=geoip_db, security_events=events)
         link = LinkOptions(port=link_port, store_url=store_url, settings=settings, reuse_port=reuse_port,
                            ssl_context=ssl_context)
 
@@ -240,7 +262,11 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
         else:
             _print_ready(info, store_url, max_size, geoip_db)
 
-    run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link))
+    try:
+        run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link))
+    finally:
+        if events is not None:
+            events.close()
 
 
 def _print_ready(info: ServerInfo, store_url: str, max_size: int, countries: CountryDatabase | None) -> None:

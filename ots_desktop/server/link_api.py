@@ -72,6 +72,7 @@ class RelaySettings:
     create_tokens: CreateTokens | None = None
     # The country database (--geoip-db): without one, links with a country rule are refused at create.
     countries: CountryDatabase | None = None
+    security_events: Any = None  # server.security_events.SecurityEvents (ots server --syslog)
     clock: Callable[[], float] = time.time
 
     @property
@@ -231,6 +232,8 @@ class LinkRelay:
                            "sender limited this secret to certain countries")
         result = await self.store.reveal(share_id, asked.auth_hash, ip, now)
         self.metrics.reveals.labels(result.outcome.value).inc()
+        if result.outcome is RevealOutcome.BURNED:
+            self._security(request, "burned")
         if result.outcome is RevealOutcome.REVEALED and result.envelope is not None:
             return _json({"envelope": b64u_encode(result.envelope), "views_left": result.views_left})
         if result.outcome is RevealOutcome.WRONG_TOKEN:
@@ -278,7 +281,13 @@ class LinkRelay:
             raise _NOT_FOUND
         if state is not SecretState.REVOKED or info.state is not SecretState.PENDING:
             raise _gone(state)
+        self._security(request, "revoked")
         return _json({"id": info.id, "state": state.value})
+
+    def _security(self, request: web.Request, code: str) -> None:
+        """Tell the relay's security events (``--syslog``) about ``code``, with the share's keyed hash."""
+        if self.settings.security_events is not None:
+            self.settings.security_events.observe(code, request.match_info.get("id"), self.client_ip(request))
 
     async def health(self, request: web.Request) -> web.Response:
         """GET /healthz: 200 when the store answers, else 503; ``country_rules`` says whether links may name
@@ -316,6 +325,7 @@ class LinkRelay:
         try:
             response = await handler(request)
         except ApiError as exc:
+            self._security(request, exc.code)
             headers = {name: exc.extra.pop(key) for key, name in _HEADER_FIELDS.items() if key in exc.extra}
             response = _json(exc.body(), exc.status, headers)
         except web.HTTPRequestEntityTooLarge:
