@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
 
     def populate(self, ctx: UiContext) -> None:
         """Build the four pages in place of the "Starting" placeholders (once the window is painted)."""
+        from ots_desktop.ui.a11y import name_controls
         from ots_desktop.ui.activity.page import ActivityPage
         from ots_desktop.ui.banner import Banner
         from ots_desktop.ui.receive.page import ReceivePage
@@ -114,6 +115,7 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(current)
         self.tabs.setUpdatesEnabled(True)
         self.setStyleSheet(FOCUS_STYLE)
+        name_controls(self)
         self._shortcuts()
         self.ctx = ctx  # set last: until now the shortcuts and Quit know the pages are not there
         ctx.events.event.connect(ctx.notifier.on_event)

@@ -14,7 +14,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLineEdit
 
 from ots_desktop.ui.context import UiContext
 from ots_desktop.ui.main_window import MainWindow
@@ -127,3 +127,29 @@ def _assert_no_canary(home: Home) -> None:
     QApplication.processEvents()
     hits = find_canary([home.root], CANARY)
     assert hits == [], f"the secret was written to {hits}"
+
+
+def test_every_control_is_named_with_what_it_shows(qtbot: QtBot, ctx: UiContext) -> None:
+    # Label in name (WCAG 2.5.3): speech-input users say what they see, screen-reader users hear the name.
+    # Read through Qt's accessibility interface, which is what the AT-SPI bridge reports.
+    from PySide6.QtGui import QAccessible
+    from PySide6.QtWidgets import QAbstractButton, QToolButton
+
+    from ots_desktop.ui.a11y import visible_label
+
+    window = MainWindow(ctx)
+    qtbot.addWidget(window)
+    problems = []
+    for button in window.findChildren(QAbstractButton):
+        iface = QAccessible.queryAccessibleInterface(button)
+        name = iface.text(QAccessible.Text.Name) if iface is not None else ""
+        label = visible_label(button)
+        if not name and (button.isVisibleTo(window) or isinstance(button.parent(), QLineEdit)):
+            problems.append(f"unnamed {type(button).__name__} {label!r} in {type(button.parent()).__name__}")
+        elif label and label[0].isalnum() and label.lower() not in name.lower():
+            problems.append(f"{label!r} is named {name!r}")
+    assert problems == []
+    browse = next(b for b in window.findChildren(QAbstractButton) if visible_label(b) == "Browse")
+    assert browse.accessibleDescription() == "Choose a CA bundle file"  # the explanation is kept
+    clears = [b for b in window.findChildren(QToolButton) if isinstance(b.parent(), QLineEdit)]
+    assert clears and all(b.accessibleName().startswith("Clear ") for b in clears)
