@@ -141,9 +141,7 @@ class SecretView(QWidget):
         # Shown, the text gets the page's room; hidden, the box is one line high with its buttons under it.
         self.stack.setMaximumHeight(16_777_215 if self.shown else self.masked.sizeHint().height())
         if self.show_button.isChecked() != self.shown:
-            self.show_button.setChecked(self.shown)
-        self.show_button.setText("&Hide" if self.shown else "&Show")
-        self.show_button.setAccessibleName("Hide the secret" if self.shown else "Show the secret")
+            self.show_button.setChecked(self.shown)  # one toggle named Show: pressed while shown
 
     def copy(self) -> None:
         """Copy the secret, marked for password managers and cleared after the configured time."""

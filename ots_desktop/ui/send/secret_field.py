@@ -51,8 +51,9 @@ class SecretField(QWidget):
         self.setFocusProxy(self.edit)
 
     def _toggle(self, shown: bool) -> None:
+        # One toggle, "Show", pressed or not: its name never changes, its state says which (as a screen
+        # reader expects of a toggle button; a name that flipped too read as "Hide the secret, pressed").
         self.edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
-        self.show_toggle.setText("Hide" if shown else "Show")
 
     def is_empty(self) -> bool:
         """Whether nothing was typed."""
