@@ -38,6 +38,7 @@ from ots_desktop.core.messages import sentence as _sentence
 from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.forwarding_box import ForwardingBox
 from ots_desktop.ui.tasks import describe_error
 
 _WARNING_STYLE = "color: #6b4a00;"
@@ -99,6 +100,7 @@ class SettingsPage(QWidget):
         servers = self._build_servers()
         defaults = self._build_defaults()
         keychain = self._build_keychain()
+        self.forwarding = ForwardingBox(ctx, self)
         self.save_button = QPushButton("Save", self)
         self.save_button.setToolTip("Check and save these settings (Ctrl+S)")
         self.save_button.setAccessibleName("Save settings")
@@ -118,6 +120,7 @@ class SettingsPage(QWidget):
         layout.addWidget(servers)
         layout.addWidget(defaults)
         layout.addWidget(keychain)
+        layout.addWidget(self.forwarding)
         layout.addStretch(1)
         layout.addLayout(buttons)
         order = [self.mailbox_field, self.transit_field, self.relay_field, self.ca_field, self.ca_button,
@@ -213,13 +216,15 @@ class SettingsPage(QWidget):
         self.expiry_field.setText(format_duration(config.link_expiry_s))
         self.max_views_spin.setValue(config.link_max_views)
         self.clipboard_spin.setValue(config.clipboard_clear_s)
+        self.forwarding.load(config)
         self._show_store(config)
         self._mark_environment()
 
     def _setting_widgets(self) -> dict[str, QWidget]:
         return {"mailbox_url": self.mailbox_field, "transit_helper": self.transit_field, "relay_url": self.relay_field,
                 "ca_file": self.ca_field, "code_length": self.code_length_spin, "link_expiry_s": self.expiry_field,
-                "link_max_views": self.max_views_spin, "clipboard_clear_s": self.clipboard_spin}
+                "link_max_views": self.max_views_spin, "clipboard_clear_s": self.clipboard_spin,
+                **self.forwarding.widgets()}
 
     def _mark_environment(self) -> None:
         """Settings an ``OTS_*`` variable sets are shown read-only, naming the variable (Save keeps them out
@@ -258,6 +263,7 @@ class SettingsPage(QWidget):
                          ca_file=ca_file, code_length=self.code_length_spin.value(), link_expiry_s=expiry,
                          link_max_views=self.max_views_spin.value(),
                          clipboard_clear_s=self.clipboard_spin.value())
+        config = self.forwarding.apply(config)
         try:
             return config.validate()
         except ConfigError as exc:
@@ -271,7 +277,7 @@ class SettingsPage(QWidget):
                   "link_expiry_s": ("The link expiry", self.expiry_field),
                   "link_max_views": ("Views per link", self.max_views_spin),
                   "clipboard_clear_s": ("The clipboard timeout", self.clipboard_spin)}
-        found = fields.get(exc.field or "")
+        found = fields.get(exc.field or "") or self.forwarding.field_for(exc.field or "")
         if found is None:
             return FieldError(self.save_button, _sentence(exc.message))
         label, widget = found
@@ -373,3 +379,4 @@ class SettingsPage(QWidget):
         super().showEvent(event)
         if self._keychain_task is None:
             self.check_keychain()
+        self.forwarding.refresh()
