@@ -24,29 +24,34 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ots_desktop.channels import link_errors, link_receive, link_status
-from ots_desktop.channels.link_errors import LinkFailure
+from ots_desktop.channels.link_errors import LinkFailure, StreamingUnsupported
 from ots_desktop.channels.link_receive import LinkReceived, ReceiveOptions
 from ots_desktop.channels.link_reporting import LinkReporter
+from ots_desktop.channels.link_send_stream import fingerprint_source, upload_sealed
 from ots_desktop.channels.link_status import WatchUpdate
 from ots_desktop.channels.link_types import LinkPolicy, SentLink
 from ots_desktop.channels.link_urls import ParsedLink, make_link, relay_base
 from ots_desktop.channels.payloads import bundle_of, check_text
 from ots_desktop.channels.relay_client import RelayClient, ShareStatus
+from ots_desktop.channels.relay_stream import STREAM_FROM
 from ots_desktop.core.audit.events import Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
-from ots_desktop.core.envelope import read_header, seal, seal_stream
+from ots_desktop.core.envelope import read_header, seal, seal_stream, sealed_size
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.events import EventBus, EventKind
 from ots_desktop.core.ids import b64u_encode, new_fragment_key, new_share_id
-from ots_desktop.core.kdf import auth_token_hash, derive_keys, derive_link_proof
+from ots_desktop.core.kdf import PBKDF2_DEFAULT_ITERATIONS, auth_token_hash, derive_keys, derive_link_proof
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareRecord, SharesError, ShareStore
 from ots_desktop.core.times import rfc3339
 
-MAX_FILE_BYTES = 256 * 1024 * 1024
+# The relay decides what it takes (its --max-size); past this a wormhole is the better way.
+MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024
+# The largest envelope sent as JSON to a relay that takes no streamed uploads (older clients read at most
+# 64 MiB of JSON back).
+JSON_FALLBACK_MAX = 48 * 1024 * 1024
 
 __all__ = ["LinkChannel", "LinkPolicy", "LinkReceived", "ReceiveOptions", "SentLink", "WatchUpdate"]
-
 
 
 
@@ -242,8 +247,15 @@ class LinkChannel:
         raw_id = new_link_id()
         share_id = b64u_encode(raw_id)
         with new_fragment_key() as key:
-            envelope, auth_hash, link_hash = await asyncio.to_thread(self._seal, payload, raw_id, key, passphrase,
-                                                                     audit)
+            streamed = payload.text is None and sealed_size(payload.size, payload.meta()) > STREAM_FROM
+            envelope, auth_hash, link_hash = b"", "", ""
+            if streamed:
+                if payload.fingerprint is None:
+                    payload.fingerprint, payload.size = await asyncio.to_thread(
+                        fingerprint_source, lambda: _open_source(payload), audit)
+            else:
+                envelope, auth_hash, link_hash = await asyncio.to_thread(self._seal, payload, raw_id, key,
+                                                                         passphrase, audit)
             expires_at = rfc3339(datetime.now(UTC) + timedelta(seconds=policy.expires_in))
             reporter = LinkReporter(audit, self.bus, Channel.LINK, share_id, "send", label=label, recipient=recipient,
                                     kind=payload.kind, size_bytes=payload.size, fingerprint=payload.fingerprint,
@@ -251,10 +263,26 @@ class LinkChannel:
             # On record before anything leaves this machine; an AuditError stops the share here.
             reporter.record(EventType.SHARE_CREATED)
             reporter.publish(EventKind.CREATED)
+            fields: dict[str, Any] = {"expires_in": policy.expires_in, "max_views": policy.max_views,
+                      "allow_cidrs": policy.allow_cidrs, "allow_countries": policy.allow_countries}
             with reporter.outcome(EventType.SHARE_FAILED, url=relay.url):
-                created = await relay.create(share_id, envelope, auth_hash, expires_in=policy.expires_in,
-                                             max_views=policy.max_views, allow_cidrs=policy.allow_cidrs,
-                                             link_hash=link_hash, allow_countries=policy.allow_countries)
+                if streamed:
+                    assert payload.fingerprint is not None
+                    try:
+                        created = await upload_sealed(
+                            relay, share_id=share_id, raw_id=raw_id, key=key, passphrase=passphrase,
+                            iterations=PBKDF2_DEFAULT_ITERATIONS, meta=payload.meta(),
+                            open_source=lambda: _open_source(payload), size=payload.size,
+                            fingerprint=payload.fingerprint, audit=audit, policy=fields)
+                    except StreamingUnsupported:
+                        # A relay that predates streaming: what fits in one JSON request still goes that way.
+                        if sealed_size(payload.size, payload.meta()) > JSON_FALLBACK_MAX:
+                            raise
+                        streamed = False
+                        envelope, auth_hash, link_hash = await asyncio.to_thread(self._seal, payload, raw_id, key,
+                                                                                 passphrase, audit)
+                if not streamed:
+                    created = await relay.create(share_id, envelope, auth_hash, link_hash=link_hash, **fields)
             del envelope
             record = ShareRecord(share_id=share_id, relay_url=relay.base_url, status_token=created.status_token,
                                  created_at=rfc3339(datetime.now(UTC)), expires_at=created.expires_at,

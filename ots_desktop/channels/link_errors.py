@@ -138,6 +138,17 @@ def too_large(url: str, max_size: int | None) -> LinkFailure:
                        f"{limit} once encrypted); send it by wormhole instead (--via wormhole)")
 
 
+class StreamingUnsupported(LinkFailure):
+    """The relay predates streamed envelopes (a sender may still fit a smaller one into JSON)."""
+
+
+def no_streaming(url: str) -> LinkFailure:
+    """The relay predates streamed envelopes, so it takes only what fits in one JSON request."""
+    return StreamingUnsupported(Reason.TOO_LARGE, f"the link relay at {url} is a version that takes no streamed "
+                                "uploads, so it cannot park a secret this large; send it by wormhole instead "
+                                "(--via wormhole), or ask the relay's operator to update")
+
+
 def create_token_refused(url: str, code: str | None) -> LinkFailure:
     """A closed relay wants a create token, and got none or a wrong one."""
     what = "did not accept this create token" if code == "wrong_create_token" else "creates links only with a token"

@@ -17,11 +17,14 @@ from pathlib import Path
 
 from ots_desktop.channels.link_context import LinkContext
 from ots_desktop.channels.link_errors import LinkFailure, burned_now, damaged
+from ots_desktop.channels.link_receive_stream import Saved, take_streamed
 from ots_desktop.channels.link_reporting import LinkReporter
 from ots_desktop.channels.link_urls import ParsedLink
-from ots_desktop.channels.relay_client import RelayClient
+from ots_desktop.channels.relay_client import RelayClient, Revealed
+from ots_desktop.channels.relay_stream import Read, reveal_stream
 from ots_desktop.channels.safe_files import check_name, create_unique, part_name, publish, unsafe
 from ots_desktop.core.audit.events import Channel, EventType, Reason
+from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.envelope import Header, Opened, open_envelope, read_header
 from ots_desktop.core.errors import EnvelopeError, InputError
 from ots_desktop.core.events import EventKind
@@ -172,7 +175,8 @@ async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOption
             passphrase = await _passphrase_for(header, options)
             try:
                 opened, views_left = await _reveal_and_open(relay, link, header, passphrase,
-                                                            with_proof=meta.needs_link_proof)
+                                                            with_proof=meta.needs_link_proof,
+                                                            folder=_folder(options), audit=audit)
             finally:
                 if passphrase is not None and passphrase is not options.passphrase:
                     passphrase.close()  # asked for here: ours to wipe
@@ -182,14 +186,20 @@ async def receive(channel: LinkContext, link: ParsedLink, options: ReceiveOption
 
 
 async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header, passphrase: SecretBuffer | None,
-                           *, with_proof: bool) -> tuple[Opened, int]:
+                           *, with_proof: bool, folder: Path, audit: AuditLog) -> tuple[Opened | Saved, int]:
     """Derive the auth token (and the link proof when the share has one), consume one view, and decrypt
-    (authenticating every chunk)."""
+    (authenticating every chunk): a streamed answer as it arrives, a large one into a ``.part`` file."""
     keys = await asyncio.to_thread(derive_keys, link.key, header.salt, passphrase, header.iterations)
     proof = derive_link_proof(link.key, header.salt) if with_proof else None
+
+    async def take(length: int, views_left: int, read: Read) -> tuple[Opened | Saved, int]:
+        taken = await take_streamed(length, read, share_id=link.share_id_bytes, key=link.key, header=header,
+                                    passphrase=passphrase, folder=folder, audit=audit)
+        return taken, views_left
+
     try:
-        revealed = await relay.reveal(link.share_id, keys.auth_token, needs_passphrase=header.needs_passphrase,
-                                      link_proof=proof)
+        revealed = await reveal_stream(relay, link.share_id, keys.auth_token, consume=take,
+                                       needs_passphrase=header.needs_passphrase, link_proof=proof)
     except LinkFailure as failure:
         if failure.state == "burned":
             # It was pending a moment ago: this very try used up the last attempt.
@@ -199,6 +209,8 @@ async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header,
         keys.close()
         if proof is not None:
             proof.close()
+    if not isinstance(revealed, Revealed):
+        return revealed
     try:
         opened = await asyncio.to_thread(open_envelope, revealed.envelope, share_id=link.share_id_bytes,
                                          fragment_key=link.key, passphrase=passphrase)
@@ -207,8 +219,11 @@ async def _reveal_and_open(relay: RelayClient, link: ParsedLink, header: Header,
     return opened, revealed.views_left
 
 
-async def _deliver(opened: Opened, reporter: LinkReporter, options: ReceiveOptions, views_left: int) -> LinkReceived:
+async def _deliver(opened: Opened | Saved, reporter: LinkReporter, options: ReceiveOptions,
+                   views_left: int) -> LinkReceived:
     """Record the receipt, then hand out the text (the caller now owns the buffer) or publish the file."""
+    if isinstance(opened, Saved):
+        return _deliver_saved(opened, reporter, options, views_left)
     try:
         kind = str(opened.meta.get("type"))
         size = len(opened.plaintext)
@@ -233,4 +248,21 @@ async def _deliver(opened: Opened, reporter: LinkReporter, options: ReceiveOptio
         opened.close()
         raise
     opened.close()
+    return result
+
+
+def _deliver_saved(saved: Saved, reporter: LinkReporter, options: ReceiveOptions, views_left: int) -> LinkReceived:
+    """Record and publish a secret that was streamed into its ``.part`` file. A text this large (over the
+    text limit, so never from an ots client) is saved as a file too: it cannot go anywhere else."""
+    try:
+        kind = str(saved.meta.get("type"))
+        reporter.kind, reporter.size_bytes, reporter.fingerprint = kind, saved.size, saved.fingerprint
+        result = LinkReceived(kind=kind, size=saved.size, views_left=views_left)
+        result.name = check_name(saved.meta.get("name", FILE_NAME if kind == "file" else TEXT_NAME))
+        reporter.record(EventType.SECRET_RECEIVED)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            saved.part.unlink()
+        raise
+    result.path = _publish(saved.part, result.name, options)
     return result

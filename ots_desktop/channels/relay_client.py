@@ -23,16 +23,16 @@ import aiohttp
 from ots_desktop.channels import link_errors as errors
 from ots_desktop.channels.link_errors import LinkFailure
 from ots_desktop.channels.link_urls import check_share_id, display_url, relay_base, require_secure
+from ots_desktop.channels.relay_answers import Answer, Json, parse_answer, retry_after_of
 from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.errors import InputError
-from ots_desktop.core.ids import b64u_decode, b64u_encode
+from ots_desktop.core.ids import b64u_encode
 from ots_desktop.core.secret import SecretBuffer
 
 API = "/api/v1/secrets"
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
-Json = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -92,48 +92,6 @@ class ShareStatus:
     reveals: tuple[RevealRecord, ...]
 
 
-class _Answer:
-    """Typed access to a JSON answer; a missing or mistyped field is a bad answer."""
-
-    def __init__(self, url: str, body: object) -> None:
-        if not isinstance(body, dict):
-            raise errors.bad_answer(url, "not a JSON object")
-        self.url = url
-        self.body: Json = body
-
-    def get(self, name: str, kind: type | tuple[type, ...], *, optional: bool = False) -> Any:
-        value = self.body.get(name)
-        if value is None and optional:
-            return None
-        if isinstance(value, bool) and kind is not bool:
-            raise errors.bad_answer(self.url, f"field {name!r} is invalid")
-        if not isinstance(value, kind):
-            raise errors.bad_answer(self.url, f"field {name!r} is missing or invalid")
-        return value
-
-    def count(self, name: str) -> int:
-        value = self.get(name, int)
-        if value < 0:
-            raise errors.bad_answer(self.url, f"field {name!r} is negative")
-        return int(value)
-
-    def b64u(self, name: str) -> bytes:
-        text = self.get(name, str)
-        try:
-            return b64u_decode(text)
-        except InputError:
-            raise errors.bad_answer(self.url, f"field {name!r} is not base64url") from None
-
-    def code(self) -> str | None:
-        value = self.body.get("code")
-        return value if isinstance(value, str) and value.replace("_", "").isalnum() and len(value) < 40 else None
-
-
-def _retry_after(headers: Mapping[str, str]) -> int | None:
-    value = headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else None
-
-
 def _connect_detail(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return "its TLS certificate is not trusted"
@@ -145,6 +103,19 @@ def _connect_detail(exc: aiohttp.ClientConnectorError) -> str:
     if isinstance(os_error, ConnectionRefusedError) or "refused" in str(os_error).lower():
         return "the connection was refused (is the server running, and is the port right?)"
     return os_error.strerror or type(os_error).__name__
+
+
+def transport_failure(url: str, exc: TimeoutError | aiohttp.ClientError) -> LinkFailure:
+    """What a failed connection, a timeout or a broken-off answer means, for people."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return errors.unreachable(url, _connect_detail(exc))
+    if isinstance(exc, TimeoutError):
+        return errors.unreachable(url, "it did not answer in time")
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError)):
+        return errors.broken(url, type(exc).__name__)
+    if isinstance(exc, aiohttp.ClientOSError):
+        return errors.unreachable(url, exc.strerror or type(exc).__name__)
+    return errors.unreachable(url, type(exc).__name__)
 
 
 def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
@@ -199,16 +170,20 @@ class RelayClient:
             self._owns_session = True
         return self._session
 
-    async def _call(self, method: str, path: str, *, body: Json | None = None,
-                    bearer: str | None = None) -> tuple[int, _Answer, Mapping[str, str]]:
-        headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
-        data = None
+    async def _call(self, method: str, path: str, *, body: Json | None = None, bearer: str | None = None,
+                    data: Any = None, headers: Mapping[str, str] | None = None,
+                    ) -> tuple[int, Answer, Mapping[str, str]]:
+        """One request; ``data`` and ``headers`` send a body other than JSON (a streamed envelope)."""
+        headers = dict(headers or {})
+        if bearer is not None:
+            headers["Authorization"] = f"Bearer {bearer}"
         if body is not None:
             headers["Content-Type"] = "application/json"
             data = json.dumps(body, separators=(",", ":")).encode("ascii")
         try:
             async with self._http().request(method, self.base_url + path, data=data, headers=headers,
-                                            allow_redirects=False) as response:
+                                            allow_redirects=False, expect100=data is not None and body is None,
+                                            ) as response:
                 status, answer_headers = response.status, dict(response.headers)
                 chunks, size = [], 0
                 async for chunk in response.content.iter_chunked(1 << 16):
@@ -217,36 +192,18 @@ class RelayClient:
                         raise errors.bad_answer(self.url, "the answer is too large")
                     chunks.append(chunk)
                 raw = b"".join(chunks)
-        except aiohttp.ClientConnectorError as exc:
-            raise errors.unreachable(self.url, _connect_detail(exc)) from None
-        except TimeoutError:
-            raise errors.unreachable(self.url, "it did not answer in time") from None
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise errors.broken(self.url, type(exc).__name__) from None
-        except aiohttp.ClientOSError as exc:
-            raise errors.unreachable(self.url, exc.strerror or type(exc).__name__) from None
-        except aiohttp.ClientError as exc:
-            raise errors.unreachable(self.url, type(exc).__name__) from None
-        try:
-            parsed = json.loads(raw) if raw else None
-        except (ValueError, RecursionError):
-            parsed = None
-        if parsed is None or not isinstance(parsed, dict):
-            if status >= 500:
-                raise errors.server_error(self.url, status)
-            if 300 <= status < 400:
-                raise errors.bad_answer(self.url, f"a redirect (HTTP {status}); check the relay URL")
-            raise errors.bad_answer(self.url, f"HTTP {status} without a JSON body")
-        return status, _Answer(self.url, parsed), answer_headers
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_failure(self.url, exc) from None
+        return status, parse_answer(self.url, status, raw), answer_headers
 
-    def _common(self, status: int, answer: _Answer, headers: Mapping[str, str], share_id: str, what: str) -> None:
+    def _common(self, status: int, answer: Answer, headers: Mapping[str, str], share_id: str, what: str) -> None:
         """Raise for the statuses every endpoint shares; return for those the caller handles."""
         if status == 404:
             raise errors.not_found(self.url, share_id)
         if status == 410:
             raise errors.gone(share_id, str(answer.body.get("state", "")))
         if status == 429:
-            raise errors.rate_limited(self.url, _retry_after(headers))
+            raise errors.rate_limited(self.url, retry_after_of(headers))
         if status >= 500:
             raise errors.server_error(self.url, status)
         if status in (400, 415):
@@ -272,10 +229,18 @@ class RelayClient:
         token = self._create_token() if self._create_token is not None else None
         status, answer, headers = await self._call("POST", API, body=body, bearer=token)
         del token
+        return self.check_created(status, answer, headers, share_id)
+
+    def create_token(self) -> str | None:
+        """The create token a closed relay wants, if this installation has one (never logged)."""
+        return self._create_token() if self._create_token is not None else None
+
+    def check_created(self, status: int, answer: Answer, headers: Mapping[str, str], share_id: str) -> Created:
+        """The relay's answer to a create, JSON or streamed: the share, or the failure it means."""
         if status == 401:
             raise errors.create_token_refused(self.url, answer.code())
         if status == 507:
-            raise errors.storage_full(self.url, _retry_after(headers))
+            raise errors.storage_full(self.url, retry_after_of(headers))
         if status == 413:
             max_size = answer.body.get("max_size")
             raise errors.too_large(self.url, max_size if isinstance(max_size, int) else None)
@@ -331,6 +296,12 @@ class RelayClient:
         if link_proof is not None:
             body["link_proof"] = b64u_encode(link_proof)
         status, answer, headers = await self._call("POST", f"{API}/{share_id}/reveal", body=body)
+        self.check_reveal(status, answer, headers, share_id, needs_passphrase=needs_passphrase)
+        return Revealed(answer.b64u("envelope"), answer.count("views_left"))
+
+    def check_reveal(self, status: int, answer: Answer, headers: Mapping[str, str], share_id: str, *,
+                     needs_passphrase: bool) -> None:
+        """Raise the failure a reveal answer other than 200 means."""
         if status == 401 and answer.code() == "wrong_link":
             raise errors.wrong_link(self.url)
         if status == 401:
@@ -343,7 +314,6 @@ class RelayClient:
         self._common(status, answer, headers, share_id, "the reveal")
         if status != 200:
             raise errors.server_error(self.url, status)
-        return Revealed(answer.b64u("envelope"), answer.count("views_left"))
 
     async def status(self, share_id: str, status_token: str) -> ShareStatus:
         """The sender's view: state, views, attempts, and who revealed it when."""
@@ -356,7 +326,7 @@ class RelayClient:
             raise errors.server_error(self.url, status)
         reveals = []
         for item in answer.get("reveals", list):
-            entry = _Answer(self.url, item)
+            entry = Answer(self.url, item)
             reveals.append(RevealRecord(entry.get("at", str), entry.get("from", str)))
         return ShareStatus(
             share_id=share_id, state=answer.get("state", str), created_at=answer.get("created_at", str),

@@ -113,7 +113,6 @@ _CUT = "the envelope is damaged: it is cut short or its chunk boundaries are wro
 _TAMPERED = "the envelope is damaged: its content was altered, reordered or cut short"
 
 
-
 @dataclass(frozen=True)
 class Header:
     """The 44-byte envelope header, as parsed and checked by :func:`read_header`."""
@@ -213,6 +212,20 @@ def check_layout(data: BytesLike) -> Header:
     return header
 
 
+def sealed_size(size: int, meta: Mapping[str, object], chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """The length of the envelope :func:`seal_stream` writes for ``size`` plaintext bytes and ``meta``
+    (padded), known before anything is sealed: a streamed upload can announce it up front."""
+    chunks = max(1, -(-size // chunk_size))
+    return HEADER_LEN + len(pad_meta(_encode_meta(meta))) + TAG_LEN + size + chunks * TAG_LEN
+
+
+def plaintext_size(envelope_len: int, header: Header) -> int:
+    """The plaintext length an envelope of ``envelope_len`` bytes with ``header`` holds; EnvelopeError if none."""
+    if envelope_len < HEADER_LEN + header.meta_len:
+        raise EnvelopeError(_CUT)
+    return _layout(envelope_len - HEADER_LEN - header.meta_len, header.chunk_size)[1]
+
+
 def seal(
     plaintext: SecretBuffer | BytesLike,
     *,
@@ -231,8 +244,9 @@ def seal(
     ``passphrase`` holds the UTF-8 bytes of the NFC-normalised passphrase (see
     :func:`ots_desktop.core.kdf.passphrase_from_text`); ``iterations`` is used only with
     a passphrase. Bad arguments or metadata raise :class:`InputError`, an iteration count
-    out of range :class:`EnvelopeError`. ``_salt``, ``_nonce_prefix`` and ``_pad_meta``
-    are for test vectors only (see :func:`seal_stream`).
+    out of range :class:`EnvelopeError`. ``_nonce_prefix`` and ``_pad_meta`` are for test
+    vectors only; ``_salt`` also for a streamed upload, which announces the auth hash (and
+    so needs the salt) before it seals (see :func:`seal_stream`).
     """
     src = plaintext.view() if isinstance(plaintext, SecretBuffer) else memoryview(plaintext).cast("B")
     dst = io.BytesIO()

@@ -76,6 +76,7 @@ with ots-desktop, or on the command line with <code>ots receive '&lt;the whole l
 <section id="file-box" aria-labelledby="file-title" hidden>
 <h2 id="file-title">A file</h2>
 <dl><dt>Name</dt><dd id="file-name"></dd><dt>Size</dt><dd id="file-size"></dd></dl>
+<p id="file-note" hidden></p>
 <button type="button" id="save">Save file</button>
 </section>
 <section id="outcome" hidden>

@@ -462,6 +462,24 @@ def assert_nothing_leaked_except_downloads(links: Links, keys: Sequence[bytes]) 
         assert leaks(roots, key) == []
 
 
+def test_a_file_too_large_for_one_json_request_round_trip(links: Links) -> None:
+    """Over 1 MiB sealed, a file is streamed to relays that take it (else sent as JSON) and streamed back into a
+    hidden part file that gets its name once the last chunk is authenticated."""
+    source = links.root / "large.bin"
+    content = os.urandom(3 * 1024 * 1024 + 17)
+    source.write_bytes(content)
+    [made] = links.send(b"", "--file", str(source))
+    got = links.receive(made["link"], "--output", str(links.out), "--json")
+    assert got.returncode == 0, got
+    saved = Path(got.lines()[-1]["path"])
+    assert saved.read_bytes() == content and stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert [p.name for p in links.out.iterdir()] == ["large.bin"]
+    sent = [row for row in links.audit(links.sender) if row["event_type"] == "share_created"]
+    received = [row for row in links.audit(links.receiver) if row["event_type"] == "secret_received"]
+    assert sent[-1]["size_bytes"] == received[-1]["size_bytes"] == len(content)
+    assert sent[-1]["fingerprint"].startswith("hmac-sha256:") and received[-1]["fingerprint"].startswith("hmac-sha256:")
+
+
 def test_existing_output_file_is_refused_before_anything_is_consumed(links: Links) -> None:
     [made] = links.send(b"keep")
     target = links.out / "exists.txt"

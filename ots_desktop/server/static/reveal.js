@@ -32,6 +32,9 @@
   const AUTH_TOKEN_INFO = "ots-desktop/v1 auth token";
   const LINK_PROOF_INFO = "ots-desktop/v1 link proof";
   const META_FIELDS = ["type", "name", "size", "mime"];
+  const STREAM_TYPE = "application/octet-stream";
+  // From this size the page says that a browser without a file picker keeps the whole file in memory.
+  const MEMORY_NOTE_FROM = 64 * 1024 * 1024;
 
   const encoder = new TextEncoder();
 
@@ -260,8 +263,95 @@
     return { meta, plaintext };
   }
 
+  /** Exact-length reads from a ReadableStream of Uint8Arrays, holding no more than one network piece ahead. */
+  class ByteReader {
+    constructor(stream) {
+      this.reader = stream.getReader();
+      this.pieces = [];
+      this.have = 0;
+      this.done = false;
+    }
+
+    /** The next `n` bytes, or fewer at the end of the stream. */
+    async read(n) {
+      while (this.have < n && !this.done) {
+        const { value, done } = await this.reader.read();
+        if (done) {
+          this.done = true;
+        } else if (value.length) {
+          this.pieces.push(value);
+          this.have += value.length;
+        }
+      }
+      const out = new Uint8Array(Math.min(n, this.have));
+      let at = 0;
+      while (at < out.length) {
+        const head = this.pieces[0];
+        const take = Math.min(head.length, out.length - at);
+        out.set(head.subarray(0, take), at);
+        at += take;
+        if (take === head.length) this.pieces.shift();
+        else this.pieces[0] = head.subarray(take);
+      }
+      this.have -= out.length;
+      return out;
+    }
+
+    cancel() {
+      this.reader.cancel().catch(() => {});
+    }
+  }
+
+  /**
+   * Open an envelope of `length` bytes as it arrives from `reader` (a ByteReader). Returns {meta, total,
+   * chunks} once the header and the metadata are checked; `chunks` is an async iterator of the decrypted
+   * data chunks, one at a time. Like the app, treat what it gives as unconfirmed until it has ended without
+   * an error: only the last chunk proves the envelope was not cut short.
+   */
+  async function openStream(reader, length, shareId, fragmentKey, passphrase) {
+    if (!(shareId instanceof Uint8Array) || shareId.length !== SHARE_ID_LEN) throw new TypeError("the share id must be 16 bytes");
+    const header = readHeader(await reader.read(HEADER_LEN));
+    if (length < HEADER_LEN + header.metaLen) throw new EnvelopeError("cut", "the envelope is cut short");
+    const { count, total } = layout(length - HEADER_LEN - header.metaLen, header.chunkSize);
+    if (header.needsPassphrase && (passphrase === null || passphrase === undefined)) {
+      throw new EnvelopeError("needs-passphrase", "this secret is protected by a passphrase");
+    }
+    const { encKey, authToken } = await deriveKeys(
+      fragmentKey, header.salt, header.needsPassphrase ? passphrase : null, header.iterations);
+    authToken.fill(0);
+    const aadBase = concat(header.raw, shareId);
+    let meta;
+    try {
+      const metaRaw = await openChunk(encKey, header, aadBase, 0, KIND_META, await reader.read(header.metaLen));
+      meta = decodeMeta(metaRaw);
+      metaRaw.fill(0);
+    } catch (e) {
+      if (e instanceof EnvelopeError) throw e;
+      throw new EnvelopeError("cannot-decrypt", "the secret cannot be decrypted: the link is damaged or the passphrase is wrong");
+    }
+    let left = length - HEADER_LEN - header.metaLen;
+    async function* chunks() {
+      for (let counter = 1; counter <= count; counter++) {
+        const last = counter === count;
+        const size = last ? left : header.chunkSize + TAG_LEN;
+        const data = await reader.read(size);
+        let plain;
+        try {
+          if (data.length !== size) throw new Error("cut");
+          plain = await openChunk(encKey, header, aadBase, counter, last ? KIND_LAST : KIND_DATA, data);
+        } catch (e) {
+          throw new EnvelopeError("tampered", "the envelope is damaged: its content was altered, reordered or cut short");
+        }
+        left -= size;
+        yield plain;
+      }
+    }
+    return { meta, total, chunks: chunks() };
+  }
+
   globalThis.OtsEnvelope = Object.freeze({
-    EnvelopeError, b64uDecode, b64uEncode, readHeader, deriveKeys, deriveLinkProof, openEnvelope, nameIsSafe,
+    EnvelopeError, b64uDecode, b64uEncode, readHeader, deriveKeys, deriveLinkProof, openEnvelope, openStream,
+    ByteReader, nameIsSafe,
   });
 
   // ------------------------------------------------------------------ the page
@@ -430,7 +520,22 @@
     }
     let reply;
     try {
-      reply = await api("POST", "api/v1/secrets/" + page.id + "/reveal", body);
+      const response = await fetch(new URL("api/v1/secrets/" + page.id + "/reveal", page.apiBase), {
+        method: "POST", cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer",
+        headers: { "Content-Type": "application/json", "Accept": STREAM_TYPE + ", application/json;q=0.5" },
+        body: JSON.stringify(body),
+      });
+      if (response.status === 200 && (response.headers.get("Content-Type") || "").startsWith(STREAM_TYPE)) {
+        await revealStreamed(response, passphrase);
+        return;
+      }
+      let data = {};
+      try {
+        data = await response.json();
+      } catch (e) {
+        data = {};
+      }
+      reply = { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
     } catch (e) {
       setStatus("The relay cannot be reached. Check your connection and try again.");
       $("reveal").disabled = false;
@@ -470,6 +575,141 @@
     }
     page.key.fill(0);
     show(opened, reply.data.views_left);
+  }
+
+  function viewsText(viewsLeft) {
+    return viewsLeft > 0 ? " It can be opened " + viewsLeft + " more " + (viewsLeft === 1 ? "time." : "times.")
+      : " It is now gone from the relay: keep it somewhere safe.";
+  }
+
+  function megabytes(bytes) {
+    return (bytes / 1e6).toLocaleString(undefined, { maximumFractionDigits: 1 }) + " MB";
+  }
+
+  /** A streamed answer: the metadata first, then the data chunk by chunk, never the whole envelope at once. */
+  async function revealStreamed(response, passphrase) {
+    const length = Number(response.headers.get("Content-Length"));
+    const viewsLeft = Number(response.headers.get("X-Ots-Views-Left") || "0");
+    const reader = new ByteReader(response.body);
+    let opened;
+    try {
+      opened = await openStream(reader, length, page.idBytes, page.key, passphrase);
+    } catch (e) {
+      reader.cancel();
+      damaged();
+      return;
+    }
+    page.key.fill(0);
+    if (opened.meta.type !== "file") {
+      const plaintext = new Uint8Array(opened.total);
+      let at = 0;
+      try {
+        for await (const chunk of opened.chunks) {
+          plaintext.set(chunk, at);
+          at += chunk.length;
+          chunk.fill(0);
+        }
+      } catch (e) {
+        plaintext.fill(0);
+        damaged();
+        return;
+      }
+      show({ meta: opened.meta, plaintext }, viewsLeft);
+      return;
+    }
+    const name = opened.meta.name && nameIsSafe(opened.meta.name) ? opened.meta.name : "secret.bin";
+    page.file = { name, size: opened.total, opened, reader, viewsLeft };
+    $("intro").hidden = true;
+    $("details").hidden = true;
+    $("reveal-form").hidden = true;
+    $("file-name").textContent = name;
+    $("file-size").textContent = opened.total.toLocaleString() + " bytes";
+    $("file-box").hidden = false;
+    if (typeof globalThis.showSaveFilePicker === "function") {
+      // Nothing more is read until the person picks a file: then each chunk goes straight into it.
+      document.body.dataset.state = "file-stream";
+      page.file.streaming = true;
+      setStatus("The file " + name + " is ready. Press Save file and choose where to keep it: it is decrypted " +
+        "straight into that file." + viewsText(viewsLeft));
+      $("save").focus();
+      return;
+    }
+    await collectFile();
+  }
+
+  /** Browsers without a file picker: the decrypted chunks become a Blob, which the browser holds in memory. */
+  async function collectFile() {
+    const file = page.file;
+    document.body.dataset.state = "working";
+    $("save").disabled = true;
+    const parts = [];
+    let done = 0;
+    try {
+      for await (const chunk of file.opened.chunks) {
+        parts.push(chunk);
+        done += chunk.length;
+        progress(done, file.size);
+      }
+    } catch (e) {
+      parts.forEach((part) => part.fill(0));
+      damaged();
+      return;
+    }
+    file.blob = new Blob(parts, { type: "application/octet-stream" });
+    parts.forEach((part) => part.fill(0));
+    document.body.dataset.state = "file";
+    $("save").disabled = false;
+    if (file.size >= MEMORY_NOTE_FROM) {
+      $("file-note").hidden = false;
+      $("file-note").textContent = "This browser cannot write a file as it is decrypted, so it holds all " +
+        megabytes(file.size) + " in memory until you save it. For files this large, Chrome or Edge (which " +
+        "can) or the ots app use much less memory.";
+    }
+    setStatus("The file " + file.name + " is ready. Press Save file to download it." + viewsText(file.viewsLeft));
+    $("save").focus();
+  }
+
+  function progress(done, total) {
+    const percent = total ? Math.floor((done * 100) / total) : 100;
+    if (percent !== page.percent) {
+      page.percent = percent;
+      setStatus("Decrypting\u2026 " + percent + "%");
+    }
+  }
+
+  /** Save by the File System Access API: the browser writes to a temporary file and gives it its name on close. */
+  async function saveStreamed() {
+    const file = page.file;
+    let handle;
+    try {
+      handle = await globalThis.showSaveFilePicker({ suggestedName: file.name });
+    } catch (e) {
+      setStatus("No file was chosen. Press Save file to choose where to keep " + file.name + ".");
+      return;
+    }
+    file.streaming = false;
+    $("save").disabled = true;
+    document.body.dataset.state = "working";
+    let writable;
+    try {
+      writable = await handle.createWritable();
+      let done = 0;
+      for await (const chunk of file.opened.chunks) {
+        await writable.write(chunk);
+        chunk.fill(0);
+        done += chunk.length;
+        progress(done, file.size);
+      }
+      await writable.close();
+    } catch (e) {
+      if (writable) await writable.abort().catch(() => {});
+      file.reader.cancel();
+      finish("damaged", "The file could not be saved",
+        "It was damaged on the way or could not be written, so nothing was kept. Ask the sender to share it again.");
+      return;
+    }
+    document.body.dataset.state = "saved";
+    setStatus("Saved " + file.name + "." + viewsText(file.viewsLeft));
   }
 
   function show(opened, viewsLeft) {
@@ -532,6 +772,10 @@
   }
 
   function save() {
+    if (page.file.streaming) {
+      saveStreamed();
+      return;
+    }
     const url = URL.createObjectURL(page.file.blob);
     const link = document.createElement("a");
     link.href = url;
