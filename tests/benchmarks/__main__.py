@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.benchmarks import (
+    bench_audit_forward,
     bench_audit_verify,
     bench_cold_start,
     bench_gui_transfer,
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results: list[BenchResult] = []
     results += bench_audit_verify.run(entries=2_000 if args.quick else 100_000)
+    results += bench_audit_forward.run(trials=30 if args.quick else 200, seconds=2 if args.quick else 10)
     results += bench_wormhole_text.run(trials=2 if args.quick else 7)
     results += bench_link_relay.run(pairs=300 if args.quick else 5000, trials=1 if args.quick else 3)
     results += bench_relay_wrk.run(seconds=2 if args.quick else 8, trials=1 if args.quick else 3)
