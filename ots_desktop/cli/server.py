@@ -66,6 +66,9 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     return size
 
 
+MAX_QUOTA = 1 << 50  # 1 PiB: past any disk, and a typo's tell
+
+
 def _quota(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     if value is None:
         return None
@@ -73,8 +76,8 @@ def _quota(ctx: click.Context, param: click.Parameter, value: str | None) -> int
         size = parse_size(value)
     except InputError as exc:
         raise click.BadParameter(str(exc)) from None
-    if size < 1024:
-        raise click.BadParameter("must be at least 1 KiB")
+    if not 1024 <= size <= MAX_QUOTA:
+        raise click.BadParameter("must be between 1 KiB and 1 PiB")
     return size
 
 

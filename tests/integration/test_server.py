@@ -67,7 +67,8 @@ def free_port() -> Iterator[int]:
 def test_starts_on_os_assigned_ports_and_prints_one_ready_line(wormhole_server: RunningServer) -> None:
     ready = wormhole_server.ready
     assert set(ready) == {"event", "mailbox_url", "transit_helper", "mailbox_port", "transit_port", "data_dir",
-                          "link_url", "link_port", "public_url", "store", "max_size"}
+                          "link_url", "link_port", "public_url", "store", "max_size", "country_rules"}
+    assert ready["country_rules"] is False  # no --geoip-db: links cannot be limited to countries
     assert wormhole_server.mailbox_port > 0 and wormhole_server.transit_port > 0 and ready["link_port"] > 0
     assert len({wormhole_server.mailbox_port, wormhole_server.transit_port, ready["link_port"]}) == 3
     assert ready["link_url"] == ready["public_url"] == f"http://127.0.0.1:{ready['link_port']}"

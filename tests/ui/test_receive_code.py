@@ -92,12 +92,14 @@ def test_a_text_arrives_by_a_code_typed_with_completion(qtbot: QtBot, page: Rece
     _pick_completion(qtbot, page, f"{nameplate}-{first}-")
     qtbot.keyClicks(page.field, "-".join(rest))
     assert page.field.text() == code
+    assert page.field.hasFocus()
     with qtbot.waitSignal(page.received, timeout=NET_MS) as received:
         qtbot.keyClick(page.field, Qt.Key.Key_Return)
+        assert page.busy and page.field.hasFocus()  # read-only while it runs: the focus stays put
     assert received.args == ["wormhole"]
     qtbot.waitUntil(sent.done, timeout=NET_MS)
     assert sent.exception() is None
-    assert page.field.text() == ""
+    assert page.field.text() == "" and page.field.hasFocus() and not page.field.isReadOnly()
     view = page.secret_view
     assert view.isVisible() and view.has_secret and not view.shown
     assert view.masked.echoMode() == QLineEdit.EchoMode.Password

@@ -337,12 +337,16 @@ class ActivityPage(QWidget):
         self.banner.error(_sentence(text))
 
     def _busy(self, button: QPushButton, text: str) -> None:
+        self._refocus = button if button.hasFocus() else None  # a disabled button passes its focus on
         button.setEnabled(False)
         self.status_label.setText(text)
 
     def _idle(self, button: QPushButton) -> None:
         button.setEnabled(True)
         self.status_label.clear()
+        if getattr(self, "_refocus", None) is button:  # the keyboard comes back where the person left it
+            button.setFocus()
+        self._refocus = None
 
     def _fit_columns(self) -> None:
         self.table.resizeColumnsToContents()

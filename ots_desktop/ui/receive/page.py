@@ -348,7 +348,7 @@ class ReceivePage(QWidget):
         self.progress.hide()
 
     def _set_busy(self, busy: bool) -> None:
-        self.field.setEnabled(not busy)
+        self.field.setReadOnly(busy)  # read-only, not disabled: the keyboard focus stays in the field
         self.receive_button.setEnabled(not busy)
         self.verify_box.setEnabled(not busy)
         self.folder_chooser.button.setEnabled(not busy)
