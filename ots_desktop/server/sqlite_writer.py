@@ -6,12 +6,21 @@ whatever is queued, runs each inside one ``BEGIN IMMEDIATE`` transaction, commit
 wake-up per event loop. Under load many operations share one fsync. Because this thread
 is the only writer and each operation reads and changes its row inside the transaction,
 what an operation read cannot change before it commits.
+
+Deleted ciphertext must not outlive the answer that deleted it. ``secure_delete`` zeroes
+what a transaction frees, but in WAL mode the page images written earlier (the envelope
+as created) stay in the ``-wal`` file until a checkpoint copies the newest pages into the
+database and the log is reset. So an operation that deletes an envelope calls
+:func:`scrub_after_commit`, and after such a batch commits the writer checkpoints the WAL
+into the database and truncates it to zero bytes, and only then answers: once a reveal,
+a revocation or a burn has answered, the envelope is in none of the store's files.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -22,6 +31,21 @@ from ots_desktop.core.errors import OtsError
 
 Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 256
+SCRUB = "PRAGMA wal_checkpoint(TRUNCATE)"
+_log = logging.getLogger(__name__)
+
+
+class WriterConnection(sqlite3.Connection):
+    """The writer's connection (``sqlite3.connect(..., factory=WriterConnection)``): it remembers
+    whether the batch in progress deleted ciphertext."""
+
+    scrub = False
+
+
+def scrub_after_commit(conn: sqlite3.Connection) -> None:
+    """Ask the writer to checkpoint and truncate the WAL before it answers this batch's callers."""
+    if isinstance(conn, WriterConnection):
+        conn.scrub = True
 
 
 class StoreError(OtsError):
@@ -86,7 +110,21 @@ class Writer(threading.Thread):
             # Some operation raised: run the batch again, each operation in its own savepoint,
             # so that only that caller gets the error. Rare, so the common path skips savepoints.
             results = self._attempt(batch, isolate=True)
+        if getattr(self.conn, "scrub", False):
+            self._scrub()
         _settle_all(results)
+
+    def _scrub(self) -> None:
+        """Checkpoint the WAL into the database file and truncate it (see the module's docstring)."""
+        if isinstance(self.conn, WriterConnection):
+            self.conn.scrub = False
+        try:
+            busy = self.conn.execute(SCRUB).fetchone()[0]
+        except sqlite3.Error as exc:
+            _log.warning("the link store could not checkpoint its WAL after deleting an envelope: %s", exc)
+            return
+        if busy:  # a reader held an older snapshot past the busy timeout: the next checkpoint gets it
+            _log.warning("the link store's WAL could not be truncated after deleting an envelope: a reader held it")
 
     def _attempt(self, batch: list[tuple[Op, asyncio.Future[Any]]], *, isolate: bool) -> list[_Result]:
         conn = self.conn

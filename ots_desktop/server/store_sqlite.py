@@ -11,8 +11,10 @@ Reads that change nothing (``info``, ``ping``) use a second, read-only connectio
 caller's thread instead: in WAL mode a reader sees every committed change and never waits
 for the writer, and a lookup is microseconds, so it does not queue behind a batch's fsync.
 
-Envelopes sit in their own table and are deleted (``secure_delete`` zeroes the freed
-pages) the moment a share ends; the row in ``secrets`` stays as a tombstone for
+Envelopes sit in their own table and are deleted the moment a share ends: ``secure_delete``
+zeroes the freed pages, and the writer checkpoints and truncates the WAL before it answers
+(see :mod:`ots_desktop.server.sqlite_writer`), so no file of the store holds them after that;
+the row in ``secrets`` stays as a tombstone for
 ``ots link status`` until TOMBSTONE_S after it ended.
 """
 
@@ -37,7 +39,7 @@ from ots_desktop.server.link_model import (
     SecretInfo,
     SecretState,
 )
-from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer
+from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer, WriterConnection, scrub_after_commit
 
 __all__ = ["SqliteStore", "StoreError"]
 
@@ -101,7 +103,7 @@ class SqliteStore:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=WriterConnection)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
@@ -190,14 +192,14 @@ class SqliteStore:
             for share_id in expired:
                 conn.execute("UPDATE secrets SET state = ?, ended_at = expires_at WHERE id = ?",
                              (SecretState.EXPIRED.value, share_id))
-                conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+                _drop_envelope(conn, share_id)
             forgotten = conn.execute("DELETE FROM secrets WHERE ended_at IS NOT NULL AND ended_at <= ?",
                                      (now - TOMBSTONE_S,)).rowcount
             return len(expired) + forgotten
 
         touched = await self._run(op)
-        # Deleted envelopes are zeroed in the main file (secure_delete) only once the WAL is
-        # checkpointed; doing it here bounds how long old ciphertext lingers in the WAL.
+        # The expired envelopes were scrubbed with the batch that deleted them; this also keeps the
+        # WAL from growing when nothing ended.
         await self._run_outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
         return touched
 
@@ -249,7 +251,13 @@ def _info(conn: sqlite3.Connection, share_id: str, now: float) -> SecretInfo | N
 
 def _end(conn: sqlite3.Connection, share_id: str, state: SecretState, at: float) -> None:
     conn.execute("UPDATE secrets SET state = ?, ended_at = ? WHERE id = ?", (state.value, at, share_id))
+    _drop_envelope(conn, share_id)
+
+
+def _drop_envelope(conn: sqlite3.Connection, share_id: str) -> None:
+    """Delete a share's envelope, and have the writer scrub the WAL before it answers."""
     conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+    scrub_after_commit(conn)
 
 
 def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
@@ -282,6 +290,6 @@ def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, no
     conn.execute("UPDATE secrets SET views_left = ?, reveals = ?, state = ?, ended_at = ? WHERE id = ?",
                  (views_left, json.dumps(history), state_after.value, None if views_left else now, share_id))
     if views_left == 0:
-        conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+        _drop_envelope(conn, share_id)
     return RevealResult(RevealOutcome.REVEALED, envelope=bytes(envelope_row[0]), views_left=views_left,
                         attempts_left=MAX_FAILED_ATTEMPTS - failed, state=state_after)

@@ -124,11 +124,13 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _launch(work_dir: Path, own_dir: bool, port: int | None) -> RedisServer:
+def _launch(work_dir: Path, own_dir: bool, port: int | None, appendonly: bool = False) -> RedisServer:
     sock = work_dir / "redis.sock"
     argv = ["redis-server", "--port", str(port or 0), "--unixsocket", str(sock), "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--dir", str(work_dir), "--daemonize", "no",
-            "--logfile", str(work_dir / "redis.log")]
+            "--save", "", "--appendonly", "yes" if appendonly else "no", "--dir", str(work_dir),
+            "--daemonize", "no", "--logfile", str(work_dir / "redis.log")]
+    if appendonly:
+        argv += ["--appendfsync", "always"]
     if port is not None:
         argv += ["--bind", "127.0.0.1", "--protected-mode", "yes"]
     service = Service(f"redis-{port or 'unix'}", argv, cwd=work_dir, log_dir=work_dir)
@@ -147,23 +149,24 @@ def _launch(work_dir: Path, own_dir: bool, port: int | None) -> RedisServer:
     return server
 
 
-def start_redis(work_dir: Path, *, tcp: bool = False) -> RedisServer:
+def start_redis(work_dir: Path, *, tcp: bool = False, appendonly: bool = False) -> RedisServer:
     """Start ``redis-server`` in ``work_dir`` (a short private directory is used if its path is too long).
 
     The unix socket is always there. With ``tcp=True`` it also listens on 127.0.0.1 on a port
     picked by the OS; redis-server cannot pick one itself, so a port taken in between is
-    retried with another.
+    retried with another. ``appendonly=True`` keeps an append-only file (fsynced on every
+    write) in ``work_dir``, as a persistent production Redis would; RDB snapshots stay off.
     """
     own_dir = len(str(work_dir / "redis.sock")) > MAX_SOCKET_PATH
     if own_dir:
         work_dir = Path(tempfile.mkdtemp(prefix="ots-redis-", dir="/tmp"))
     work_dir.chmod(0o700)
     if not tcp:
-        return _launch(work_dir, own_dir, None)
+        return _launch(work_dir, own_dir, None, appendonly)
     last: Exception | None = None
     for _ in range(TCP_ATTEMPTS):
         try:
-            return _launch(work_dir, own_dir, _free_port())
+            return _launch(work_dir, own_dir, _free_port(), appendonly)
         except RuntimeError as exc:  # most likely the port was taken meanwhile
             last = exc
     raise RuntimeError(f"redis-server could not listen on a free TCP port in {TCP_ATTEMPTS} tries: {last}")
