@@ -21,6 +21,7 @@ from ots_desktop.server.link_model import (
     SecretState,
 )
 from ots_desktop.server.link_policy import HASH_PATTERN, ID_PATTERN, TOKEN_PATTERN
+from ots_desktop.server.request_openapi import request_paths, request_schemas
 
 API_VERSION = "1.0.0"
 _JSON = "application/json"
@@ -143,7 +144,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                  "description": "Parks encrypted one-time secrets. The relay never sees a key or plaintext."},
         "servers": [{"url": public_url}],
         "components": {
-            "schemas": _schemas(max_size),
+            "schemas": {**_schemas(max_size), **request_schemas(max_size)},
             "securitySchemes": {"statusToken": {"type": "http", "scheme": "bearer",
                                                 "description": "The status token returned at creation"}},
         },
@@ -200,5 +201,6 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                                                   "text/css": {"schema": {"type": "string"}}}},
                               "404": _json_response("No such file")},
             }},
+            **request_paths(id_param, bearer),
         },
     }  # fmt: skip

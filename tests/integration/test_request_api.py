@@ -1,0 +1,150 @@
+"""The relay's request endpoints on real ``ots server`` processes (SQLite and a real Redis).
+
+What an attacker can touch here: the relay itself (its store and logs), every HTTP header, and
+the request id without the fragment. Each attack is played: the relay only ever holds
+ciphertext and hashes, an id without the proof cannot answer or spend the request, a second
+or replayed answer is refused, an answer sealed to another key or cut short is refused, and
+only the status token's holder can fetch the answer, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ots_desktop.core.ids import b64u_decode, b64u_encode
+from ots_desktop.core.request_box import ANSWER_HEADER_LEN, open_answer
+from tests.support.redis_server import RedisServer
+from tests.support.relay import FOREIGN_TOKEN, RelayClient, RelayProcess, bearer, http_session, run_async, start_relay
+from tests.support.secret_requests import REQUESTS, make_request, other_link
+
+CANARY = b"canary-request-answer-5d1c0e"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def relay(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RelayProcess]:
+    store = "sqlite"
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        store = request.getfixturevalue("redis_url")
+        assert server.answers()
+    process = start_relay(tmp_path, store=store)
+    yield process
+    process.stop()
+
+
+def store_bytes(relay: RelayProcess, request: pytest.FixtureRequest) -> bytes:
+    """Every byte the relay's store and log hold."""
+    files = b"".join(p.read_bytes() for p in sorted(relay.data_dir.rglob("*")) if p.is_file())
+    redis = b""
+    if "redis" in request.node.callspec.id:
+        redis = request.getfixturevalue("redis_server").dump_bytes()
+    return files + redis + relay.log_text().encode()
+
+
+def test_register_answer_once_open_once(relay: RelayProcess, request: pytest.FixtureRequest) -> None:
+    req = make_request()
+    answer = req.seal(CANARY)
+
+    async def scenario() -> None:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            created = await client.request("POST", REQUESTS, json_body=req.register_body(label="Vendor API key"))
+            assert created.status == 201, created.body
+            token = created.body["status_token"]
+            # The page and the metadata change nothing, with GET or HEAD.
+            for method in ("GET", "HEAD"):
+                page = await client.request(method, f"/r/{req.id}")
+                assert page.status == 200
+                assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+                assert (await client.request(method, f"{REQUESTS}/{req.id}")).status == 200
+            meta = await client.request("GET", f"{REQUESTS}/{req.id}")
+            assert meta.body["label"] == "Vendor API key" and meta.body["state"] == "pending"
+            # The id alone (no proof, a wrong proof) cannot answer, and nothing is used up.
+            no_proof = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
+                                            json_body={"answer": b64u_encode(answer)})
+            assert no_proof.status == 400 and no_proof.code == "request_proof_required"
+            wrong = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
+                                         json_body=req.answer_body(answer, proof=FOREIGN_TOKEN))
+            assert wrong.status == 401 and "nothing was stored" in wrong.body["error"]
+            # Sealed to another request's key, or cut short: refused, nothing used up.
+            foreign = req.seal(CANARY, public_key=other_link().public_key)
+            refused = await client.request("POST", f"{REQUESTS}/{req.id}/answer", json_body=req.answer_body(foreign))
+            assert refused.status == 400 and "different request's key" in refused.body["error"]
+            cut = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
+                                       json_body=req.answer_body(answer[:ANSWER_HEADER_LEN + 60]))
+            assert cut.status == 400 and "cut short" in cut.body["error"]
+            status = await client.request("GET", f"{REQUESTS}/{req.id}/status", headers=bearer(token))
+            assert status.body["state"] == "pending" and status.body["refused_answers"] == 0
+            assert (await client.request("POST", f"{REQUESTS}/{req.id}/open", headers=bearer(token))).status == 409
+            # The answer, then a second and a replayed one, both refused clearly.
+            first = await client.request("POST", f"{REQUESTS}/{req.id}/answer", json_body=req.answer_body(answer))
+            assert first.status == 201, first.body
+            for body in (req.answer_body(req.seal(b"second")), req.answer_body(answer)):
+                again = await client.request("POST", f"{REQUESTS}/{req.id}/answer", json_body=body)
+                assert again.status == 409 and again.code == "already_answered"
+                assert "already answered" in again.body["error"]
+            status = await client.request("GET", f"{REQUESTS}/{req.id}/status", headers=bearer(token))
+            assert status.body["state"] == "answered" and status.body["refused_answers"] == 2
+            assert status.body["answered_from"] == "127.0.0.1"
+            # Only the status token's holder fetches it, once.
+            assert (await client.request("POST", f"{REQUESTS}/{req.id}/open", headers=bearer(FOREIGN_TOKEN))
+                    ).status == 403
+            opened = await client.request("POST", f"{REQUESTS}/{req.id}/open", headers=bearer(token))
+            assert opened.status == 200, opened.body
+            with open_answer(b64u_decode(opened.body["answer"]), request_id=req.id_raw,
+                             private_key=req.private_buffer()) as secret:
+                assert bytes(secret.plaintext.view()) == CANARY
+            gone = await client.request("POST", f"{REQUESTS}/{req.id}/open", headers=bearer(token))
+            assert gone.status == 410 and gone.body["state"] == "opened"
+            assert (await client.request("GET", f"{REQUESTS}/{req.id}")).status == 410
+
+    run_async(scenario())
+    held = store_bytes(relay, request)
+    assert answer not in held and CANARY not in held
+    for secret in (req.private_key, req.fragment.encode(), req.proof.encode(), req.public_key):
+        assert secret not in held
+
+
+def test_revoked_and_refused_network(relay: RelayProcess) -> None:
+    req, fenced = make_request(), make_request()
+
+    async def scenario() -> None:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            token = (await client.request("POST", REQUESTS, json_body=req.register_body())).body["status_token"]
+            assert (await client.request("DELETE", f"{REQUESTS}/{req.id}", headers=bearer(FOREIGN_TOKEN))
+                    ).status == 403
+            revoked = await client.request("DELETE", f"{REQUESTS}/{req.id}", headers=bearer(token))
+            assert revoked.status == 200 and revoked.body["state"] == "revoked"
+            late = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
+                                        json_body=req.answer_body(req.seal(CANARY)))
+            assert late.status == 410 and "withdrew" in late.body["error"]
+            created = await client.request("POST", REQUESTS, json_body=fenced.register_body(
+                allow_cidrs=["10.0.0.0/8"]))
+            blocked = await client.request("POST", f"{REQUESTS}/{fenced.id}/answer",
+                                           json_body=fenced.answer_body(fenced.seal(CANARY)))
+            assert blocked.status == 403 and blocked.code == "forbidden_network"
+            status = await client.request("GET", f"{REQUESTS}/{fenced.id}/status",
+                                          headers=bearer(created.body["status_token"]))
+            assert status.body["blocked_attempts"] == 1 and status.body["state"] == "pending"
+
+    run_async(scenario())
+
+
+def test_bad_registrations_are_refused(relay: RelayProcess) -> None:
+    req = make_request()
+
+    async def scenario() -> None:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            for body, word in ((req.register_body(label="x" * 201), "label"),
+                               (req.register_body(expires_in=1), "expires_in"),
+                               ({**req.register_body(), "private_key": "x"}, "unknown fields"),
+                               (req.register_body(proof_hash="00"), "proof_hash")):
+                reply = await client.request("POST", REQUESTS, json_body=body)
+                assert reply.status == 400 and word in reply.body["error"], reply.body
+
+    run_async(scenario())

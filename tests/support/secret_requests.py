@@ -1,0 +1,65 @@
+"""Secret requests for tests: a request's keys and link material kept in plain copies, so that
+tests can search disks and logs for them, and the bodies the relay's request endpoints take."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ots_desktop.core.ids import b64u_encode, new_share_id
+from ots_desktop.core.request_box import RequestLink, new_request_keys, seal_answer
+from ots_desktop.core.secret import SecretBuffer
+
+REQUESTS = "/api/v1/requests"
+
+
+@dataclass(frozen=True)
+class TestRequest:
+    """A request as a requester makes it (``private_key`` and ``proof`` in plain copies)."""
+
+    __test__ = False  # not a test class, despite the name
+
+    id_raw: bytes
+    private_key: bytes
+    public_key: bytes
+    fragment: str
+    proof: str
+    proof_hash: str
+    key_hash: str
+
+    @property
+    def id(self) -> str:
+        return b64u_encode(self.id_raw)
+
+    def register_body(self, **policy: Any) -> dict[str, Any]:
+        return {"id": self.id, "proof_hash": self.proof_hash, "key_hash": self.key_hash, **policy}
+
+    def seal(self, plaintext: bytes, *, meta: dict[str, object] | None = None, public_key: bytes | None = None
+             ) -> bytes:
+        return seal_answer(plaintext, request_id=self.id_raw, public_key=public_key or self.public_key,
+                           meta=meta or {"type": "text"})
+
+    def answer_body(self, answer: bytes, proof: str | None = None) -> dict[str, str]:
+        return {"request_proof": proof or self.proof, "answer": b64u_encode(answer)}
+
+    def private_buffer(self) -> SecretBuffer:
+        return SecretBuffer(self.private_key)
+
+
+def make_request() -> TestRequest:
+    request_id = new_share_id()
+    private, link = new_request_keys()
+    with private, link.proof(request_id) as proof:
+        raw_proof = bytes(proof.view())
+        made = TestRequest(request_id, bytes(private.view()), link.public_key, link.fragment(), b64u_encode(raw_proof),
+                           hashlib.sha256(raw_proof).hexdigest(), link.key_hash())
+    link.close()
+    return made
+
+
+def other_link() -> RequestLink:
+    """The link material of some other request."""
+    private, link = new_request_keys()
+    private.close()
+    return link
