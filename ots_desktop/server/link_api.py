@@ -377,10 +377,6 @@ def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
 API_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
-async def _private_answers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    if request.path.startswith("/api/"):
-        for name, value in API_HEADERS.items():
-            response.headers.setdefault(name, value)
 async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
     response.force_close()
     try:
@@ -391,3 +387,7 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     request.protocol.force_close()
 
 
+async def _private_answers(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    if request.path.startswith("/api/"):
+        for name, value in API_HEADERS.items():
+            response.headers.setdefault(name, value)
