@@ -17,6 +17,8 @@ COMMANDS = {
     "send": "ots_desktop.cli.send:send",
     "receive": "ots_desktop.cli.receive:receive",
     "link": "ots_desktop.cli.link:link",
+    "request": "ots_desktop.cli.request:request",
+    "answer": "ots_desktop.cli.answer:answer",
     "audit": "ots_desktop.cli.audit:audit",
     "server": "ots_desktop.cli.server:server",
     "demo": "ots_desktop.cli.demo:demo",

@@ -24,6 +24,7 @@ EXIT_CODES: dict[Reason, ExitCode] = {
     Reason.BLOCKED_NETWORK: ExitCode.REJECTED,
     Reason.TOO_LARGE: ExitCode.INPUT,
     Reason.ALREADY_CONSUMED: ExitCode.NOT_FOUND,
+    Reason.SECOND_ANSWER: ExitCode.NOT_FOUND,
     Reason.EXPIRED: ExitCode.NOT_FOUND,
     Reason.REVOKED: ExitCode.NOT_FOUND,
     Reason.BURNED: ExitCode.NOT_FOUND,
@@ -34,7 +35,7 @@ EXIT_CODES: dict[Reason, ExitCode] = {
 # A wrong code or passphrase may be a guess; a crowded code, a refused network, a link already
 # opened or destroyed may mean someone else got there first.
 ALERT_REASONS = frozenset({Reason.WRONG_CODE, Reason.CROWDED, Reason.WRONG_PASSPHRASE, Reason.BLOCKED_NETWORK,
-                           Reason.ALREADY_CONSUMED, Reason.BURNED})
+                           Reason.ALREADY_CONSUMED, Reason.BURNED, Reason.SECOND_ANSWER})
 
 
 # Failures of the network or of patience: the same code can simply be tried again.

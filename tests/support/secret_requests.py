@@ -4,7 +4,10 @@ tests can search disks and logs for them, and the bodies the relay's request end
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ots_desktop.core.ids import b64u_encode, new_share_id
@@ -63,3 +66,46 @@ def other_link() -> RequestLink:
     private, link = new_request_keys()
     private.close()
     return link
+
+
+def local_request_relay(data_dir: Path) -> Any:
+    """The relay app in this process with the request endpoints, on a clock the test moves (a context manager)."""
+    from tests.browser.support import LocalRelay
+
+    class LocalRequestRelay(LocalRelay):
+        async def _start(self, path: Path) -> str:
+            from aiohttp import web
+
+            from ots_desktop.server.link_api import RelaySettings, build_app
+            from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
+            from ots_desktop.server.link_service import RUNNER_OPTIONS
+            from ots_desktop.server.ratelimit import Rate
+            from ots_desktop.server.request_api import add_request_routes
+            from ots_desktop.server.request_store_sqlite import SqliteRequestStore, requests_path
+            from ots_desktop.server.store_sqlite import SqliteStore
+
+            self._store = await SqliteStore.open(path)
+            self._requests = await SqliteRequestStore.open_file(requests_path(path))
+            settings = RelaySettings(public_url="", max_size=DEFAULT_MAX_SIZE, create_rate=Rate(0, 1),
+                                     reveal_rate=Rate(0, 1), clock=self.clock)
+            app = build_app(self._store, settings)
+            add_request_routes(app, self._requests)
+            self._runner = web.AppRunner(app, **RUNNER_OPTIONS)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+            settings.public_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+            return settings.public_url
+
+        async def _shutdown(self) -> None:
+            await super()._shutdown()
+            await self._requests.close()
+
+    @contextmanager
+    def running() -> Iterator[LocalRelay]:
+        relay = LocalRequestRelay(data_dir)
+        try:
+            yield relay
+        finally:
+            relay.close()
+
+    return running()

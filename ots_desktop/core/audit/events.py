@@ -29,6 +29,11 @@ class EventType(StrEnum):
     SHARE_FAILED = "share_failed"
     SECRET_RECEIVED = "secret_received"  # noqa: S105 - an event name
     RECEIVE_FAILED = "receive_failed"
+    REQUEST_CREATED = "request_created"
+    REQUEST_ANSWERED = "request_answered"
+    REQUEST_OPENED = "request_opened"
+    REQUEST_EXPIRED = "request_expired"
+    REQUEST_REVOKED = "request_revoked"
     ALERT = "alert"
     AUDIT_REVIEWED = "audit_reviewed"
     AUDIT_EXPORTED = "audit_exported"
@@ -56,6 +61,7 @@ class Reason(StrEnum):
     WRONG_PASSPHRASE = "wrong_passphrase"  # noqa: S105 - a reason code
     BLOCKED_NETWORK = "blocked_network"
     ALREADY_CONSUMED = "already_consumed"
+    SECOND_ANSWER = "second_answer"
     PEER_NEVER_CAME = "peer_never_came"
     CROWDED = "crowded"
     SERVER_UNREACHABLE = "server_unreachable"
