@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ots_desktop.channels import link_errors as errors
+from ots_desktop.channels.link import new_link_id
 from ots_desktop.channels.link_urls import _split, check_share_id
 from ots_desktop.channels.request_client import OpenedAnswer, RequestClient, RequestMeta, RequestStatus, request_gone
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
@@ -25,7 +26,7 @@ from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.envelope import Opened
 from ots_desktop.core.errors import EnvelopeError, InputError, OtsError
-from ots_desktop.core.ids import b64u_decode, b64u_encode, new_share_id
+from ots_desktop.core.ids import b64u_decode, b64u_encode
 from ots_desktop.core.policy import AUDIT_TEXT_MAX
 from ots_desktop.core.request_box import RequestLink, new_request_keys, open_answer, parse_fragment, seal_answer
 from ots_desktop.core.request_records import RequestRecord, RequestRecords
@@ -71,7 +72,7 @@ async def make_request(client: RequestClient, log: AuditLog, keystore: KeyStore,
                        allow_countries: tuple[str, ...] = ()) -> MadeRequest:
     """Make a key pair, keep the private key in the keychain, register the request, record and audit it."""
     log.require_usable()
-    raw_id = new_share_id()
+    raw_id = new_link_id()  # never starts with '-', so that it never reads as an option
     request_id = b64u_encode(raw_id)
     entry = KEY_ENTRY.format(request_id)
     private, link = new_request_keys()

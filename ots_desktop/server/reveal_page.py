@@ -30,7 +30,7 @@ SECURITY_HEADERS = {
 }
 
 # name -> content type; only these files are served.
-STATIC_FILES = {"reveal.js": "text/javascript", "reveal.css": "text/css"}
+STATIC_FILES = {"reveal.js": "text/javascript", "reveal.css": "text/css", "answer.js": "text/javascript"}
 
 _PAGE = """<!doctype html>
 <html lang="en">
