@@ -160,7 +160,12 @@ class RequestRelay:
         """POST /api/v1/requests/{id}/answer: checks the proof and the network, then keeps the first answer."""
         request_id = check_id(request.match_info["id"])
         await self.relay._limit(self.relay.reveal_limit, "answer", request)
-        body = await self._json_body(request, self.settings.max_body)
+        size = request.content_length if request.content_length is not None else self.settings.max_body
+        if size > self.settings.max_body:
+            raise self.relay._too_large()
+        # The same bounds as a link's upload: bytes on their way per address and in this process's memory.
+        async with self.relay.uploads.hold(self.relay.client_ip(request), size):
+            body = await self._json_body(request, self.settings.max_body)
         if not isinstance(body, dict) or not set(body) <= ANSWER_FIELDS:
             raise bad_request(_ANSWER_SHAPE)
         presented = _proof_hash(body)
@@ -192,6 +197,7 @@ class RequestRelay:
         except EnvelopeError as exc:
             raise ApiError(400, "bad_answer", f"the answer is not a valid ots answer for this request: {exc.message}; "
                            "nothing was stored or used up") from None
+        await self.relay.budget.check(len(data))  # a relay whose storage is full takes no answers either
         result = await self.store.answer(request_id, data, ip, now)
         if result.outcome is AnswerOutcome.ALREADY_ANSWERED:
             raise _already()

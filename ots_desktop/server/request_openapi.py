@@ -26,7 +26,8 @@ def _errors(*codes: int) -> dict[str, Any]:
             404: "No such request", 408: "The request body did not arrive in time", 409: "Already answered "
             "(a second answer), not answered yet (open), or the id is taken (register)",
             410: "The request has ended", 413: "Too large", 415: "Not JSON", 429: "Rate limited",
-            503: "Too many large requests at once"}  # fmt: skip
+            503: "Too many large requests at once (see Retry-After)",
+            507: "The relay's storage budget is used up (see Retry-After)"}  # fmt: skip
     return {str(code): _answer(text[code]) for code in codes}
 
 
@@ -90,7 +91,7 @@ def request_paths(id_param: dict[str, Any], bearer: list[dict[str, list[str]]]) 
             "operationId": "answerRequest", "summary": "Post the one answer (with the request proof)",
             "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("AnswerRequest")}}},
             "responses": {"201": _answer("Stored", "Answered"),
-                          **_errors(400, 401, 403, 404, 408, 409, 410, 413, 415, 429, 503)},
+                          **_errors(400, 401, 403, 404, 408, 409, 410, 413, 415, 429, 503, 507)},
         }},
         "/api/v1/requests/{id}/open": {"parameters": [id_param], "post": {
             "operationId": "openRequestAnswer", "summary": "Fetch the answer once; it is deleted", "security": bearer,

@@ -9,8 +9,10 @@ only the status token's holder can fetch the answer, once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -148,3 +150,51 @@ def test_bad_registrations_are_refused(relay: RelayProcess) -> None:
                 assert reply.status == 400 and word in reply.body["error"], reply.body
 
     run_async(scenario())
+
+
+def test_two_relay_processes_on_one_redis_take_exactly_one_answer(tmp_path: Path, redis_url: str) -> None:
+    req = make_request()
+    first, second = start_relay(tmp_path, name="a", store=redis_url), start_relay(tmp_path, name="b", store=redis_url)
+    try:
+        async def scenario() -> tuple[list[int], dict[str, Any]]:
+            async with http_session() as session:
+                a, b = RelayClient(session, first.url), RelayClient(session, second.url)
+                token = (await a.request("POST", REQUESTS, json_body=req.register_body())).body["status_token"]
+                answers = [req.answer_body(req.seal(b"answer %d" % n)) for n in range(16)]
+                replies = await asyncio.gather(*(
+                    (a if n % 2 else b).request("POST", f"{REQUESTS}/{req.id}/answer", json_body=body)
+                    for n, body in enumerate(answers)))
+                status = await b.request("GET", f"{REQUESTS}/{req.id}/status", headers=bearer(token))
+                return sorted(reply.status for reply in replies), status.body
+
+        statuses, status = run_async(scenario())
+        assert statuses == [201] + [409] * 15
+        assert status["state"] == "answered" and status["refused_answers"] == 15
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_forged_key_hash_passes_the_relay_but_the_requester_refuses_it(tmp_path: Path) -> None:
+    """Someone with the whole link swaps in their own key hash over an answer sealed to another key."""
+    from ots_desktop.core.errors import EnvelopeError
+
+    req = make_request()
+    forged = req.seal(CANARY, public_key=other_link().public_key)
+    forged = forged[:8] + bytes.fromhex(req.key_hash) + forged[40:]
+    relay = start_relay(tmp_path)
+    try:
+        async def scenario() -> bytes:
+            async with http_session() as session:
+                client = RelayClient(session, relay.url)
+                token = (await client.request("POST", REQUESTS, json_body=req.register_body())).body["status_token"]
+                posted = await client.request("POST", f"{REQUESTS}/{req.id}/answer", json_body=req.answer_body(forged))
+                assert posted.status == 201, posted.body
+                opened = await client.request("POST", f"{REQUESTS}/{req.id}/open", headers=bearer(token))
+                return b64u_decode(opened.body["answer"])
+
+        fetched = run_async(scenario())
+    finally:
+        relay.stop()
+    with pytest.raises(EnvelopeError, match="not sealed to this request's key"):
+        open_answer(fetched, request_id=req.id_raw, private_key=req.private_buffer())
