@@ -108,3 +108,21 @@ def test_an_empty_answer_is_refused_in_the_page(page: Page, relay_server: Runnin
     assert "Type the secret" in str(page.text_content("#answer-error"))
     status = run_ots("request", "status", row["id"], "--json")
     assert json_lines(status.stdout)[-1]["state"] == "pending"
+
+
+def test_by_keyboard_alone_with_focus_where_it_belongs(page: Page, relay_server: RunningServer) -> None:
+    row = make_request(relay_server)
+    assert open_page(page, row["link"]) == "ready"
+    assert page.evaluate("document.activeElement.id") == "secret"  # ready to type
+    assert page.get_attribute("#status", "role") == "status"
+    page.keyboard.type("typed by keyboard")
+    for _ in range(6):  # Tab through the file chooser to Send
+        if page.evaluate("document.activeElement.id") == "send":
+            break
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    page.keyboard.press("Enter")
+    assert wait_state(page, "sent", "damaged", "error") == "sent"
+    assert page.evaluate("document.activeElement.id") == "outcome-title"  # screen readers hear the outcome
+    opened = run_ots("request", "open", row["id"])
+    assert opened.returncode == 0 and opened.stdout == "typed by keyboard", opened

@@ -198,3 +198,31 @@ def test_a_forged_key_hash_passes_the_relay_but_the_requester_refuses_it(tmp_pat
         relay.stop()
     with pytest.raises(EnvelopeError, match="not sealed to this request's key"):
         open_answer(fetched, request_id=req.id_raw, private_key=req.private_buffer())
+
+
+def test_a_truncated_upload_stores_nothing_and_the_request_stays_answerable(relay: RelayProcess) -> None:
+    """The connection drops half-way through an answer's body: nothing is stored or used up."""
+    import json as jsonlib
+    from urllib.parse import urlsplit
+
+    req = make_request()
+    body = jsonlib.dumps(req.answer_body(req.seal(CANARY))).encode()
+
+    async def scenario() -> tuple[str, int]:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            token = (await client.request("POST", REQUESTS, json_body=req.register_body())).body["status_token"]
+            where = urlsplit(relay.url)
+            reader, writer = await asyncio.open_connection(where.hostname, where.port)
+            writer.write(f"POST {REQUESTS}/{req.id}/answer HTTP/1.1\r\nHost: {where.netloc}\r\nContent-Type: "
+                         f"application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2])
+            await writer.drain()
+            writer.close()
+            await writer.wait_closed()
+            del reader
+            status = await client.request("GET", f"{REQUESTS}/{req.id}/status", headers=bearer(token))
+            whole = await client.request("POST", f"{REQUESTS}/{req.id}/answer", json_body=req.answer_body(
+                req.seal(CANARY)))
+            return status.body["state"], whole.status
+
+    assert run_async(scenario()) == ("pending", 201)
