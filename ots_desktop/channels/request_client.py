@@ -113,8 +113,9 @@ class RequestClient(RelayClient):
         self._common(status, answer, headers, request_id, "the look-up")
         if status != 200:
             raise errors.server_error(self.url, status)
-        return RequestMeta(request_id, answer.get("label", str), answer.get("expires_at", str),
-                           answer.count("max_size"))
+        # The label comes from the relay: only printable text reaches a terminal or the audit log.
+        label = "".join(ch for ch in answer.get("label", str) if ch.isprintable())[:200]
+        return RequestMeta(request_id, label, answer.get("expires_at", str), answer.count("max_size"))
 
     async def answer(self, request_id: str, proof: SecretBuffer, sealed: bytes) -> None:
         """Post the one answer, with the request proof."""
@@ -148,7 +149,8 @@ class RequestClient(RelayClient):
         if status != 200:
             raise errors.server_error(self.url, status)
         return RequestStatus(
-            request_id=request_id, state=answer.get("state", str), label=answer.get("label", str),
+            request_id=request_id, state=answer.get("state", str),
+            label="".join(ch for ch in answer.get("label", str) if ch.isprintable())[:200],
             created_at=answer.get("created_at", str), expires_at=answer.get("expires_at", str),
             answered_at=answer.get("answered_at", str, optional=True),
             answered_from=answer.get("answered_from", str, optional=True),
