@@ -135,8 +135,8 @@ def test_the_data_dir_holds_only_the_private_databases(wormhole_server: RunningS
     data_dir = wormhole_server.data_dir
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     names = {p.name for p in data_dir.iterdir()}
-    assert {"mailbox.sqlite", "links.sqlite3"} <= names <= {"mailbox.sqlite", "links.sqlite3", "links.sqlite3-wal",
-                                                            "links.sqlite3-shm"}
+    stores = {f"{db}{tail}" for db in ("links.sqlite3", "links-requests.sqlite3") for tail in ("", "-wal", "-shm")}
+    assert {"mailbox.sqlite", "links.sqlite3"} <= names <= {"mailbox.sqlite", *stores}
     for path in data_dir.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     db_path = data_dir / "mailbox.sqlite"
