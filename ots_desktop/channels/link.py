@@ -269,6 +269,8 @@ class LinkChannel:
                 if streamed:
                     assert payload.fingerprint is not None
                     try:
+                        if not await relay.streaming():  # asked first: no upload doomed to a refusal
+                            raise link_errors.no_streaming(relay.url)
                         created = await upload_sealed(
                             relay, share_id=share_id, raw_id=raw_id, key=key, passphrase=passphrase,
                             iterations=PBKDF2_DEFAULT_ITERATIONS, meta=payload.meta(),

@@ -171,9 +171,13 @@ class RelayClient:
         return self._session
 
     async def _call(self, method: str, path: str, *, body: Json | None = None, bearer: str | None = None,
-                    data: Any = None, headers: Mapping[str, str] | None = None,
+                    data: Any = None, headers: Mapping[str, str] | None = None, plain_refusal: bool = False,
                     ) -> tuple[int, Answer, Mapping[str, str]]:
-        """One request; ``data`` and ``headers`` send a body other than JSON (a streamed envelope)."""
+        """One request; ``data`` and ``headers`` send a body other than JSON (a streamed envelope).
+
+        With ``plain_refusal``, a 4xx without a JSON body comes back as an empty answer instead of
+        failing: a relay that predates an endpoint may refuse it in its web server's own words.
+        """
         headers = dict(headers or {})
         if bearer is not None:
             headers["Authorization"] = f"Bearer {bearer}"
@@ -194,6 +198,8 @@ class RelayClient:
                 raw = b"".join(chunks)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_failure(self.url, exc) from None
+        if plain_refusal and 400 <= status < 500 and not raw.lstrip().startswith(b"{"):
+            return status, Answer(self.url, {}), answer_headers
         return status, parse_answer(self.url, status, raw), answer_headers
 
     def _common(self, status: int, answer: Answer, headers: Mapping[str, str], share_id: str, what: str) -> None:
@@ -261,13 +267,20 @@ class RelayClient:
     async def country_rules(self) -> bool | None:
         """Whether the relay can limit links to countries, as its ``/healthz`` says; None when it does not say
         (a relay that predates country rules, or a proxy that keeps ``/healthz`` to itself)."""
+        return await self._health_flag("country_rules")
+
+    async def streaming(self) -> bool:
+        """Whether the relay says (in ``/healthz``) that it takes envelopes as a streamed upload."""
+        return await self._health_flag("streaming") is True
+
+    async def _health_flag(self, name: str) -> bool | None:
         try:
             status, answer, _headers = await self._call("GET", "/healthz")
         except LinkFailure as exc:
             if exc.reason is not Reason.ERROR:  # unreachable or broken off: the create would fail the same way
                 raise
             return None
-        value = answer.body.get("country_rules") if status in (200, 503) else None
+        value = answer.body.get(name) if status in (200, 503) else None
         return value if isinstance(value, bool) else None
 
     async def meta(self, share_id: str) -> ShareMeta:

@@ -47,9 +47,11 @@ async def create_stream(relay: RelayClient, share_id: str, pieces: AsyncIterable
         headers["X-Ots-Allow-Countries"] = ",".join(allow_countries)
     token = relay.create_token()
     status, answer, answer_headers = await relay._call("PUT", f"{API}/{share_id}", data=pieces, headers=headers,
-                                                       bearer=token)
+                                                       bearer=token, plain_refusal=True)
     del token
-    if status == 405:
+    # 405, or (older aiohttp servers, refusing the 100-continue request itself) a plain 400, 404 or 501:
+    # a relay without the streamed upload.
+    if status == 405 or (status in (400, 404, 501) and not answer.body):
         raise errors.no_streaming(relay.url)
     return relay.check_created(status, answer, answer_headers, share_id)
 

@@ -23,6 +23,7 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Someone asks you for a secret</title>
 <link rel="stylesheet" href="../static/reveal.css">
+<script src="../static/page_tools.js" defer></script>
 <script src="../static/answer.js" defer></script>
 </head>
 <body data-state="loading">

@@ -30,7 +30,8 @@ SECURITY_HEADERS = {
 }
 
 # name -> content type; only these files are served.
-STATIC_FILES = {"reveal.js": "text/javascript", "reveal.css": "text/css", "answer.js": "text/javascript"}
+STATIC_FILES = {"page_tools.js": "text/javascript", "reveal.js": "text/javascript", "reveal.css": "text/css",
+                "answer.js": "text/javascript"}
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -41,6 +42,7 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>One-time secret</title>
 <link rel="stylesheet" href="../static/reveal.css">
+<script src="../static/page_tools.js" defer></script>
 <script src="../static/reveal.js" defer></script>
 </head>
 <body data-state="loading">

@@ -11,6 +11,8 @@
 "use strict";
 
 (function () {
+  const tools = window.OtsPageTools;
+  const { concat, b64uDecode, b64uEncode, formatExpiry } = tools;
   // ------------------------------------------------------------------ formats (request v1, envelope v1)
 
   const ENVELOPE_MAGIC = [0x4f, 0x54, 0x53, 0x45];
@@ -30,39 +32,12 @@
 
   const encoder = new TextEncoder();
 
-  function concat(...parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
-  }
-
   function u32(value) {
     return new Uint8Array([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
   }
 
   function random(size) {
     return crypto.getRandomValues(new Uint8Array(size));
-  }
-
-  /** Strict unpadded base64url, as ots_desktop.core.ids.b64u_decode. */
-  function b64uDecode(text) {
-    const body = String(text);
-    if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1) throw new TypeError("not valid base64url");
-    const raw = atob(body.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (body.length % 4)) % 4));
-    const out = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-    if (b64uEncode(out) !== body) throw new TypeError("not valid base64url: stray bits");
-    return out;
-  }
-
-  function b64uEncode(bytes) {
-    let raw = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) raw += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
   async function hkdf(ikm, salt, info) {
@@ -168,28 +143,8 @@
       "If you did not answer it yourself, tell the person who asked.");
   }
 
-  function formatExpiry(iso) {
-    const when = new Date(iso);
-    if (Number.isNaN(when.getTime())) return "unknown";
-    const minutes = Math.max(0, Math.round((when.getTime() - Date.now()) / 60000));
-    const inText = minutes < 120 ? minutes + " minutes" : Math.round(minutes / 60) + " hours";
-    return when.toLocaleString() + " (in about " + inText + ")";
-  }
-
-  async function api(method, path, body) {
-    const init = { method, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(new URL(path, page.apiBase), init);
-    let data = {};
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = {};
-    }
-    return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
+  function api(method, path, body) {
+    return tools.api(page.apiBase, method, path, body);
   }
 
   /** Final states for 404, 409, 410, 403 and a refused link; false for a failure worth another try. */

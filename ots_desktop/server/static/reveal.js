@@ -11,6 +11,8 @@
 "use strict";
 
 (function () {
+  const tools = window.OtsPageTools;
+  const { concat, b64uDecode, b64uEncode, formatExpiry } = tools;
   // ------------------------------------------------------------------ envelope format v1
 
   const MAGIC = [0x4f, 0x54, 0x53, 0x45];
@@ -47,37 +49,8 @@
     }
   }
 
-  function concat(...parts) {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const part of parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out;
-  }
-
   function u32(bytes, at) {
     return ((bytes[at] << 24) >>> 0) + (bytes[at + 1] << 16) + (bytes[at + 2] << 8) + bytes[at + 3];
-  }
-
-  /** Strict unpadded base64url (up to two '=' tolerated), as ots_desktop.core.ids.b64u_decode. */
-  function b64uDecode(text) {
-    if (typeof text !== "string") throw new TypeError("base64url input must be text");
-    const body = text.replace(/={1,2}$/, "");
-    if (!/^[A-Za-z0-9_-]*$/.test(body) || body.length % 4 === 1) throw new TypeError("not valid base64url");
-    const std = body.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (body.length % 4)) % 4);
-    const raw = atob(std);
-    const out = new Uint8Array(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-    if (b64uEncode(out) !== body) throw new TypeError("not valid base64url: stray bits");
-    return out;
-  }
-
-  function b64uEncode(bytes) {
-    let raw = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) raw += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
 
   /** Parse and check the 44-byte header; refuse anything out of range before any key work. */
@@ -397,28 +370,8 @@
     finish(state, title, text);
   }
 
-  function formatExpiry(iso) {
-    const when = new Date(iso);
-    if (Number.isNaN(when.getTime())) return "unknown";
-    const minutes = Math.max(0, Math.round((when.getTime() - Date.now()) / 60000));
-    const inText = minutes < 120 ? minutes + " minutes" : Math.round(minutes / 60) + " hours";
-    return when.toLocaleString() + " (in about " + inText + ")";
-  }
-
-  async function api(method, path, body) {
-    const init = { method, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer", headers: {} };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      init.body = JSON.stringify(body);
-    }
-    const response = await fetch(new URL(path, page.apiBase), init);
-    let data = {};
-    try {
-      data = await response.json();
-    } catch (e) {
-      data = {};
-    }
-    return { status: response.status, data, retryAfter: response.headers.get("Retry-After") };
+  function api(method, path, body) {
+    return tools.api(page.apiBase, method, path, body);
   }
 
   /** Answers every reveal and lookup share: 404, 410, 403 and the rest. Returns true if handled. */
