@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +27,7 @@ from ots_desktop.server.request_model import (
     StoreResult,
     state_at,
 )
-from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer
+from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer, open_private_store
 
 T = TypeVar("T")
 SCRUB = "PRAGMA wal_checkpoint(TRUNCATE)"
@@ -81,20 +80,7 @@ class SqliteRequestStore:
 
     @classmethod
     def _open_sync(cls, path: Path) -> SqliteRequestStore:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "busy_timeout = 10000"):
-                conn.execute(f"PRAGMA {pragma}")
-            conn.executescript(_SCHEMA)
-            reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-            reader.execute("PRAGMA busy_timeout = 10000")
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the request store {path}: {exc}") from None
-        worker = Writer(conn)
-        worker.start()
+        worker, reader = open_private_store(path, _SCHEMA, "request store")
         return cls(path, worker, reader)
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:

@@ -21,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ots_desktop.core.errors import OtsError
@@ -186,3 +188,27 @@ def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None
         future.set_exception(error)
     else:
         future.set_result(value)
+
+
+def open_private_store(path: Path, schema: str, what: str, *, factory: type[sqlite3.Connection] = sqlite3.Connection,
+                       upgrade: Callable[[sqlite3.Connection], None] | None = None,
+                       ) -> tuple[Writer, sqlite3.Connection]:
+    """A store's SQLite file at ``path`` (created 0600 in a 0700 folder if needed): its started writer, on a
+    WAL, fsynced, secure-delete connection with ``schema`` applied, and a read-only connection beside it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=factory)
+        for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "busy_timeout = 10000"):
+            conn.execute(f"PRAGMA {pragma}")
+        conn.executescript(schema)
+        if upgrade is not None:
+            upgrade(conn)
+        reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        reader.execute("PRAGMA busy_timeout = 10000")
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open the {what} {path}: {exc}") from None
+    worker = Writer(conn)
+    worker.start()
+    return worker, reader

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +38,14 @@ from ots_desktop.server.link_model import (
     SecretInfo,
     SecretState,
 )
-from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer, WriterConnection, scrub_after_commit
+from ots_desktop.server.sqlite_writer import (
+    Bare,
+    StoreError,
+    Writer,
+    WriterConnection,
+    open_private_store,
+    scrub_after_commit,
+)
 
 __all__ = ["SqliteStore", "StoreError"]
 
@@ -99,24 +105,7 @@ class SqliteStore:
 
     @classmethod
     def _open_sync(cls, path: Path) -> SqliteStore:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=WriterConnection)
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA secure_delete = ON")
-            conn.execute("PRAGMA busy_timeout = 10000")
-            conn.executescript(_SCHEMA)
-            _upgrade(conn)
-            reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                     check_same_thread=False)
-            reader.execute("PRAGMA busy_timeout = 10000")
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the link store {path}: {exc}") from None
-        worker = Writer(conn)
-        worker.start()
+        worker, reader = open_private_store(path, _SCHEMA, "link store", factory=WriterConnection, upgrade=_upgrade)
         return cls(path, worker, reader)
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
