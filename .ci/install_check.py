@@ -124,9 +124,14 @@ def desktop_user(wheel: Path, work: Path, lock: Path | None, home: Path) -> None
     step(f"  ots-desktop --version: {run([str(bin_dir / 'ots-desktop'), '--version'], env=env).strip()}")
     step(f"  ots --version: {run([str(bin_dir / 'ots'), '--version'], env=env).strip()}")
     env["QT_QPA_PLATFORM"] = "offscreen"
-    run([str(bin_dir / "python"), "-c", "import ots_desktop.ui.app, ots_desktop.ui.main_window, "
-         "ots_desktop.ui.send.speech"], env=env)
-    step("  the app's modules import (PySide6, QtTextToSpeech, qasync)")
+    said = run([str(bin_dir / "python"), "-c", "import ots_desktop.ui.app, ots_desktop.ui.main_window\n"
+                "from ots_desktop.ui.send.speech import QTextToSpeech, Speaker\n"
+                "from PySide6.QtWidgets import QApplication\n"
+                "app = QApplication([])\n"
+                "print('speech module:', QTextToSpeech is not None, 'speaker:', Speaker().available)"], env=env)
+    if "speech module: False speaker: False" not in said:
+        raise CheckFailed(f"the desktop extra alone should leave speech out (it is the speech extra):\n{said}")
+    step("  the app's modules import (PySide6, qasync); no speech without the speech extra")
 
 
 def main(argv: list[str] | None = None) -> int:

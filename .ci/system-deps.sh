@@ -27,6 +27,8 @@ PACKAGES=(
   rsyslog rsyslog-gnutls
   # docs test commands (curl) and unit checks (systemd-analyze)
   curl systemd
+  # the accessibility tests: the AT-SPI bus (at-spi-bus-launcher, registry) and a pyatspi client
+  at-spi2-core python3-pyatspi
 )
 
 missing=()

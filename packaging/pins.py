@@ -68,7 +68,8 @@ def pin_problems(root: Path, pyproject: dict[str, Any]) -> list[str]:
         if app.get("requires", []) != desktop:
             problems.append(f"pyproject.toml: [tool.briefcase.app.{name}] requires should be exactly the desktop "
                             f"extra {desktop}")
-    wanted = lower_bounds(list(project.get("dependencies", [])) + list(desktop))
+    speech = project.get("optional-dependencies", {}).get("speech", [])
+    wanted = lower_bounds(list(project.get("dependencies", [])) + list(desktop) + list(speech))
     try:
         pins = pinned((root / MINIMUM_FILE).read_text(encoding="utf-8"))
     except OSError:

@@ -14,6 +14,7 @@ Receiving, status, revocation and watching live in :mod:`link_receive` and
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import mimetypes
 import stat
@@ -27,13 +28,14 @@ from ots_desktop.channels import link_errors, link_receive, link_status
 from ots_desktop.channels.link_errors import LinkFailure, StreamingUnsupported
 from ots_desktop.channels.link_receive import LinkReceived, ReceiveOptions
 from ots_desktop.channels.link_reporting import LinkReporter
-from ots_desktop.channels.link_send_stream import fingerprint_source, upload_sealed
+from ots_desktop.channels.link_send_stream import upload_sealed
 from ots_desktop.channels.link_status import WatchUpdate
 from ots_desktop.channels.link_types import LinkPolicy, SentLink
 from ots_desktop.channels.link_urls import ParsedLink, make_link, relay_base
 from ots_desktop.channels.payloads import bundle_of, check_text
 from ots_desktop.channels.relay_client import RelayClient, ShareStatus
 from ots_desktop.channels.relay_stream import STREAM_FROM
+from ots_desktop.channels.source_print import MAX_FILE_BYTES, SourcePrint, fingerprint_source
 from ots_desktop.core.audit.events import Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.envelope import read_header, seal, seal_stream, sealed_size
@@ -45,8 +47,6 @@ from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.shares import ShareRecord, SharesError, ShareStore
 from ots_desktop.core.times import rfc3339
 
-# The relay decides what it takes (its --max-size); past this a wormhole is the better way.
-MAX_FILE_BYTES = 4 * 1024 * 1024 * 1024
 # The largest envelope sent as JSON to a relay that takes no streamed uploads (older clients read at most
 # 64 MiB of JSON back).
 JSON_FALLBACK_MAX = 48 * 1024 * 1024
@@ -64,6 +64,9 @@ class _Payload:
     text: SecretBuffer | None = None
     path: Path | None = None
     fingerprint: str | None = None
+    # A streamed file's first reading, which each upload's reading must match (perhaps started already).
+    source: SourcePrint | None = None
+    first_reading: concurrent.futures.Future[SourcePrint] | None = None
     # Several files and folders as one zip: a fresh ZipStream for each seal, and the zip's name.
     bundle: Callable[[], Any] | None = None
     name: str = ""
@@ -177,9 +180,14 @@ class LinkChannel:
     async def send_file(self, path: Path, relay_url: str, policy: LinkPolicy, *,
                         recipients: Sequence[str | None] = (None,), passphrase: SecretBuffer | None = None,
                         label: str | None = None, on_link: Callable[[SentLink], None] | None = None,
-                        ) -> list[SentLink]:
-        """Make one link per recipient for a file (streamed through the cipher, never held as plaintext)."""
-        return await self._send(_file_payload(path), relay_url, policy, recipients, passphrase, label, on_link)
+                        first_reading: concurrent.futures.Future[SourcePrint] | None = None) -> list[SentLink]:
+        """Make one link per recipient for a file (streamed through the cipher, never held as plaintext).
+
+        ``first_reading``: the file's first reading, already started on this audit log
+        (:func:`~ots_desktop.channels.source_print.start_print`), used if the file is streamed."""
+        payload = _file_payload(path)
+        payload.first_reading = first_reading
+        return await self._send(payload, relay_url, policy, recipients, passphrase, label, on_link)
 
     async def send_bundle(self, paths: Sequence[Path], name: str, relay_url: str, policy: LinkPolicy, *,
                           recipients: Sequence[str | None] = (None,), passphrase: SecretBuffer | None = None,
@@ -250,9 +258,13 @@ class LinkChannel:
             streamed = payload.text is None and sealed_size(payload.size, payload.meta()) > STREAM_FROM
             envelope, auth_hash, link_hash = b"", "", ""
             if streamed:
-                if payload.fingerprint is None:
-                    payload.fingerprint, payload.size = await asyncio.to_thread(
-                        fingerprint_source, lambda: _open_source(payload), audit)
+                if payload.source is None:
+                    if payload.first_reading is not None:
+                        payload.source = await asyncio.wrap_future(payload.first_reading)
+                    else:
+                        payload.source = await asyncio.to_thread(fingerprint_source, lambda: _open_source(payload),
+                                                                 audit)
+                    payload.fingerprint, payload.size = payload.source.fingerprint, payload.source.size
             else:
                 envelope, auth_hash, link_hash = await asyncio.to_thread(self._seal, payload, raw_id, key,
                                                                          passphrase, audit)
@@ -267,15 +279,14 @@ class LinkChannel:
                       "allow_cidrs": policy.allow_cidrs, "allow_countries": policy.allow_countries}
             with reporter.outcome(EventType.SHARE_FAILED, url=relay.url):
                 if streamed:
-                    assert payload.fingerprint is not None
+                    assert payload.source is not None
                     try:
                         if not await relay.streaming():  # asked first: no upload doomed to a refusal
                             raise link_errors.no_streaming(relay.url)
                         created = await upload_sealed(
                             relay, share_id=share_id, raw_id=raw_id, key=key, passphrase=passphrase,
                             iterations=PBKDF2_DEFAULT_ITERATIONS, meta=payload.meta(),
-                            open_source=lambda: _open_source(payload), size=payload.size,
-                            fingerprint=payload.fingerprint, audit=audit, policy=fields)
+                            open_source=lambda: _open_source(payload), source=payload.source, policy=fields)
                     except StreamingUnsupported:
                         # A relay that predates streaming: what fits in one JSON request still goes that way.
                         if sealed_size(payload.size, payload.meta()) > JSON_FALLBACK_MAX:

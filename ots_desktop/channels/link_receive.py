@@ -23,6 +23,7 @@ from ots_desktop.channels.link_urls import ParsedLink
 from ots_desktop.channels.relay_client import RelayClient, Revealed
 from ots_desktop.channels.relay_stream import Read, reveal_stream
 from ots_desktop.channels.safe_files import check_name, create_unique, part_name, publish, unsafe
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.events import Channel, EventType, Reason
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.envelope import Header, Opened, open_envelope, read_header
@@ -100,8 +101,7 @@ def _write_part(plaintext: SecretBuffer, folder: Path) -> Path:
     """Write the authenticated plaintext under a new hidden name (0600) and sync it."""
     part = create_unique(folder, part_name())
     try:
-        fd = os.open(part, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "wb") as sink:
+        with private_files.private_stream(part, create=False) as sink:
             view = plaintext.view()
             try:
                 sink.write(view)

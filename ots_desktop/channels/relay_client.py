@@ -28,6 +28,7 @@ from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.ids import b64u_encode
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.core.tls_trust import verifying_context
 
 API = "/api/v1/secrets"
 CONNECT_TIMEOUT_S = 10.0
@@ -119,17 +120,12 @@ def transport_failure(url: str, exc: TimeoutError | aiohttp.ClientError) -> Link
 
 
 def tls_context(ca_file: str | Path | None = None) -> ssl.SSLContext:
-    """How https relays are verified: against ``ca_file`` when given, else the system's CAs (TLS 1.2+)."""
-    if ca_file is None:
-        context = ssl.create_default_context()
-    else:
-        try:
-            context = ssl.create_default_context(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            raise InputError(f"the CA file {ca_file} cannot be used: "
-                             f"{getattr(exc, 'strerror', None) or 'not a PEM certificate bundle'}") from None
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    """How https relays are verified: against ``ca_file`` when given, else the system's trust store (TLS 1.2+)."""
+    try:
+        return verifying_context(ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"the CA file {ca_file} cannot be used: "
+                         f"{getattr(exc, 'strerror', None) or 'not a PEM certificate bundle'}") from None
 
 
 class RelayClient:

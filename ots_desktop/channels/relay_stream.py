@@ -28,6 +28,9 @@ STREAM_TYPE = "application/octet-stream"
 # Envelopes up to this size travel as JSON, which relays of every version take; larger ones are streamed.
 STREAM_FROM = 1024 * 1024
 VIEWS_LEFT = "X-Ots-Views-Left"
+# How much of a streamed reveal may wait in the client's buffer (aiohttp stops reading the socket at twice
+# this): while the opening thread works on one chunk the next ones gather, and are handed over in one piece.
+READ_BUFFER = 1024 * 1024
 # Reads one piece of the envelope; b"" at its end.
 Read = Callable[[], Awaitable[bytes]]
 
@@ -72,7 +75,7 @@ async def reveal_stream(relay: RelayClient, share_id: str, auth_token: SecretBuf
     headers = {"Accept": f"{STREAM_TYPE}, application/json;q=0.5"}
     try:
         async with relay._http().post(f"{relay.base_url}{API}/{share_id}/reveal", json=body, headers=headers,
-                                      allow_redirects=False) as response:
+                                      allow_redirects=False, read_bufsize=READ_BUFFER) as response:
             status = response.status
             length, views = response.content_length, response.headers.get(VIEWS_LEFT, "")
             if status == 200 and response.content_type == STREAM_TYPE:

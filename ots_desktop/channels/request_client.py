@@ -28,12 +28,14 @@ _GONE_REASONS = {"opened": Reason.ALREADY_CONSUMED, "expired": Reason.EXPIRED, "
 
 @dataclass(frozen=True)
 class RequestMeta:
-    """What anyone holding the id may see (the answer page shows it)."""
+    """What anyone holding the id may see. ``label_box`` is the sealed label; ``label`` is filled in
+    by whoever holds the link (:meth:`~ots_desktop.core.request_box.RequestLink.open_label`)."""
 
     request_id: str
-    label: str
+    label_box: str
     expires_at: str
     max_size: int
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,6 @@ class RequestStatus:
 
     request_id: str
     state: str
-    label: str
     created_at: str
     expires_at: str
     answered_at: str | None
@@ -92,12 +93,13 @@ class RequestClient(RelayClient):
         self._ended(status, answer, request_id)
         self._common(status, answer, headers, request_id, what)
 
-    async def register(self, request_id: str, *, proof_hash: str, key_hash: str, label: str, expires_in: int,
+    async def register(self, request_id: str, *, proof_hash: str, key_hash: str, label_box: str, expires_in: int,
                        allow_cidrs: Sequence[str] = (), allow_countries: Sequence[str] = ()) -> Created:
         """Register a request; returns the id, the status token and the relay's expiry time."""
         check_share_id(request_id)
-        body: Json = {"id": request_id, "proof_hash": proof_hash, "key_hash": key_hash, "label": label,
-                      "expires_in": expires_in}
+        body: Json = {"id": request_id, "proof_hash": proof_hash, "key_hash": key_hash, "expires_in": expires_in}
+        if label_box:
+            body["label_box"] = label_box
         if allow_cidrs:
             body["allow_cidrs"] = list(allow_cidrs)
         if allow_countries:
@@ -106,16 +108,15 @@ class RequestClient(RelayClient):
         return self.check_created(status, answer, headers, request_id)
 
     async def request_meta(self, request_id: str) -> RequestMeta:
-        """The label and expiry the answerer sees; changes nothing."""
+        """The sealed label and the expiry the answerer sees; changes nothing."""
         check_share_id(request_id)
         status, answer, headers = await self._call("GET", f"{REQUESTS}/{request_id}")
         self._ended(status, answer, request_id)
         self._common(status, answer, headers, request_id, "the look-up")
         if status != 200:
             raise errors.server_error(self.url, status)
-        # The label comes from the relay: only printable text reaches a terminal or the audit log.
-        label = "".join(ch for ch in answer.get("label", str) if ch.isprintable())[:200]
-        return RequestMeta(request_id, label, answer.get("expires_at", str), answer.count("max_size"))
+        label_box = answer.get("label_box", str, optional=True) or ""
+        return RequestMeta(request_id, label_box, answer.get("expires_at", str), answer.count("max_size"))
 
     async def answer(self, request_id: str, proof: SecretBuffer, sealed: bytes) -> None:
         """Post the one answer, with the request proof."""
@@ -150,7 +151,6 @@ class RequestClient(RelayClient):
             raise errors.server_error(self.url, status)
         return RequestStatus(
             request_id=request_id, state=answer.get("state", str),
-            label="".join(ch for ch in answer.get("label", str) if ch.isprintable())[:200],
             created_at=answer.get("created_at", str), expires_at=answer.get("expires_at", str),
             answered_at=answer.get("answered_at", str, optional=True),
             answered_from=answer.get("answered_from", str, optional=True),

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ots_desktop.channels import link_errors as errors
@@ -77,12 +77,13 @@ async def make_request(client: RequestClient, log: AuditLog, keystore: KeyStore,
     entry = KEY_ENTRY.format(request_id)
     private, link = new_request_keys()
     try:
+        label_box = link.seal_label(raw_id, label)  # the relay keeps it sealed: only link holders read it
         with private, link.proof(raw_id) as proof:
             # keyring takes text: the base64url form is the one copy that cannot be wiped.
             keystore.set(entry, b64u_encode(private))
             try:
                 created = await client.register(request_id, proof_hash=_sha256(proof), key_hash=link.key_hash(),
-                                                label=label, expires_in=expires_in, allow_cidrs=allow_cidrs,
+                                                label_box=label_box, expires_in=expires_in, allow_cidrs=allow_cidrs,
                                                 allow_countries=allow_countries)
             except BaseException:
                 keystore.delete(entry)
@@ -118,6 +119,7 @@ async def answer_request(client: RequestClient, log: AuditLog, request_id: str, 
     try:
         try:
             info = await client.request_meta(request_id)
+            info = replace(info, label=link.open_label(b64u_decode(request_id), info.label_box))
         except errors.LinkFailure as exc:
             if exc.reason is not Reason.SECOND_ANSWER:
                 raise

@@ -19,10 +19,15 @@ import zlib
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ots_desktop.channels.failures import ChannelFailure
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.events import Reason
 
 MAX_NAME = 255
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+# Windows device names, whatever follows the first dot ("nul.txt" is the device too); the digits include
+# the superscripts 1-3, which Windows also reads as device numbers.
+_RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$",
+             *(f"{port}{n}" for port in ("COM", "LPT") for n in "0123456789\u00b9\u00b2\u00b3")}
+_WINDOWS_FORBIDDEN = '<>"|?*'
 
 
 def unsafe(what: str) -> ChannelFailure:
@@ -47,8 +52,12 @@ def name_problem(name: str) -> str | None:
         return "it holds control or invisible formatting characters"
     if name.endswith((" ", ".")):
         return "it ends with a dot or a space, which Windows drops"
-    if name.split(".", maxsplit=1)[0].upper() in _RESERVED:
-        return f"{name.split('.', maxsplit=1)[0]} is a device name reserved on Windows"
+    forbidden = sorted({ch for ch in name if ch in _WINDOWS_FORBIDDEN})
+    if forbidden:
+        return f"it holds {' '.join(forbidden)}, which Windows does not allow in names"
+    device = name.split(".", maxsplit=1)[0].rstrip(" ")
+    if device.upper() in _RESERVED:
+        return f"{device} is a device name reserved on Windows"
     return None
 
 
@@ -114,7 +123,7 @@ def create_unique(folder: Path, name: str, *, directory: bool = False) -> Path:
             if directory:
                 candidate.mkdir(mode=0o700)
             else:
-                os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600))
+                private_files.create_new(candidate)
         except FileExistsError:
             continue
         return candidate
@@ -143,7 +152,7 @@ def private_dirs(root: Path, folder: Path) -> None:
 
 def open_exclusive(path: Path) -> int:
     """Open a new file for writing (0600), failing if anything exists at ``path``."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+    return private_files.open_private(path, exclusive=True)
 
 
 def _member_target(root: Path, member: zipfile.ZipInfo) -> Path | None:

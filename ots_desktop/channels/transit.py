@@ -17,7 +17,8 @@ from typing import Any, BinaryIO, Protocol
 
 from ots_desktop.channels.failures import ChannelFailure, timed_out, transfer_failed
 from ots_desktop.channels.wormhole_session import WormholeSession
-from ots_desktop.runtime import to_future
+from ots_desktop.core.audit.events import Reason
+from ots_desktop.runtime import to_future, within
 
 Progress = Callable[[int, int], None]
 READ_SIZE = 256 * 1024  # bytes read, hashed and counted per turn of the event loop
@@ -72,6 +73,7 @@ def _new_end(session: WormholeSession, *, sender: bool, no_listen: bool) -> Any:
 
     cls = TransitSender if sender else TransitReceiver
     helper = session.settings.transit_helper or None
+    no_listen = no_listen or not session.settings.direct_connections
     end = cls(helper, no_listen=no_listen, reactor=reactor)
     end.set_transit_key(session.transit_key(cls.TRANSIT_KEY_LENGTH))
     return end
@@ -80,7 +82,7 @@ def _new_end(session: WormholeSession, *, sender: bool, no_listen: bool) -> Any:
 async def open_end(session: WormholeSession, *, sender: bool, no_listen: bool = False) -> Any:
     """Create our transit end and tell the peer how to reach it."""
     end = _new_end(session, sender=sender, no_listen=no_listen)
-    hints = await asyncio.wait_for(to_future(end.get_connection_hints()), session.settings.connect_timeout_s)
+    hints = await within(to_future(end.get_connection_hints()), session.settings.connect_timeout_s)
     session.send_json({"transit": {"abilities-v1": end.get_connection_abilities(), "hints-v1": hints}})
     return end
 
@@ -95,7 +97,7 @@ def add_peer_hints(end: Any, transit_message: object) -> None:
 
 async def _connect(end: Any, timeout_s: float) -> Any:
     try:
-        return await asyncio.wait_for(to_future(end.connect()), timeout_s)
+        return await within(to_future(end.connect()), timeout_s)
     except TimeoutError:
         raise timed_out(timeout_s, "a transit connection to the other side") from None
 
@@ -195,8 +197,11 @@ async def receive_records(end: Any, sink: BinaryIO, size: int, *, stall_s: float
         try:
             # fsync, then a rename or an unzip: seconds for a large file, so on a worker thread, off the loop.
             await asyncio.to_thread(before_ack)
-        except BaseException:
+        except BaseException as exc:
             pipe.send_record(json.dumps({"ack": "error: the receiver refused the content"}).encode("utf-8"))
+            if isinstance(exc, OSError):  # this machine could not save it: not the sender's doing
+                raise ChannelFailure(Reason.TRANSFER_FAILED, f"every byte arrived but could not be saved: "
+                                     f"{exc.strerror or exc}; the sender was told") from None
             raise
         pipe.send_record(json.dumps({"ack": "ok", "sha256": digest}).encode("utf-8"))
         return digest

@@ -16,7 +16,8 @@ from ots_desktop.channels.failures import ChannelFailure, transfer_failed
 from ots_desktop.channels.reporting import FingerprintingHasher, ProgressGate, Reporter
 from ots_desktop.channels.safe_files import check_name, create_unique, extract_zip, part_name, publish, unsafe
 from ots_desktop.channels.verifier import describe_verifier
-from ots_desktop.channels.wormhole_session import WormholeSession
+from ots_desktop.channels.wormhole_session import CANCEL_CLOSE_WAIT_S, WormholeSession
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.events import EventKind
 from ots_desktop.core.policy import TEXT_MAX_BYTES
@@ -51,29 +52,37 @@ async def receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHo
     """Wait for the sender's offer and take it. Records and publishes the outcome."""
     try:
         with reporter.outcome(EventType.RECEIVE_FAILED, url=session.settings.mailbox_url):
-            verifier = await session.verifier(waiting_for_peer=False)
-            reporter.publish(EventKind.CONNECTED)
-            if hooks.confirm is not None:
-                reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-                try:
-                    # The sender's "no" (or Cancel) withdraws the question at once.
-                    confirmed = await session.ask_while_listening(hooks.confirm(describe_verifier(verifier)))
-                except Exception:
-                    session.refuse("the receiver could not confirm the verification words")
-                    raise
-                if not confirmed:
-                    session.refuse("the receiver did not confirm the verification words")
-                    raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
-            result = await _take_offer(session, reporter, hooks)
-            reporter.size_bytes = result.size
-            reporter.record(EventType.SECRET_RECEIVED)
-            reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
-            return result
-    except asyncio.CancelledError:
-        session.refuse("the receiver cancelled")  # a sender waiting for an answer is told at once
-        raise
+            try:
+                return await _receive(session, reporter, hooks)
+            except asyncio.CancelledError:
+                # A sender waiting for an answer is told at once, and the mailbox has it (the close is
+                # acknowledged after it) before the cancel is recorded, which waits on the keychain.
+                session.refuse("the receiver cancelled")
+                await session.close(wait_s=CANCEL_CLOSE_WAIT_S)
+                raise
     finally:
         await session.close()
+
+
+async def _receive(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
+    verifier = await session.verifier(waiting_for_peer=False)
+    reporter.publish(EventKind.CONNECTED)
+    if hooks.confirm is not None:
+        reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+        try:
+            # The sender's "no" (or Cancel) withdraws the question at once.
+            confirmed = await session.ask_while_listening(hooks.confirm(describe_verifier(verifier)))
+        except Exception:
+            session.refuse("the receiver could not confirm the verification words")
+            raise
+        if not confirmed:
+            session.refuse("the receiver did not confirm the verification words")
+            raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words")
+    result = await _take_offer(session, reporter, hooks)
+    reporter.size_bytes = result.size
+    reporter.record(EventType.SECRET_RECEIVED)
+    reporter.publish(EventKind.RECEIVED, done=result.size, total=result.size)
+    return result
 
 
 async def _take_offer(session: WormholeSession, reporter: Reporter, hooks: ReceiveHooks) -> Received:
@@ -169,11 +178,13 @@ async def _receive_to(session: WormholeSession, reporter: Reporter, hooks: Recei
             hooks.progress(done, total)
 
     session.send_json({"answer": {"file_ack": "ok"}})
-    with part.open("wb") as sink:
+    with private_files.private_stream(part, create=False) as sink:
 
         def done() -> None:
             sink.flush()
             os.fsync(sink.fileno())
+            # Closed before it is renamed or unpacked: Windows refuses to unlink a file that is still open.
+            sink.close()
             finish()
 
         await transit.receive_records(end, sink, size, stall_s=session.settings.transfer_timeout_s,

@@ -11,7 +11,7 @@ from ots_desktop.channels.failures import ChannelFailure, transfer_failed
 from ots_desktop.channels.payloads import FileSource, text_offer
 from ots_desktop.channels.reporting import FingerprintingHasher, ProgressGate, Reporter
 from ots_desktop.channels.verifier import describe_verifier
-from ots_desktop.channels.wormhole_session import WormholeSession
+from ots_desktop.channels.wormhole_session import CANCEL_CLOSE_WAIT_S, WormholeSession
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.events import EventKind
 from ots_desktop.core.secret import SecretBuffer, wipe
@@ -54,38 +54,47 @@ async def send(session: WormholeSession, reporter: Reporter, payload: SecretBuff
     """Run one share to the end. Records and publishes the outcome; raises ChannelFailure."""
     try:
         with reporter.outcome(EventType.SHARE_FAILED, url=session.settings.mailbox_url):
-            await session.connected()
-            code = await session.allocate_code()
-            hooks.on_code(code)
-            reporter.publish(EventKind.WAITING)
-            watch = asyncio.ensure_future(_watch_mailbox(session, hooks.on_mailbox)) if hooks.on_mailbox else None
             try:
-                verifier = await session.verifier(waiting_for_peer=True)
-            finally:
-                if watch is not None:
-                    watch.cancel()
-            reporter.publish(EventKind.CONNECTED)
-            if hooks.confirm is not None:
-                reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
-                # A "no" on the other side withdraws the question at once.
-                if not await session.ask_while_listening(hooks.confirm(describe_verifier(verifier))):
-                    session.send_json({"error": "the sender did not confirm the verification words"})
-                    raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
-                                         "sent")
-            if isinstance(payload, SecretBuffer):
-                await _send_text(session, payload)
-            else:
-                await _send_file(session, reporter, payload, hooks)
-            reporter.record(EventType.SHARE_DELIVERED)
-            reporter.publish(EventKind.DELIVERED)
-    except asyncio.CancelledError:
-        # Cancelled here (the card's Cancel, Ctrl+C): a receiver already waiting is told at once.
-        session.stop("the sender cancelled the transfer")
-        raise
+                await _share(session, reporter, payload, hooks)
+            except asyncio.CancelledError:
+                # Cancelled (the card's Cancel, Ctrl+C): a receiver already waiting is told at once. The close
+                # is acknowledged only after that message, so the mailbox has it before the cancel is
+                # recorded: that record waits on the keychain, on this thread, which may be slow to answer.
+                session.stop("the sender cancelled the transfer")
+                await session.close(wait_s=CANCEL_CLOSE_WAIT_S)
+                raise
     finally:
         if isinstance(payload, SecretBuffer):
             payload.close()
         await session.close()
+
+
+async def _share(session: WormholeSession, reporter: Reporter, payload: SecretBuffer | FileSource,
+                 hooks: SendHooks) -> None:
+    await session.connected()
+    code = await session.allocate_code()
+    hooks.on_code(code)
+    reporter.publish(EventKind.WAITING)
+    watch = asyncio.ensure_future(_watch_mailbox(session, hooks.on_mailbox)) if hooks.on_mailbox else None
+    try:
+        verifier = await session.verifier(waiting_for_peer=True)
+    finally:
+        if watch is not None:
+            watch.cancel()
+    reporter.publish(EventKind.CONNECTED)
+    if hooks.confirm is not None:
+        reporter.publish(EventKind.VERIFYING, message=describe_verifier(verifier))
+        # A "no" on the other side withdraws the question at once.
+        if not await session.ask_while_listening(hooks.confirm(describe_verifier(verifier))):
+            session.send_json({"error": "the sender did not confirm the verification words"})
+            raise ChannelFailure(Reason.REJECTED, "you did not confirm the verification words; nothing was "
+                                 "sent")
+    if isinstance(payload, SecretBuffer):
+        await _send_text(session, payload)
+    else:
+        await _send_file(session, reporter, payload, hooks)
+    reporter.record(EventType.SHARE_DELIVERED)
+    reporter.publish(EventKind.DELIVERED)
 
 
 async def _send_text(session: WormholeSession, secret: SecretBuffer) -> None:

@@ -25,12 +25,15 @@ from ots_desktop.channels.failures import (
 )
 from ots_desktop.core.audit.events import Reason
 from ots_desktop.core.config import Config
-from ots_desktop.runtime import to_future
+from ots_desktop.runtime import to_future, within
 
 T = TypeVar("T")
 APPID = "lothar.com/wormhole/text-or-file-xfer"
 # The stock clients derive the transit key from this fixed string whatever the appid.
 TRANSIT_KEY_PURPOSE = "lothar.com/wormhole/text-or-file-xfer/transit-key"
+# On a cancel, how long to wait for the mailbox to acknowledge the close (so the peer's "cancelled"
+# message is there) before recording it; short, since a mailbox that is down would hold up the cancel.
+CANCEL_CLOSE_WAIT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,14 @@ class WormholeSettings:
     connect_timeout_s: float = 4.0
     peer_timeout_s: float = 600.0
     transfer_timeout_s: float = 120.0
+    direct_connections: bool = True  # False: never listen for the peer (relay only; no firewall prompt)
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> WormholeSettings:
         """Settings from the user's config, with explicit overrides."""
         values: dict[str, Any] = {"mailbox_url": config.mailbox_url, "transit_helper": config.transit_helper,
-                                  "code_length": config.code_length}
+                                  "code_length": config.code_length,
+                                  "direct_connections": config.direct_connections == "on"}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -73,7 +78,7 @@ class WormholeSession:
 
     async def _wait(self, deferred: Any, timeout_s: float, on_timeout: ChannelFailure) -> Any:
         try:
-            return await asyncio.wait_for(to_future(deferred), timeout_s)
+            return await within(to_future(deferred), timeout_s)
         except TimeoutError:
             raise on_timeout from None
         except ChannelFailure:
@@ -154,7 +159,7 @@ class WormholeSession:
             return _parse(self._inbox.pop(0))
         pending = self._next_message()
         try:
-            raw = await asyncio.wait_for(asyncio.shield(pending), timeout_s)
+            raw = await within(asyncio.shield(pending), timeout_s)
         except TimeoutError:
             raise timed_out(timeout_s, what) from None
         except Exception as exc:  # noqa: BLE001 - every library error becomes one of a few outcomes
@@ -202,8 +207,12 @@ class WormholeSession:
         """The key that protects the transit connection for files."""
         return bytes(self._w.derive_key(TRANSIT_KEY_PURPOSE, length))
 
-    async def close(self) -> None:
-        """Close the wormhole, releasing the nameplate; errors at this point are ignored."""
+    async def close(self, wait_s: float = 5.0) -> None:
+        """Close the wormhole, releasing the nameplate; errors at this point are ignored.
+
+        Waits up to ``wait_s`` for the mailbox to acknowledge, which it does only after every
+        message sent before the close.
+        """
         if self._closed:
             return
         self._closed = True
@@ -211,7 +220,7 @@ class WormholeSession:
             self._next.cancel()
         # The outcome is already decided; a close error (LonelyError...) adds nothing.
         with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(to_future(self._w.close()), 5.0)
+            await within(to_future(self._w.close()), wait_s)
 
 
 def _parse(raw: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ots_desktop.cli.audit_forward import forward
 from ots_desktop.cli.context import audit_log, prompt_secret
 from ots_desktop.cli.output import emit_json, say, warn
 from ots_desktop.cli.state import cli_state, handle_errors
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.crosscheck import cross_check, read_collected, rows_of
 from ots_desktop.core.audit.events import EventType, Reason
 from ots_desktop.core.audit.export import FORMATS
@@ -184,7 +185,7 @@ def pubkey(out: Path | None, as_json: bool) -> None:
         _review(log, Reason.PUBKEY)
         record = log.public_key_record()
     if out is not None:
-        out.write_text(record.to_json(), encoding="utf-8")
+        private_files.write_text(out, record.to_json())
     if as_json:
         emit_json({"event": "pubkey", "log_id": record.log_id, "key_id": record.key_id,
                    "public_key": record.public_key, "fingerprint": record.fingerprint,

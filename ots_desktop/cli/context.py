@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import getpass
 import os
 from collections.abc import AsyncIterator, Iterator
 
+from ots_desktop.cli import terminal
 from ots_desktop.cli.state import CliState
 from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.log import AuditLog
@@ -31,22 +31,12 @@ def read_fd_secret(fd: int, limit: int = MAX_PASSPHRASE) -> SecretBuffer:
     return without_final_newline(raw)
 
 
-def have_tty() -> bool:
-    """Whether this process can talk to a terminal (its controlling tty)."""
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
 def prompt_secret(prompt: str, *, no_tty: str = NO_TTY) -> SecretBuffer:
     """Ask on the terminal with echo off: the one prompt every secret, passphrase and key file uses."""
-    if not have_tty():
+    if not terminal.have_terminal():
         raise InputError(no_tty)
     try:
-        text = bytearray(getpass.getpass(prompt).encode("utf-8"))
+        text = terminal.read_hidden(prompt)
     except EOFError:
         raise InputError("nothing was typed") from None
     return SecretBuffer(text, wipe_source=True)

@@ -6,10 +6,11 @@ import asyncio
 from pathlib import Path
 
 from ots_desktop.channels.link_errors import LinkFailure
-from ots_desktop.cli.context import audit_log, have_tty, installation
+from ots_desktop.cli.context import audit_log, installation
 from ots_desktop.cli.link_options import ask_passphrase, passphrase_from_fd, run
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state
+from ots_desktop.cli.terminal import have_terminal
 from ots_desktop.core.events import ChannelEvent, EventBus, EventKind
 from ots_desktop.core.secret import SecretBuffer
 
@@ -43,7 +44,7 @@ def receive_link(text: str, *, out_dir: Path, output: Path | None, passphrase_fd
         clients = install.relay_clients(ca_file)
         if passphrase_fd is not None:
             passphrase = passphrase_from_fd(passphrase_fd)
-        on_tty = have_tty()
+        on_tty = have_terminal()
         options = ReceiveOptions(out_dir=out_dir, passphrase=passphrase,
                                  ask_passphrase=_ask_on_tty if on_tty else None,
                                  on_wrong_passphrase=_wrong_passphrase if on_tty else None)

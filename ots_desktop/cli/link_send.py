@@ -109,7 +109,8 @@ def _show(link: object, as_json: bool, *, expires_in: int) -> None:
 def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None, options: LinkSendOptions, *,
               recipients: Sequence[str], label: str | None, as_json: bool) -> None:
     """Check the options, read the text secret (``read_secret``) or use ``file``, make the links, print them."""
-    from ots_desktop.channels.link import LinkChannel, LinkPolicy
+    from ots_desktop.channels.source_print import start_print
+    from ots_desktop.core.policy import LinkPolicy
 
     passphrase: SecretBuffer | None = None
     secret: SecretBuffer | None = None
@@ -141,6 +142,11 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
             _show(link, as_json, expires_in=policy.expires_in)
 
         with audit_log(cli_state(), install=install) as log, shares_file(install) as shares:
+            # A large file's first reading (its audit fingerprint) starts now, on threads of its own, and the
+            # link channel with its HTTP stack loads meanwhile.
+            first_reading = start_print(file, log) if file is not None else None
+            from ots_desktop.channels.link import LinkChannel
+
             channel = LinkChannel(log, bus, shares, client=clients)
 
             async def main() -> object:
@@ -153,7 +159,8 @@ def send_link(read_secret: Callable[[], SecretBuffer] | None, file: Path | None,
                                                      recipients=targets, passphrase=passphrase, label=label,
                                                      on_link=shown)
                 return await channel.send_file(file, relay_url, policy, recipients=targets,
-                                               passphrase=passphrase, label=label, on_link=shown)
+                                               passphrase=passphrase, label=label, on_link=shown,
+                                               first_reading=first_reading)
 
             run(main)
     finally:

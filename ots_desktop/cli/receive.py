@@ -7,10 +7,11 @@ from pathlib import Path
 
 import click
 
-from ots_desktop.cli.context import audit_log_in_background, have_tty, installation
+from ots_desktop.cli.context import audit_log_in_background, installation
 from ots_desktop.cli.link_options import ca_file_option
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
+from ots_desktop.cli.terminal import have_terminal
 from ots_desktop.cli.wormhole_options import (
     ProgressPrinter,
     ask_before_taking,
@@ -109,7 +110,7 @@ def receive(code: str | None, out_dir: Path, output: Path | None, passphrase_fd:
         bus.subscribe(human_events)
     hooks = ReceiveHooks(out_dir=out_dir, no_listen=no_listen, progress=ProgressPrinter(as_json),
                          confirm=confirm_on_tty("Does the sender see the same words?") if verify else None,
-                         accept=None if accept_file or not have_tty() else ask_before_taking)
+                         accept=None if accept_file or not have_terminal() else ask_before_taking)
 
     state = cli_state()
 

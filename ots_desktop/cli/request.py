@@ -8,7 +8,6 @@ key waits in the keychain until the request ends.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +19,7 @@ from ots_desktop.cli.link_options import ca_file_option, run
 from ots_desktop.cli.link_send import _countries, _expiry
 from ots_desktop.cli.output import emit_json, say, warn, write_secret
 from ots_desktop.cli.state import cli_state, handle_errors
+from ots_desktop.core import private_files
 from ots_desktop.core.policy import LinkPolicy, check_note
 from ots_desktop.core.request_records import RequestRecords
 
@@ -107,12 +107,12 @@ def _deliver(opened: Opened, fetched: OpenedAnswer, output: Path | None, as_json
             name = check_name(opened.meta.get("name", "secret.bin" if kind == "file" else "secret.txt"))
             target = output if output is not None and not output.is_dir() else None
             if target is not None:
-                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
                 saved = target
+                handle = private_files.private_stream(target, exclusive=True)
             else:
                 saved = create_unique(output or Path.cwd(), name)
-                fd = os.open(saved, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
-            with os.fdopen(fd, "wb") as handle:
+                handle = private_files.private_stream(saved, create=False)
+            with handle:
                 handle.write(opened.plaintext.view())
         if as_json:
             emit_json({"event": "opened", "id": request_id, "type": kind, "saved_to": str(saved) if saved else None,
@@ -200,13 +200,13 @@ def status(request_id: str, ca_file: Path | None, as_json: bool) -> None:
         record, current = call(client, lambda: request_status(client, log, keystore, records, request_id,
                                                      _notifier(as_json, request_id)))
     if as_json:
-        emit_json({"event": "status", "id": request_id, "state": current.state, "label": current.label,
+        emit_json({"event": "status", "id": request_id, "state": current.state, "label": record.label,
                    "created_at": current.created_at, "expires_at": current.expires_at,
                    "answered_at": current.answered_at, "answered_from": current.answered_from,
                    "ended_at": current.ended_at, "refused_answers": current.refused_answers,
                    "blocked_attempts": current.blocked_attempts, "recipient": record.recipient})
         return
-    say(f"Request {request_id}" + (f" ({current.label})" if current.label else ""))
+    say(f"Request {request_id}" + (f" ({record.label})" if record.label else ""))
     say(f"  state:     {_STATE_TEXT.get(current.state, current.state)}")
     say(f"  expires:   {current.expires_at}")
     if current.answered_at:

@@ -21,6 +21,7 @@ from ots_desktop.server.create_tokens import CreateTokenError, CreateTokens
 from ots_desktop.server.geoip import CountryDatabase, GeoIPError
 from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
+from ots_desktop.server.log_format import ServerLogFormatter
 from ots_desktop.server.ratelimit import Rate
 from ots_desktop.server.security_events import SecurityEvents, id_key
 from ots_desktop.server.stores import check_store_url, describe_store
@@ -28,7 +29,7 @@ from ots_desktop.server.tls import TLSConfigError, server_context
 from ots_desktop.server.wormhole_services import is_loopback
 
 _WILDCARDS = ("0.0.0.0", "::")  # noqa: S104 - names we recognise, not an address we bind by default
-MAX_MAX_SIZE = 1024**3
+MAX_MAX_SIZE = 16 * 1024**3  # large envelopes are streamed to disk (server/stream_api.py)
 
 
 def default_data_dir() -> Path:
@@ -62,7 +63,7 @@ def _size(ctx: click.Context, param: click.Parameter, value: str | None) -> int:
     except InputError as exc:
         raise click.BadParameter(str(exc)) from None
     if not 1024 <= size <= MAX_MAX_SIZE:
-        raise click.BadParameter("must be between 1 KiB and 1 GiB")
+        raise click.BadParameter("must be between 1 KiB and 16 GiB")
     return size
 
 
@@ -121,6 +122,15 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     if path.exists() and not path.is_dir():
         raise click.BadParameter(f"{path} is a file, not a folder")
     return path
+
+
+def _reuse_port(on: bool) -> bool:
+    import socket
+
+    if on and not hasattr(socket, "SO_REUSEPORT"):
+        raise click.BadParameter("this system has no SO_REUSEPORT (Windows has no equivalent): run one relay "
+                                 "process per port behind the proxy instead")
+    return on
 
 
 @click.command()
@@ -184,7 +194,7 @@ def _folder(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="PEM certificate (chain) for the link relay: it then serves HTTPS. Needs --tls-key.")
 @click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PEM private key of --tls-cert.")
-@click.option("--reuse-port", is_flag=True,
+@click.option("--reuse-port", is_flag=True, callback=lambda _ctx, _param, on: _reuse_port(on),
               help="Let several relay processes share --link-port (Linux SO_REUSEPORT), e.g. on one Redis.")
 @click.option("--no-wormhole", is_flag=True, help="Run only the link relay (no mailbox, no transit relay).")
 @click.option("--no-link", is_flag=True, help="Run only the wormhole mailbox and transit relay.")
@@ -229,8 +239,9 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
             ssl_context = server_context(tls_cert, tls_key)
         except TLSConfigError as exc:
             raise click.UsageError(f"{exc.option}: {exc}") from None
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_handler = logging.StreamHandler(sys.stderr)
+    log_handler.setFormatter(ServerLogFormatter())
+    logging.basicConfig(level=log_level.upper(), handlers=[log_handler])
     # The request log writes a line per request: skip what the format never shows (the caller's file
     # and line, thread, process), which logging would otherwise look up for every record.
     logging._srcfile = None  # the switch the logging HOWTO documents for this
@@ -266,7 +277,8 @@ def server(host: str, port: int, transit_port: int, link_port: int, store_url: s
             _print_ready(info, store_url, max_size, geoip_db)
 
     try:
-        run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link))
+        run_main(lambda: serve(host, None if no_wormhole else port, transit_port, directory, ready, link=link),
+                 quiet_library=False)
     finally:
         if events is not None:
             events.close()

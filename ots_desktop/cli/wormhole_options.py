@@ -83,9 +83,9 @@ def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
 
     Refused up front (a usage error, before any code exists) when there is no terminal to ask on.
     """
-    from ots_desktop.cli.context import have_tty
+    from ots_desktop.cli.terminal import have_terminal
 
-    if not have_tty():
+    if not have_terminal():
         raise click.UsageError("--verify asks you to compare words on the terminal, and there is none")
 
     def ask(words: str) -> bool:
@@ -99,16 +99,10 @@ def confirm_on_tty(prompt: str) -> Callable[[str], Any]:
 
 
 def _ask_on_tty(question: str) -> bool:
-    """A yes/no on the terminal (even when stdin is a pipe), on the calling thread; False without a terminal."""
-    # Two plain streams: a text stream opened "r+" needs a seekable file, which a tty is not.
-    try:
-        with open("/dev/tty", "w", encoding="utf-8") as out, open("/dev/tty", encoding="utf-8") as inp:
-            out.write(f"{question} [y/N] ")
-            out.flush()
-            answer = inp.readline().strip().lower()
-    except OSError:
-        return False  # no terminal to ask on: not taken
-    return answer in ("y", "yes")
+    """A yes/no on the terminal, on the calling thread; False without a terminal."""
+    from ots_desktop.cli.terminal import ask_yes_no
+
+    return ask_yes_no(question)
 
 
 async def ask_before_taking(kind: str, name: str, size: int) -> bool:

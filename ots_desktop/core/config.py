@@ -7,6 +7,7 @@ pasted token cannot hide in it.
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ots_desktop.core import private_files
 from ots_desktop.core.codes import PUBLIC_MAILBOX_URL
 from ots_desktop.core.durations import parse_duration
 from ots_desktop.core.errors import ConfigError, InputError
@@ -48,6 +50,10 @@ class Config:
     link_max_views: int = LINK_DEFAULT_VIEWS
     clipboard_clear_s: int = 30
     keystore: str = "keychain"
+    # Direct transit connections ("on": listen for the peer; "off": through the transit relay only).
+    # Off on Windows, where the first listening socket makes Windows Defender Firewall ask for an
+    # administrator; on elsewhere, where a direct connection on a LAN is faster and asks nothing.
+    direct_connections: str = "off" if sys.platform == "win32" else "on"
     # Forwarding of audit entries to the organisation's collector (core/audit/forward_targets.py).
     audit_syslog: str = ""
     audit_syslog_ca_file: str = ""
@@ -68,6 +74,7 @@ class Config:
              f"must be {LINK_MIN_VIEWS} to {LINK_MAX_VIEWS}"),
             ("clipboard_clear_s", 0 <= self.clipboard_clear_s <= 3600, "must be 0 (never) to 3600 seconds"),
             ("keystore", self.keystore in KEYSTORES, f"must be one of {', '.join(KEYSTORES)}"),
+            ("direct_connections", self.direct_connections in ("on", "off"), 'must be "on" or "off"'),
             ("mailbox_url", _is_mailbox_url(self.mailbox_url), "must start with wss:// (or ws://) and a host name"),
             ("transit_helper", bool(self.transit_helper), "is empty; it looks like tcp:HOST:PORT"),
         ):
@@ -185,14 +192,7 @@ def save_config(path: Path, config: Config) -> None:
     for key, value in asdict(config).items():
         if value != defaults[key]:
             lines.append(f"{key} = {_toml_value(value)}\n")
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".toml.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    private_files.replace_text(path, "".join(lines))
 
 
 def with_overrides(config: Config, **changes: Any) -> Config:

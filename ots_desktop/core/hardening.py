@@ -26,13 +26,14 @@ def harden_process() -> HardeningReport:
     a debugger or reading ``/proc/<pid>/mem``.
     """
     core_off = False
-    try:
-        import resource
+    if sys.platform != "win32":  # Windows writes no core files of its own; crash dumps are the WER settings'
+        try:
+            import resource
 
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        core_off = True
-    except (ImportError, ValueError, OSError):
-        pass
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            core_off = True
+        except (ImportError, ValueError, OSError):
+            pass
     not_dumpable = False
     if sys.platform.startswith("linux"):
         try:

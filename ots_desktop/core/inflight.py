@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
 from ots_desktop.core.audit.log import AuditLog
 
@@ -74,11 +75,7 @@ class InFlight:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         pid = os.getpid()
         body = json.dumps({"pid": pid, "started": _process_start(pid)}).encode()
-        fd = os.open(self._marker(share_id), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, body)
-        finally:
-            os.close(fd)
+        private_files.write_bytes(self._marker(share_id), body, sync=False)
 
     def end(self, share_id: str) -> None:
         """``share_id`` has ended here (its ending is on record, or it never started)."""

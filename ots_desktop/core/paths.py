@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 APP_NAME = "ots-desktop"
 
@@ -52,10 +52,18 @@ class AppPaths:
         return self
 
 
-def app_paths(environ: Mapping[str, str] | None = None) -> AppPaths:
+def app_paths(environ: Mapping[str, str] | None = None, *, platform: str = sys.platform) -> AppPaths:
     """The directories for this process, honouring ``OTS_HOME``."""
     env = os.environ if environ is None else environ
     home = env.get("OTS_HOME", "").strip()
+    if home and platform == "win32" and PureWindowsPath(home).drive.startswith(("\\\\", "//")):
+        # SQLite's write-ahead log (the audit log, the shares file) needs shared memory on a local disk;
+        # on an SMB share it fails or, worse, two machines corrupt each other's log.
+        from ots_desktop.core.errors import ConfigError
+
+        raise ConfigError(f"OTS_HOME is on a network share ({PureWindowsPath(home).drive}); the audit log needs a "
+                          "local disk: point OTS_HOME at a local folder (or a mapped drive that is local)",
+                          field="OTS_HOME")
     if home:
         root = Path(home).expanduser().absolute()
         return AppPaths(config_dir=root / "config", data_dir=root / "data", state_dir=root / "state")

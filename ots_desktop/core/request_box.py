@@ -31,6 +31,17 @@ key", 32 bytes)``. The secret is sealed in a v1 link envelope
 Only the holder of the private key can compute ``shared``; the relay sees the key hash,
 ``E`` and ciphertext. An answer sealed to another key fails the relay's key hash check or,
 if the hash was forged, the envelope's first GCM tag.
+
+Label. The requester's description of what is asked for ("Staging DB password") is sealed
+for link holders only: ``label_key = HKDF-SHA256(public_key || proof_key, salt = request_id,
+info = "ots-desktop/v1 request label", 32 bytes)``, then ``label_box = b64u(0x01 || nonce ||
+AES-256-GCM(label_key, nonce, UTF-8 label, associated data = request_id))`` with a random
+12-byte ``nonce``; the leading byte is the label format version (1). A request without a
+label has no ``label_box`` (the empty string). The relay stores and serves ``label_box`` as
+an opaque base64url string of at most 1200 characters and never sees the text; the
+requester shows the label from its own records. A box that does not open (altered by the
+relay, another version, not UTF-8, or not one line of printable text) is shown as
+"(the description could not be read)" and the request can still be answered.
 """
 
 from __future__ import annotations
@@ -42,8 +53,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ots_desktop.core.chunks import BufferFile
@@ -66,6 +79,11 @@ KEY_LEN = 32
 FRAGMENT_LEN = 2 * KEY_LEN
 REQUEST_PROOF_INFO = b"ots-desktop/v1 request proof"
 ANSWER_KEY_INFO = b"ots-desktop/v1 answer key"
+LABEL_KEY_INFO = b"ots-desktop/v1 request label"
+LABEL_VERSION = 1
+LABEL_NONCE_LEN = 12
+MAX_LABEL_BOX_LEN = 1200
+LABEL_UNREADABLE = "(the description could not be read)"
 
 NOT_FOR_THIS_REQUEST = "the answer cannot be opened: it was not sealed to this request's key, or it was altered"
 _NOT_ANSWER = "not an ots answer"
@@ -88,14 +106,44 @@ class RequestLink:
 
     def proof(self, request_id: BytesLike) -> SecretBuffer:
         """The request proof for ``request_id`` (see the module docstring)."""
-        _check_id(request_id)
+        return self._derive(request_id, REQUEST_PROOF_INFO)
+
+    def _derive(self, request_id: BytesLike, info: bytes) -> SecretBuffer:
+        rid = _check_id(request_id)
         out = SecretBuffer.allocate(KEY_LEN)
         with SecretBuffer.allocate(FRAGMENT_LEN) as ikm:
             ikm.writable()[:KEY_LEN] = self.public_key
             ikm.writable()[KEY_LEN:] = self.proof_key.view()
-            HKDF(hashes.SHA256(), KEY_LEN, bytes(request_id), REQUEST_PROOF_INFO).derive_into(
-                ikm.view(), out.writable())
+            HKDF(hashes.SHA256(), KEY_LEN, rid, info).derive_into(ikm.view(), out.writable())
         return out
+
+    def seal_label(self, request_id: BytesLike, label: str, *, _nonce: bytes | None = None) -> str:
+        """The ``label_box`` of ``label`` for ``request_id`` ("" for no label); ``_nonce`` is for test vectors."""
+        if not label:
+            return ""
+        nonce = secrets.token_bytes(LABEL_NONCE_LEN) if _nonce is None else _nonce
+        with self._derive(request_id, LABEL_KEY_INFO) as key:
+            sealed = AESGCM(bytes(key.view())).encrypt(nonce, label.encode("utf-8"), bytes(request_id))
+        return b64u_encode(bytes([LABEL_VERSION]) + nonce + sealed)
+
+    def open_label(self, request_id: BytesLike, label_box: str) -> str:
+        """The label in ``label_box`` ("" for none); :data:`LABEL_UNREADABLE` if the box does not open."""
+        if not label_box:
+            return ""
+        try:
+            raw = b64u_decode(label_box) if len(label_box) <= MAX_LABEL_BOX_LEN else b""
+        except InputError:
+            return LABEL_UNREADABLE
+        if len(raw) < 1 + LABEL_NONCE_LEN + 16 or raw[0] != LABEL_VERSION:
+            return LABEL_UNREADABLE
+        try:
+            with self._derive(request_id, LABEL_KEY_INFO) as key:
+                plain = AESGCM(bytes(key.view())).decrypt(raw[1:1 + LABEL_NONCE_LEN], raw[1 + LABEL_NONCE_LEN:],
+                                                          bytes(request_id))
+            text = plain.decode("utf-8")
+        except (InvalidTag, UnicodeDecodeError):
+            return LABEL_UNREADABLE
+        return text if text.isprintable() else LABEL_UNREADABLE
 
     def key_hash(self) -> str:
         """Lowercase hex SHA-256 of the public key: what the relay keeps of it."""

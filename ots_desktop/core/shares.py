@@ -16,13 +16,13 @@ reveal, failed attempt and ending exactly once.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ots_desktop.core import private_files
 from ots_desktop.core.errors import InputError, OtsError
 
 SCHEMA_VERSION = 1
@@ -112,13 +112,7 @@ def _row_to_record(row: Sequence[object]) -> ShareRecord:
 
 def _private_file(path: Path) -> None:
     """Create ``path`` (0600, in a 0700 folder) if missing; tighten an existing file to 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+    private_files.ensure_private(path, tighten=True)
 
 
 class ShareStore:

@@ -10,14 +10,17 @@ connection instead of a batch written into a closed one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import select
 import socket
 import ssl
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ots_desktop.core.audit.forward_format import Outgoing, octet_counted, syslog_message
 from ots_desktop.core.audit.forward_targets import SyslogTarget
+from ots_desktop.core.tls_trust import verifying_context
 
 CONNECT_TIMEOUT_S = 5.0
 SEND_TIMEOUT_S = 15.0
@@ -29,9 +32,7 @@ class SendError(Exception):
 
 def client_context(ca_file: Path | None) -> ssl.SSLContext:
     """Verifying TLS 1.2+ client context: the system's CAs, or only ``ca_file`` when given."""
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    return verifying_context(ca_file)
 
 
 def describe(exc: BaseException) -> str:
@@ -65,6 +66,9 @@ class SyslogSender:
     def _connect(self) -> socket.socket:
         target = self.target
         if target.scheme == "unix":
+            if sys.platform == "win32":
+                raise OSError(errno.EAFNOSUPPORT, "a unix:// collector needs Unix sockets, which this system "
+                              "does not offer; use udp://, tcp:// or tls://")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.settimeout(SEND_TIMEOUT_S)
             try:

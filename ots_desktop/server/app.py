@@ -7,6 +7,7 @@ part can be left out: scaled-out relay processes run with the wormhole part off.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import ssl
@@ -19,7 +20,8 @@ from ots_desktop.server.link_api import RelaySettings
 from ots_desktop.server.wormhole_services import prepare_data_dir, start_mailbox, start_transit_relay
 
 STOP_TIMEOUT_S = 1.5
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# SIGBREAK: Ctrl+Break in a Windows console, and what a console's close sends before it ends the process.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, *((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ()))
 
 _log = logging.getLogger(__name__)
 
@@ -118,8 +120,8 @@ async def serve(host: str, port: int | None, transit_port: int, data_dir: Path,
         task.uncancel()
     finally:
         await stop_all(services)
-        for signum in installed:
-            loop.remove_signal_handler(signum)
+        for undo in installed:
+            undo()
 
 
 async def stop_all(services: list[RunningService], *, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -135,14 +137,24 @@ async def stop_all(services: list[RunningService], *, timeout: float = STOP_TIME
 
 
 def _install_signal_handlers(loop: asyncio.AbstractEventLoop, handler: Callable[[int], None],
-                             signals: tuple[int, ...] = STOP_SIGNALS) -> list[int]:
-    installed: list[int] = []
+                             signals: tuple[int, ...] = STOP_SIGNALS) -> list[Callable[[], object]]:
+    """Run ``handler(signum)`` on the loop for each of ``signals``; returns what undoes each installation.
+
+    Windows loops have no ``add_signal_handler``: there a plain ``signal.signal`` handler hands the
+    signal to the loop instead (run_main keeps a Windows selector loop waking up so that it runs).
+    """
+    installed: list[Callable[[], object]] = []
     for signum in signals:
         try:
             loop.add_signal_handler(signum, handler, signum)
-        except (NotImplementedError, RuntimeError, ValueError):
-            # Windows loops and non-main threads have no loop signal handlers; Ctrl+C still
-            # reaches run_main as KeyboardInterrupt there.
+        except NotImplementedError:
+            try:
+                previous = signal.signal(signum, lambda got, _frame: loop.call_soon_threadsafe(handler, got))
+            except ValueError:  # not the main thread: nothing can be installed
+                continue
+            installed.append(functools.partial(signal.signal, signum, previous))
             continue
-        installed.append(signum)
+        except (RuntimeError, ValueError):
+            continue  # not the main thread
+        installed.append(functools.partial(loop.remove_signal_handler, signum))
     return installed

@@ -26,6 +26,7 @@ from ots_desktop.server.create_tokens import CreateTokens
 from ots_desktop.server.geoip import CountryDatabase
 from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
 from ots_desktop.server.link_policy import (
+    API_HEADERS,
     ApiError,
     address_allowed,
     check_id,
@@ -40,6 +41,7 @@ from ots_desktop.server.quotas import StorageBudget, UploadGate
 from ots_desktop.server.ratelimit import Limiter, Rate, RateLimiter, limiter_for
 from ots_desktop.server.request_body import CLIENT_GONE_STATUS, ClientGone, read_body
 from ots_desktop.server.reveal_page import reveal_page_response, static_asset
+from ots_desktop.server.stream_api import StreamApi
 
 _log = logging.getLogger("ots_desktop.server.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -81,8 +83,6 @@ class RelaySettings:
         return self.max_size * 4 // 3 + JSON_BODY_SLACK
 
 
-
-
 # One compact encoder for every answer (json.dumps with separators would build a new one per call).
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
@@ -118,6 +118,7 @@ class LinkRelay:
                                   settings.upload_memory or max(2 * settings.max_body, 32 << 20),
                                   wait=settings.body_timeout)
         self._openapi: bytes | None = None
+        self.stream = StreamApi(self)
 
     def client_ip(self, request: web.Request) -> str:
         """The TCP peer, or behind trusted proxies the rightmost address in their header that is not one of them."""
@@ -179,7 +180,7 @@ class LinkRelay:
         return _json({"id": secret.id, "status_token": token, "expires_at": iso(secret.expires_at)}, 201)
 
     async def _pending(self, share_id: str) -> SecretInfo:
-        info = await self.store.info(check_id(share_id), self.settings.clock())
+        info = await self.store.info(check_id(share_id), self.settings.clock(), history=False)
         if info is None:
             raise _NOT_FOUND
         if info.state is not SecretState.PENDING:
@@ -204,15 +205,15 @@ class LinkRelay:
         if not info.link_hash:
             return
         if presented is None:
-            self.metrics.reveals.labels("wrong_link").inc()
+            self.metrics.revealed("wrong_link")
             raise ApiError(400, "link_proof_required", "this secret needs the link proof that clients derive "
                            "from the key in the link (update the client); nothing was counted")
         if not hmac.compare_digest(info.link_hash.encode(), presented.encode()):
-            self.metrics.reveals.labels("wrong_link").inc()
+            self.metrics.revealed("wrong_link")
             raise ApiError(401, "wrong_link", "the link proof does not match: the key in the link is missing or "
                            "wrong; nothing was counted or used up")
 
-    async def reveal(self, request: web.Request) -> web.Response:
+    async def reveal(self, request: web.Request) -> web.StreamResponse:
         """POST /api/v1/secrets/{id}/reveal: checks the link proof, claims one view, then serves the envelope."""
         share_id = check_id(request.match_info["id"])
         await self._limit(self.reveal_limit, "reveal", request)
@@ -220,20 +221,23 @@ class LinkRelay:
         now = self.settings.clock()
         info = await self._pending(share_id)
         self._check_link_proof(info, asked.link_hash)
+        self.stream.check_reveal(request, info)
         ip = self.client_ip(request)
         if not address_allowed(ip, info.allow_cidrs):
             await self.store.note_blocked(share_id, now)
-            self.metrics.reveals.labels("blocked").inc()
+            self.metrics.revealed("blocked")
             raise ApiError(403, "forbidden_network", "your network address is not allowed to open this secret")
         if info.allow_countries and not self._from_allowed_country(ip, info.allow_countries):
             await self.store.note_blocked(share_id, now)
-            self.metrics.reveals.labels("blocked").inc()
+            self.metrics.revealed("blocked")
             raise ApiError(403, "forbidden_country", "your network address is not from an allowed country: the "
                            "sender limited this secret to certain countries")
         result = await self.store.reveal(share_id, asked.auth_hash, ip, now)
-        self.metrics.reveals.labels(result.outcome.value).inc()
+        self.metrics.revealed(result.outcome.value)
         if result.outcome is RevealOutcome.BURNED:
             self._security(request, "burned")
+        if result.blob is not None:
+            return await self.stream.answer(request, result.blob, result.blob_size, result.views_left)
         if result.outcome is RevealOutcome.REVEALED and result.envelope is not None:
             return _json({"envelope": b64u_encode(result.envelope), "views_left": result.views_left})
         if result.outcome is RevealOutcome.WRONG_TOKEN:
@@ -300,7 +304,8 @@ class LinkRelay:
             _log.warning("health check: the %s store does not answer: %s", self.store.name, type(exc).__name__)
             return _json({"status": "unavailable", "store": self.store.name, "country_rules": countries}, 503)
         self.metrics.store_up.set(1)
-        return _json({"status": "ok", "store": self.store.name, "country_rules": countries})
+        return _json({"status": "ok", "store": self.store.name, "country_rules": countries,
+                      "streaming": self.stream.enabled})
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """GET /metrics."""
@@ -340,6 +345,12 @@ class LinkRelay:
         except Exception:  # noqa: BLE001 - a last resort: the client gets a JSON 500, the log the trace
             _log.exception("internal error on %s %s", request.method, route)
             response = _json({"error": "internal error", "code": "internal"}, 500)
+        if not response.prepared and (route.startswith("/api/") if route != "unmatched"
+                                      else request.path.startswith("/api/")):
+            # Answers a handler streams itself (server/stream_api.py) carry these from their start.
+            answer_headers = response.headers
+            for name, value in API_HEADERS.items():
+                answer_headers.setdefault(name, value)
         elapsed = time.perf_counter() - started
         self.metrics.answered(route, request.method, response.status, elapsed)
         if response.status == CLIENT_GONE_STATUS:
@@ -357,24 +368,20 @@ def build_app(store: LinkStore, settings: RelaySettings) -> web.Application:
     """The aiohttp application of the relay (the caller owns the store's lifetime)."""
     relay = LinkRelay(store, settings)
     app = web.Application(middlewares=[relay.middleware], client_max_size=settings.max_body)
+    # The busiest routes first: a path is matched against the routes under its prefix in this order.
+    app.router.add_post("/api/v1/secrets/{id}/reveal", relay.reveal)
     app.router.add_post("/api/v1/secrets", relay.create)
+    app.router.add_put("/api/v1/secrets/{id}", relay.stream.create, expect_handler=relay.stream.expect)
     app.router.add_get("/api/v1/secrets/{id}", relay.meta)
     app.router.add_delete("/api/v1/secrets/{id}", relay.revoke)
-    app.router.add_post("/api/v1/secrets/{id}/reveal", relay.reveal)
     app.router.add_get("/api/v1/secrets/{id}/status", relay.status)
     app.router.add_get("/api/v1/openapi.json", relay.openapi_doc)
     app.router.add_get("/healthz", relay.health)
     app.router.add_get("/metrics", relay.metrics_page)
     app.router.add_get("/s/{id}", relay.page)
     app.router.add_get("/static/{name}", static_asset)
-    app.on_response_prepare.append(_private_answers)
     app[RELAY_KEY] = relay
     return app
-
-
-# What the API answers carry (a reveal carries the envelope; a status carries who opened it when):
-# never stored by a browser or a proxy cache, and never named in a Referer.
-API_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 
 async def _answer_and_close(request: web.Request, response: web.StreamResponse) -> None:
@@ -385,9 +392,3 @@ async def _answer_and_close(request: web.Request, response: web.StreamResponse) 
     except ConnectionError:
         return
     request.protocol.force_close()
-
-
-async def _private_answers(request: web.BaseRequest, response: web.StreamResponse) -> None:
-    if request.path.startswith("/api/"):
-        for name, value in API_HEADERS.items():
-            response.headers.setdefault(name, value)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 from ots_desktop.core.policy import (
@@ -101,6 +101,8 @@ class SecretInfo:
     ended_at: float | None = None
     link_hash: str = ""
     allow_countries: tuple[str, ...] = ()
+    # The envelope's size when the store keeps it as a file, to be streamed (None: in the store's records).
+    stream_size: int | None = None
 
 
 class RevealOutcome(StrEnum):
@@ -122,6 +124,9 @@ class RevealResult:
     views_left: int = 0
     attempts_left: int = 0
     state: SecretState | None = None
+    # A large envelope kept as a file: opened by the claim; the caller streams it out and closes it.
+    blob: BinaryIO | None = None
+    blob_size: int = 0
 
 
 class LinkStore(Protocol):
@@ -132,8 +137,11 @@ class LinkStore(Protocol):
     async def create(self, secret: NewSecret) -> bool:
         """Store a new share durably; return False (and change nothing) if the id exists."""
 
-    async def info(self, share_id: str, now: float) -> SecretInfo | None:
-        """The share's record without its envelope, or None if unknown (or its tombstone is gone)."""
+    async def info(self, share_id: str, now: float, *, history: bool = True) -> SecretInfo | None:
+        """The share's record without its envelope, or None if unknown (or its tombstone is gone).
+
+        With ``history`` False, ``reveals`` may be left empty (a store that keeps it apart can skip it).
+        """
 
     async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
         """Atomically consume one view if the share is pending, unexpired and ``auth_hash`` matches.

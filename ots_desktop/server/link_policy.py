@@ -42,6 +42,11 @@ CREATE_FIELDS = frozenset({"id", "envelope", "auth_hash", "link_hash", "expires_
 REVEAL_FIELDS = frozenset({"auth_token", "link_proof"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# What the API answers carry (a reveal carries the envelope; a status carries who opened it when):
+# never stored by a browser or a proxy cache, and never named in a Referer. The relay's middleware
+# adds them to every answer under /api/; a handler that streams its answer adds them itself.
+API_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+
 
 class ApiError(Exception):
     """A request the relay refuses: HTTP status, machine code, message and extra JSON fields."""

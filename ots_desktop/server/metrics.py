@@ -29,6 +29,7 @@ class RelayMetrics:
         self.store_up = Gauge("ots_relay_store_up", "1 when the last health check reached the store",
                               registry=self.registry)
         self._answered: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._outcomes: dict[str, Counter] = {}  # reveal outcomes: a fixed handful, set by the relay's code
 
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one request and its time (the label lookups of a route, method and status done once)."""
@@ -40,6 +41,13 @@ class RelayMetrics:
                 self._answered[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def revealed(self, outcome: str) -> None:
+        """Count one reveal attempt by its outcome (a RevealOutcome value, ``wrong_link`` or ``blocked``)."""
+        child = self._outcomes.get(outcome)
+        if child is None:
+            child = self._outcomes.setdefault(outcome, self.reveals.labels(outcome))
+        child.inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -25,6 +25,7 @@ from ots_desktop.server.request_openapi import request_paths, request_schemas
 
 API_VERSION = "1.0.0"
 _JSON = "application/json"
+_STREAM = "application/octet-stream"
 _B64U = "^[A-Za-z0-9_-]+$"
 
 
@@ -129,7 +130,9 @@ def _schemas(max_size: int) -> dict[str, Any]:
         "Health": {"type": "object", "required": ["status", "store"],
                    "properties": {"status": {"type": "string"}, "store": {"type": "string"},
                                   "country_rules": {"type": "boolean",
-                                                    "description": "Whether links may name countries"}}},
+                                                    "description": "Whether links may name countries"},
+                                  "streaming": {"type": "boolean", "description": "Whether the relay takes "
+                                                "streamed envelopes (PUT /api/v1/secrets/{id})"}}},
     }  # fmt: skip
 
 
@@ -159,6 +162,18 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
             }},
             "/api/v1/secrets/{id}": {
                 "parameters": [id_param],
+                "put": {"operationId": "createSecretStreamed", "summary": "Park a large envelope, streamed",
+                        "description": "The envelope as the raw body (exact Content-Length); the policy in "
+                                       "X-Ots-Auth-Hash (required), X-Ots-Link-Hash, X-Ots-Expires-In, "
+                                       "X-Ots-Max-Views, X-Ots-Allow-Cidrs, X-Ots-Allow-Countries (comma-separated). "
+                                       "Refusals come from the head, before the body (Expect: 100-continue).",
+                        "parameters": [{"name": "X-Ots-Auth-Hash", "in": "header", "required": True,
+                                        "schema": {"type": "string", "pattern": HASH_PATTERN}}],
+                        "requestBody": {"required": True, "content": {_STREAM: {"schema": {
+                            "type": "string", "format": "binary", "maxLength": max_size}}}},
+                        "responses": {"201": _json_response("Stored durably", "Created"),
+                                      "411": _json_response("No Content-Length"),
+                                      **_errors(400, 401, 408, 409, 413, 415, 429, 503, 507)}},
                 "get": {"operationId": "getSecretMeta", "summary": "Describe a share without consuming it",
                         "responses": {"200": _json_response("Pending", "Meta"), **_errors(400, 404, 410)}},
                 "delete": {"operationId": "revokeSecret", "summary": "Revoke a pending share", "security": bearer,
@@ -170,7 +185,11 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                 "summary": f"Consume one view (with the link proof, a wrong auth token counts; the "
                            f"{MAX_FAILED_ATTEMPTS}th burns; without it nothing counts)",
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("RevealRequest")}}},
-                "responses": {"200": _json_response("The envelope", "Revealed"),
+                "responses": {"200": {"description": "The envelope: JSON, or raw bytes (with X-Ots-Views-Left) when "
+                                                     "it was parked streamed and Accept names " + _STREAM,
+                                      "content": {_JSON: {"schema": _ref("Revealed")},
+                                                  _STREAM: {"schema": {"type": "string", "format": "binary"}}}},
+                              "406": _json_response("A streamed envelope asked for as JSON only (nothing used)"),
                               **_errors(400, 401, 403, 404, 408, 410, 413, 415, 429, 503)},
             }},
             "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {

@@ -37,7 +37,7 @@ from ots_desktop.server.link_policy import (
 )
 from ots_desktop.server.request_body import read_body
 from ots_desktop.server.request_model import (
-    MAX_LABEL_LEN,
+    MAX_LABEL_BOX_LEN,
     AnswerOutcome,
     NewRequest,
     RequestInfo,
@@ -46,7 +46,7 @@ from ots_desktop.server.request_model import (
 )
 
 REQUEST_STORE_KEY: web.AppKey[RequestStore] = web.AppKey("request_store")
-CREATE_FIELDS = frozenset({"id", "label", "proof_hash", "key_hash", "expires_in", "allow_cidrs", "allow_countries"})
+CREATE_FIELDS = frozenset({"id", "label_box", "proof_hash", "key_hash", "expires_in", "allow_cidrs", "allow_countries"})
 ANSWER_FIELDS = frozenset({"request_proof", "answer"})
 _HASH = re.compile("^[0-9a-f]{64}$")
 _TOKEN = re.compile("^[A-Za-z0-9_-]{43}$")
@@ -82,14 +82,16 @@ def parse_request(body: object) -> dict[str, Any]:
     for name in ("proof_hash", "key_hash"):
         if not isinstance(body.get(name), str) or not _HASH.fullmatch(body[name]):
             raise bad_request(f"{name} must be 64 lowercase hex characters (a SHA-256)")
-    label = body.get("label", "")
-    if not isinstance(label, str) or len(label) > MAX_LABEL_LEN or not label.isprintable():
-        raise bad_request(f"label must be printable text of at most {MAX_LABEL_LEN} characters")
+    label_box = body.get("label_box", "")
+    if not isinstance(label_box, str) or len(label_box) > MAX_LABEL_BOX_LEN or (
+            label_box and not _B64U.fullmatch(label_box)):
+        raise bad_request(f"label_box must be base64url text of at most {MAX_LABEL_BOX_LEN} characters (the label "
+                          "sealed by the client; the relay never takes a label in clear)")
     expires_in = body.get("expires_in", DEFAULT_EXPIRY_S)
     if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not (
             MIN_EXPIRY_S <= expires_in <= MAX_EXPIRY_S):
         raise bad_request(f"expires_in must be an integer from {MIN_EXPIRY_S} to {MAX_EXPIRY_S}")
-    return {"id": request_id, "label": label.strip(), "proof_hash": body["proof_hash"], "key_hash": body["key_hash"],
+    return {"id": request_id, "label_box": label_box, "proof_hash": body["proof_hash"], "key_hash": body["key_hash"],
             "expires_in": expires_in, "allow_cidrs": parse_networks(body.get("allow_cidrs")),
             "allow_countries": parse_countries(body.get("allow_countries"))}
 
@@ -153,7 +155,7 @@ class RequestRelay:
             raise _already()
         if info.state is not RequestState.PENDING:
             raise _gone(info.state)
-        return web.json_response({"id": info.id, "state": info.state.value, "label": info.label,
+        return web.json_response({"id": info.id, "state": info.state.value, "label_box": info.label_box,
                                   "expires_at": iso(info.expires_at), "max_size": self.settings.max_size})
 
     async def answer(self, request: web.Request) -> web.Response:
@@ -199,6 +201,8 @@ class RequestRelay:
                            "nothing was stored or used up") from None
         await self.relay.budget.check(len(data))  # a relay whose storage is full takes no answers either
         result = await self.store.answer(request_id, data, ip, now)
+        if result.outcome is AnswerOutcome.DONE:
+            self.relay.budget.added(len(data))
         if result.outcome is AnswerOutcome.ALREADY_ANSWERED:
             raise _already()
         if result.outcome is AnswerOutcome.NOT_FOUND:
@@ -219,7 +223,7 @@ class RequestRelay:
         """GET /api/v1/requests/{id}/status with the requester's token."""
         info = await self._owned(request)
         return web.json_response({
-            "id": info.id, "state": info.state.value, "label": info.label, "created_at": iso(info.created_at),
+            "id": info.id, "state": info.state.value, "created_at": iso(info.created_at),
             "expires_at": iso(info.expires_at), "answered_at": iso(info.answered_at),
             "answered_from": info.answered_from, "ended_at": iso(info.ended_at),
             "refused_answers": info.refused_answers, "blocked_attempts": info.blocked_attempts,
@@ -258,6 +262,7 @@ def add_request_routes(app: web.Application, store: RequestStore) -> RequestRela
     """Add the request endpoints to a link relay application made by ``build_app``."""
     relay = RequestRelay(app[RELAY_KEY], store)
     app[REQUEST_STORE_KEY] = store
+    relay.relay.budget.count_also(store.stored_bytes)  # answers wait in the relay's storage too
     app.router.add_post("/api/v1/requests", relay.create)
     app.router.add_get("/api/v1/requests/{id}", relay.meta)
     app.router.add_delete("/api/v1/requests/{id}", relay.revoke)

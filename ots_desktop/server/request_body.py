@@ -1,7 +1,8 @@
 """Reading request bodies: bounded in size and in time, into one buffer.
 
 A body is read into a single ``bytearray`` (of the declared length when there is one), so
-that the relay holds one copy of it while it arrives, never the body plus a joined copy.
+that the relay holds one copy of it while it arrives, never the body plus a joined copy
+(except a body of at most SMALL_BODY bytes that is all there with its head: it is taken at once).
 It must arrive in time: ``timeout`` seconds of grace plus what its length needs at
 ``MIN_BODY_RATE``; a body that dribbles in slower is refused with a 408 and its connection
 closed. A client that closes its connection before its body is in raises
@@ -21,6 +22,8 @@ from ots_desktop.server.link_policy import ApiError
 
 # Bytes per second a body must average beyond its grace time (512 kbit/s).
 MIN_BODY_RATE = 64 * 1024
+# A body up to this size that is all there is taken in one piece (a copy of this size is nothing).
+SMALL_BODY = 64 * 1024
 # The status recorded (in metrics and the log) for a request its client abandoned, as nginx does.
 CLIENT_GONE_STATUS = 499
 
@@ -51,10 +54,18 @@ async def read_body(request: web.BaseRequest, *, limit: int, timeout: float,
     declared = request.content_length
     if declared is not None and declared > limit:
         raise too_large()
-    buffer = bytearray(declared) if declared is not None else bytearray()
-    filled = 0
     # A body that came in with its head (most requests) is all there: no deadline to arm and cancel.
     arrived = request.content.is_eof()
+    if arrived and declared is not None and declared <= SMALL_BODY:
+        try:
+            whole = request.content.read_nowait()
+        except (ConnectionError, HttpProcessingError):
+            raise ClientGone from None
+        if len(whole) != declared:
+            raise ClientGone
+        return bytearray(whole)
+    buffer = bytearray(declared) if declared is not None else bytearray()
+    filled = 0
     deadline = body_deadline(timeout, declared if declared is not None else limit)
     try:
         async with contextlib.nullcontext() if arrived else asyncio.timeout(deadline):

@@ -2,7 +2,8 @@
 
 Per request: the SHA-256 of the request proof (derived from the link's fragment, which the
 relay never sees), the SHA-256 of the request's public key, the SHA-256 of the requester's
-status token, the label shown to the answerer, the policy (expiry, networks, countries),
+status token, the label sealed for link holders (``label_box``, opaque: the relay cannot
+read it), the policy (expiry, networks, countries),
 the counters, and once answered the answer (ciphertext only) until the requester fetches
 it. Nothing here can decrypt an answer: the private key never leaves the requester.
 
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from ots_desktop.core.request_box import MAX_LABEL_BOX_LEN
 from ots_desktop.server.link_model import TOMBSTONE_S
 
-__all__ = ["TOMBSTONE_S", "AnswerOutcome", "NewRequest", "RequestInfo", "RequestState", "RequestStore"]
-
-MAX_LABEL_LEN = 200
+__all__ = ["MAX_LABEL_BOX_LEN", "TOMBSTONE_S", "AnswerOutcome", "NewRequest", "RequestInfo", "RequestState",
+           "RequestStore"]
 
 
 class RequestState(StrEnum):
@@ -41,7 +42,7 @@ class NewRequest:
     """A request as the API hands it to :meth:`RequestStore.create`."""
 
     id: str
-    label: str
+    label_box: str
     proof_hash: str
     key_hash: str
     status_hash: str
@@ -57,7 +58,7 @@ class RequestInfo:
 
     id: str
     state: RequestState
-    label: str
+    label_box: str
     proof_hash: str
     key_hash: str
     status_hash: str
@@ -121,6 +122,9 @@ class RequestStore(Protocol):
 
     async def revoke(self, request_id: str, now: float) -> RequestState | None:
         """End a live request (deleting any answer); return the state after, None if unknown."""
+
+    async def stored_bytes(self) -> int:
+        """The total size of the answers held (counted in the relay's storage budget)."""
 
     async def sweep(self, now: float) -> int:
         """Expire live requests past their expiry (deleting answers), forget old ended ones."""

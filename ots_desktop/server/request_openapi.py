@@ -6,7 +6,7 @@ from typing import Any
 
 from ots_desktop.server.link_model import MAX_CIDRS, MAX_COUNTRIES, MAX_EXPIRY_S, MIN_EXPIRY_S
 from ots_desktop.server.link_policy import HASH_PATTERN, ID_PATTERN, TOKEN_PATTERN
-from ots_desktop.server.request_model import MAX_LABEL_LEN, RequestState
+from ots_desktop.server.request_model import MAX_LABEL_BOX_LEN, RequestState
 
 _JSON = "application/json"
 _B64U = "^[A-Za-z0-9_-]+$"
@@ -44,15 +44,19 @@ def request_schemas(max_size: int) -> dict[str, Any]:
             "id": request_id,
             "proof_hash": {**hex_hash, "description": "SHA-256 of the request proof (derived from the fragment)"},
             "key_hash": {**hex_hash, "description": "SHA-256 of the request's X25519 public key"},
-            "label": {"type": "string", "maxLength": MAX_LABEL_LEN, "description": "Shown to the answerer"},
+            "label_box": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "maxLength": MAX_LABEL_BOX_LEN,
+                          "description": "The label sealed for link holders (AES-256-GCM with a key derived "
+                                         "from the fragment); opaque to the relay"},
             "expires_in": {"type": "integer", "minimum": MIN_EXPIRY_S, "maximum": MAX_EXPIRY_S},
             "allow_cidrs": {"type": "array", "maxItems": MAX_CIDRS, "items": {"type": "string"}},
             "allow_countries": {"type": "array", "maxItems": MAX_COUNTRIES,
                                 "items": {"type": "string", "pattern": "^[A-Za-z]{2}$"}}}},
         "Registered": {"type": "object", "required": ["id", "status_token", "expires_at"], "properties": {
             "id": request_id, "status_token": {"type": "string", "pattern": TOKEN_PATTERN}, "expires_at": time}},
-        "RequestMeta": {"type": "object", "required": ["id", "state", "label", "expires_at", "max_size"],
-                        "properties": {"id": request_id, "state": state, "label": {"type": "string"},
+        "RequestMeta": {"type": "object", "required": ["id", "state", "label_box", "expires_at", "max_size"],
+                        "properties": {"id": request_id, "state": state,
+                                       "label_box": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$",
+                                                     "description": "Empty when the request has no label"},
                                        "expires_at": time, "max_size": {"type": "integer"}}},
         "AnswerRequest": {"type": "object", "additionalProperties": False, "required": ["request_proof", "answer"],
                           "properties": {
@@ -64,7 +68,7 @@ def request_schemas(max_size: int) -> dict[str, Any]:
             "id": request_id, "answer": {"type": "string", "pattern": _B64U}, "answered_at": nullable_time,
             "answered_from": {"type": "string", "nullable": True}}},
         "RequestStatus": {"type": "object", "required": ["id", "state"], "properties": {
-            "id": request_id, "state": state, "label": {"type": "string"}, "created_at": time, "expires_at": time,
+            "id": request_id, "state": state, "created_at": time, "expires_at": time,
             "answered_at": nullable_time, "answered_from": {"type": "string", "nullable": True},
             "ended_at": nullable_time, "refused_answers": {"type": "integer"},
             "blocked_attempts": {"type": "integer"}}},

@@ -32,7 +32,9 @@ from ots_desktop.server.store_redis import COMMAND_TIMEOUT_S, CONNECT_TIMEOUT_S,
 T = TypeVar("T")
 MIN_TTL_S = 3600
 
-# KEYS: record, answer, live index, ended index. ARGV[1] = id, ARGV[2] = now.
+# KEYS: record, answer, live index, ended index, answer bytes held. ARGV[1] = id, ARGV[2] = now.
+# The record keeps its answer's size (answer_size) until the answer is gone, so that the bytes held
+# come down by it even when the answer's own key has already expired.
 _STATE = """
 local function state_of(rec, now)
   local s = redis.call('HGET', rec, 'state')
@@ -42,7 +44,15 @@ local function state_of(rec, now)
   end
   return s
 end
+local function release()
+  local n = tonumber(redis.call('HGET', KEYS[1], 'answer_size') or '0')
+  if n > 0 then
+    redis.call('DECRBY', KEYS[5], n)
+    redis.call('HDEL', KEYS[1], 'answer_size')
+  end
+end
 local function finish(state, now)
+  release()
   redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ARGV[2])
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -62,7 +72,9 @@ _ANSWER = _STATE + """
 local s = state_of(KEYS[1], now)
 if not s then return {'not_found', ''} end
 if s == 'pending' then
-  redis.call('HSET', KEYS[1], 'state', 'answered', 'answered_at', ARGV[2], 'answered_from', ARGV[4])
+  redis.call('HSET', KEYS[1], 'state', 'answered', 'answered_at', ARGV[2], 'answered_from', ARGV[4],
+             'answer_size', string.len(ARGV[3]))
+  redis.call('INCRBY', KEYS[5], string.len(ARGV[3]))
   redis.call('SET', KEYS[2], ARGV[3], 'EX', tonumber(ARGV[5]))
   return {'done', 'answered'}
 end
@@ -90,6 +102,7 @@ return s
 _EXPIRE = _STATE + """
 local s = state_of(KEYS[1], now)
 if s == 'expired' and redis.call('HGET', KEYS[1], 'state') ~= 'expired' then
+  release()
   redis.call('HSET', KEYS[1], 'state', 'expired', 'ended_at', redis.call('HGET', KEYS[1], 'expires_at'))
   redis.call('DEL', KEYS[2])
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -131,7 +144,8 @@ class RedisRequestStore:
 
     def _keys(self, request_id: str) -> list[str]:
         p = self._prefix
-        return [f"{p}request:{request_id}", f"{p}answer:{request_id}", f"{p}requests:live", f"{p}requests:ended"]
+        return [f"{p}request:{request_id}", f"{p}answer:{request_id}", f"{p}requests:live", f"{p}requests:ended",
+                f"{p}requests:answer_bytes"]
 
     async def _guard(self, pending: Awaitable[T]) -> T:
         try:
@@ -145,7 +159,7 @@ class RedisRequestStore:
 
     async def create(self, request: NewRequest) -> bool:
         """Store a new request; False if the id is taken."""
-        fields = {"state": "pending", "label": request.label, "proof_hash": request.proof_hash,
+        fields = {"state": "pending", "label_box": request.label_box, "proof_hash": request.proof_hash,
                   "key_hash": request.key_hash, "status_hash": request.status_hash,
                   "created_at": repr(request.created_at), "expires_at": repr(request.expires_at),
                   "allow_cidrs": json.dumps(list(request.allow_cidrs)),
@@ -187,6 +201,11 @@ class RedisRequestStore:
         state = await self._run("revoke", request_id, now)
         return RequestState(state.decode()) if state else None
 
+    async def stored_bytes(self) -> int:
+        """The total size of the answers held, as the scripts count it."""
+        value = await self._guard(self._client.get(self._keys("")[4]))
+        return max(0, int(value or 0))
+
     async def sweep(self, now: float) -> int:
         """Expire live requests past their expiry; forget ended ones after TOMBSTONE_S."""
         keys = self._keys("")
@@ -218,7 +237,8 @@ def _decode(request_id: str, record: dict[bytes, bytes], now: float) -> RequestI
     state = state_at(text("state"), expires_at, now)
     ended = number("ended_at")
     return RequestInfo(
-        id=request_id, state=state, label=text("label"), proof_hash=text("proof_hash"), key_hash=text("key_hash"),
+        id=request_id, state=state, label_box=text("label_box"), proof_hash=text("proof_hash"),
+        key_hash=text("key_hash"),
         status_hash=text("status_hash"), created_at=float(text("created_at")), expires_at=expires_at,
         allow_cidrs=tuple(json.loads(text("allow_cidrs") or "[]")),
         allow_countries=tuple(json.loads(text("allow_countries") or "[]")), answered_at=number("answered_at"),

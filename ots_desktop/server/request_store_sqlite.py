@@ -36,7 +36,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
-    label TEXT NOT NULL,
+    label_box TEXT NOT NULL,
     proof_hash TEXT NOT NULL,
     key_hash TEXT NOT NULL,
     status_hash TEXT NOT NULL,
@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_by_expiry ON requests (state, expires_at);
 CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, data BLOB NOT NULL);
 """
-_COLUMNS = ("id, state, label, proof_hash, key_hash, status_hash, created_at, expires_at, allow_cidrs,"
+_COLUMNS = ("id, state, label_box, proof_hash, key_hash, status_hash, created_at, expires_at, allow_cidrs,"
             " allow_countries, answered_at, answered_from, ended_at, refused_answers, blocked_attempts")
 
 
@@ -103,7 +103,7 @@ class SqliteRequestStore:
                 return False
             conn.execute(
                 f"INSERT INTO requests ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, 0, 0)",  # noqa: S608
-                (request.id, RequestState.PENDING.value, request.label, request.proof_hash, request.key_hash,
+                (request.id, RequestState.PENDING.value, request.label_box, request.proof_hash, request.key_hash,
                  request.status_hash, request.created_at, request.expires_at, json.dumps(list(request.allow_cidrs)),
                  json.dumps(list(request.allow_countries))))
             return True
@@ -159,6 +159,15 @@ class SqliteRequestStore:
             await self._scrub()
         return result
 
+    async def stored_bytes(self) -> int:
+        """The total size of the answers held (SQLite knows a blob's length without reading it)."""
+        if self._closed:
+            raise StoreError("the request store is closed")
+        try:
+            return int(self._reader.execute("SELECT coalesce(sum(length(data)), 0) FROM answers").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"the request store could not read: {exc}") from None
+
     async def note_blocked(self, request_id: str, now: float) -> None:
         """Count an answer refused for its network."""
         await self._run(lambda conn: conn.execute(
@@ -212,10 +221,10 @@ def _info(conn: sqlite3.Connection, request_id: str, now: float) -> RequestInfo 
 
 
 def _row_info(row: tuple[Any, ...], now: float) -> RequestInfo:
-    (rid, state, label, proof_hash, key_hash, status_hash, created_at, expires_at, cidrs, countries, answered_at,
+    (rid, state, label_box, proof_hash, key_hash, status_hash, created_at, expires_at, cidrs, countries, answered_at,
      answered_from, ended_at, refused, blocked) = row
     return RequestInfo(
-        id=rid, state=state_at(state, expires_at, now), label=label, proof_hash=proof_hash, key_hash=key_hash,
+        id=rid, state=state_at(state, expires_at, now), label_box=label_box, proof_hash=proof_hash, key_hash=key_hash,
         status_hash=status_hash, created_at=created_at, expires_at=expires_at,
         allow_cidrs=tuple(json.loads(cidrs)), allow_countries=tuple(json.loads(countries)), answered_at=answered_at,
         answered_from=answered_from, ended_at=ended_at if ended_at is not None else (

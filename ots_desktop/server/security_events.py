@@ -5,7 +5,9 @@ What is sent, as RFC 5424 with APP-NAME ``ots-server``, MSGID the event and stru
 
 - ``link_burned`` (the last allowed wrong passphrase destroyed a link), ``reveal_wrong_passphrase``,
   ``reveal_wrong_link`` (a reveal without the link's key), ``reveal_refused_network``,
-  ``reveal_refused_country``: warning;
+  ``reveal_refused_country``, ``answer_wrong_proof`` (an answer to a secret request without the
+  request proof only its link gives), ``answer_second_attempt`` (an answer to a request already
+  answered): warning;
 - ``rate_limited``, ``quota_storage_full``, ``quota_in_flight``, ``quota_busy``,
   ``create_unauthorized`` (no or a wrong create token): notice;
 - ``link_revoked``: info.
@@ -29,6 +31,7 @@ import socket
 import threading
 from pathlib import Path
 
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.forward_format import INFO, WARNING, rfc5424
 from ots_desktop.core.audit.forward_targets import SyslogTarget
 from ots_desktop.core.times import utc_now_ms
@@ -49,6 +52,8 @@ EVENTS = {
     "busy": ("quota_busy", NOTICE), "create_token_required": ("create_unauthorized", NOTICE),
     "wrong_create_token": ("create_unauthorized", NOTICE),
     "revoked": ("link_revoked", INFO),
+    "wrong_request_proof": ("answer_wrong_proof", WARNING), "request_proof_required": ("answer_wrong_proof", WARNING),
+    "already_answered": ("answer_second_attempt", WARNING),
 }
 _log = logging.getLogger(__name__)
 
@@ -58,14 +63,14 @@ def id_key(data_dir: Path) -> bytes:
     path = data_dir / KEY_FILE
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        handle = private_files.private_stream(path, exclusive=True)
     except FileExistsError:
         key = path.read_bytes()
         if len(key) == 32:
             return key
         raise ValueError(f"{path} is not a 32-byte key; remove it to make a new one") from None
     key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
+    with handle:
         handle.write(key)
     return key
 

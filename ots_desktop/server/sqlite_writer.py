@@ -3,17 +3,23 @@
 Callers on any event loop queue operations (functions of the connection); the thread takes
 whatever is queued, runs each inside one ``BEGIN IMMEDIATE`` transaction, commits once
 (``synchronous = FULL``: the WAL is fsynced), and only then answers the callers, one
-wake-up per event loop. Under load many operations share one fsync. Because this thread
-is the only writer and each operation reads and changes its row inside the transaction,
-what an operation read cannot change before it commits.
+wake-up per event loop. Under load many operations share one fsync. An event loop may also
+run a group itself and queue only its ``COMMIT`` here (server/sqlite_batches.py); ``lock``
+keeps the two from using the connection at once. Because this connection is the only
+writer and each operation reads and changes its row inside the transaction, what an
+operation read cannot change before it commits.
 
-Deleted ciphertext must not outlive the answer that deleted it. ``secure_delete`` zeroes
-what a transaction frees, but in WAL mode the page images written earlier (the envelope
-as created) stay in the ``-wal`` file until a checkpoint copies the newest pages into the
-database and the log is reset. So an operation that deletes an envelope calls
-:func:`scrub_after_commit`, and after such a batch commits the writer checkpoints the WAL
-into the database and truncates it to zero bytes, and only then answers: once a reveal,
-a revocation or a burn has answered, the envelope is in none of the store's files.
+Deleted ciphertext must not outlive the answer that deleted it by more than SCRUB_INTERVAL_S.
+``secure_delete`` zeroes what a transaction frees, but in WAL mode the page images written
+earlier (the envelope as created) stay in the ``-wal`` file until a checkpoint copies the
+newest pages into the database and the log is reset. So an operation that deletes an
+envelope calls :func:`scrub_after_commit`, and the writer checkpoints the WAL into the
+database and truncates it to zero bytes: before it answers that batch when the previous
+scrub is SCRUB_INTERVAL_S old or older (a quiet relay: every end is scrubbed before its
+answer), else as soon as SCRUB_INTERVAL_S has passed since the previous one (a busy relay:
+one checkpoint a second instead of one per batch, which cost about a quarter of its
+throughput). Once a reveal, a revocation or a burn has answered, the envelope is in none of
+the store's files at the latest SCRUB_INTERVAL_S later.
 """
 
 from __future__ import annotations
@@ -21,18 +27,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ots_desktop.core import private_files
 from ots_desktop.core.errors import OtsError
 
 Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 256
+# The longest a deleted envelope's page images stay in the WAL after the answer that deleted it.
+SCRUB_INTERVAL_S = 1.0
 SCRUB = "PRAGMA wal_checkpoint(TRUNCATE)"
 _log = logging.getLogger(__name__)
 
@@ -64,62 +73,152 @@ class Bare:
         conn.execute(self.sql).fetchall()
 
 
+_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
+
+
+class Commit:
+    """A batch the event loop ran in a transaction of its own (server/sqlite_batches.py), holding the
+    writer's lock: the writer commits it, releases the lock, then hands ``done`` the results on ``loop``."""
+
+    def __init__(self, results: list[_Result], loop: asyncio.AbstractEventLoop,
+                 done: Callable[[list[_Result]], None]) -> None:
+        self.results = results
+        self.loop = loop
+        self.done = done
+
+
+Job = tuple[Op, "asyncio.Future[Any]"]
+
+
 class Writer(threading.Thread):
-    """Owns the connection; runs queued operations in batches, one commit per batch."""
+    """Owns the connection; runs queued operations in batches, one commit per batch.
+
+    ``lock`` is held by whoever uses the connection: this thread for its own batches, or an
+    event loop from the ``BEGIN`` of a batch it runs itself until this thread has committed it
+    (a :class:`Commit` job). The thread never waits for the lock: jobs that find it taken wait
+    for the loop's commit, which is already queued or about to be.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(name="ots-link-store", daemon=True)
         self.conn = conn
-        self.jobs: queue.SimpleQueue[tuple[Op, asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.jobs: queue.SimpleQueue[Job | Commit | None] = queue.SimpleQueue()
+        self._last_scrub = float("-inf")  # time.monotonic() of the last checkpoint-and-truncate
+        self._scrub_due: float | None = None  # when the deletions committed since then must be scrubbed
 
     def run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                break
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_BATCH:
+        waiting: list[Job] = []  # jobs that found the lock taken by a loop's batch
+        stop = False
+        scrub_later = False  # a due scrub found the lock taken: the loop's commit comes next, then it
+        while not stop:
+            try:
+                job = self.jobs.get(timeout=None if waiting or scrub_later else self._scrub_wait())
+            except queue.Empty:  # a scrub is due and nothing else came
+                scrub_later = not self._scrub_if_free()
+                continue
+            scrub_later = False
+            taken = [job]
+            while len(taken) < MAX_BATCH and taken[-1] is not None:
                 try:
-                    more = self.jobs.get_nowait()
+                    taken.append(self.jobs.get_nowait())
                 except queue.Empty:
                     break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._run_batch(batch)
-            if stop:
-                break
-        self.conn.close()
+            stop = taken[-1] is None
+            for item in taken:
+                if isinstance(item, Commit):
+                    self._commit(item)
+            waiting += [item for item in taken if item is not None and not isinstance(item, Commit)]
+            if waiting and self.lock.acquire(blocking=False):
+                try:
+                    self._run_batch(waiting)
+                finally:
+                    self.lock.release()
+                waiting = []
+            if self._scrub_due is not None and time.monotonic() >= self._scrub_due:
+                scrub_later = not self._scrub_if_free()
+        with self.lock:
+            if self._scrub_due is not None:
+                self._scrub()
+            self.conn.close()
 
-    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    def _scrub_wait(self) -> float | None:
+        """How long the queue may be waited on before a pending scrub is due (None: no scrub pending)."""
+        if self._scrub_due is None:
+            return None
+        return max(0.0, self._scrub_due - time.monotonic())
+
+    def _scrub_if_free(self) -> bool:
+        """Scrub unless a loop's batch holds the lock (its commit, soon in the queue, comes first); True if done."""
+        if not self.lock.acquire(blocking=False):
+            return False
+        try:
+            self._scrub()
+        finally:
+            self.lock.release()
+        return True
+
+    def _run_batch(self, batch: list[Job]) -> None:
         bare = [job for job in batch if isinstance(job[0], Bare)]
         batch = [job for job in batch if not isinstance(job[0], Bare)]
         if batch:
-            self._run_transaction(batch)
+            results, _ = self.execute(batch, commit=True)
+            self._after_commit()
+            _settle_all(results)
         for op, future in bare:
             try:
                 value, error = op(self.conn), None
             except sqlite3.Error as exc:
                 value, error = None, StoreError(f"the link store could not checkpoint: {exc}")
+            else:
+                if isinstance(op, Bare) and op.sql == SCRUB:
+                    self._scrubbed()
             future.get_loop().call_soon_threadsafe(_settle, future, value, error)
 
-    def _run_transaction(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    def execute(self, batch: list[Job], *, commit: bool) -> tuple[list[_Result], bool]:
+        """Run ``batch`` in one transaction (the caller holds ``lock``); with ``commit`` False it is left
+        open for a :class:`Commit`. Returns the results, and whether the transaction still needs its commit."""
         try:
-            results = self._attempt(batch, isolate=False)
+            return self._attempt(batch, isolate=False, commit=commit)
         except _OpFailed:
             # Some operation raised: run the batch again, each operation in its own savepoint,
             # so that only that caller gets the error. Rare, so the common path skips savepoints.
-            results = self._attempt(batch, isolate=True)
+            return self._attempt(batch, isolate=True, commit=commit)
+
+    def abandon(self) -> None:
+        """Roll back whatever transaction is open (the caller holds ``lock``)."""
+        with contextlib.suppress(sqlite3.Error):
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+
+    def _commit(self, job: Commit) -> None:
+        """Commit a loop's open batch, release the lock it holds, and hand the loop the results."""
+        results = job.results
+        try:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                failure = StoreError(f"the link store could not write: {exc}")
+                results = [(future, None, failure) for future, _, _ in results]
+            self._after_commit()
+        finally:
+            self.lock.release()
+        job.loop.call_soon_threadsafe(job.done, results)
+
+    def _after_commit(self) -> None:
+        """A committed batch deleted ciphertext: scrub now if the last scrub is old enough, else set the timer."""
         if getattr(self.conn, "scrub", False):
-            self._scrub()
-        _settle_all(results)
+            self.conn.scrub = False  # type: ignore[attr-defined]
+            if time.monotonic() - self._last_scrub >= SCRUB_INTERVAL_S:
+                self._scrub()  # quiet: before the answer
+            elif self._scrub_due is None:
+                self._scrub_due = self._last_scrub + SCRUB_INTERVAL_S
 
     def _scrub(self) -> None:
         """Checkpoint the WAL into the database file and truncate it (see the module's docstring)."""
-        if isinstance(self.conn, WriterConnection):
-            self.conn.scrub = False
+        self._scrubbed()
         try:
             busy = self.conn.execute(SCRUB).fetchone()[0]
         except sqlite3.Error as exc:
@@ -128,7 +227,11 @@ class Writer(threading.Thread):
         if busy:  # a reader held an older snapshot past the busy timeout: the next checkpoint gets it
             _log.warning("the link store's WAL could not be truncated after deleting an envelope: a reader held it")
 
-    def _attempt(self, batch: list[tuple[Op, asyncio.Future[Any]]], *, isolate: bool) -> list[_Result]:
+    def _scrubbed(self) -> None:
+        self._last_scrub = time.monotonic()
+        self._scrub_due = None
+
+    def _attempt(self, batch: list[Job], *, isolate: bool, commit: bool) -> tuple[list[_Result], bool]:
         conn = self.conn
         results: list[_Result] = []
         try:
@@ -147,7 +250,8 @@ class Writer(threading.Thread):
                     results.append((future, value, None))
                 if isolate:
                     conn.execute("RELEASE op")
-            conn.execute("COMMIT")
+            if commit:
+                conn.execute("COMMIT")
         except _OpFailed:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
@@ -156,15 +260,12 @@ class Writer(threading.Thread):
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             failure = StoreError(f"the link store could not write: {exc}")
-            results = [(future, None, failure) for _, future in batch]
-        return results
+            return [(future, None, failure) for _, future in batch], False
+        return results, not commit
 
 
 class _OpFailed(Exception):
     """An operation raised inside an unisolated batch."""
-
-
-_Result = tuple["asyncio.Future[Any]", Any, "BaseException | None"]
 
 
 def _settle_all(results: list[_Result]) -> None:
@@ -173,10 +274,11 @@ def _settle_all(results: list[_Result]) -> None:
     for result in results:
         by_loop.setdefault(result[0].get_loop(), []).append(result)
     for loop, items in by_loop.items():
-        loop.call_soon_threadsafe(_settle_many, items)
+        loop.call_soon_threadsafe(settle_many, items)
 
 
-def _settle_many(items: list[_Result]) -> None:
+def settle_many(items: list[_Result]) -> None:
+    """Answer each caller (on its loop)."""
     for future, value, error in items:
         _settle(future, value, error)
 
@@ -198,7 +300,7 @@ def open_private_store(path: Path, schema: str, what: str, *, factory: type[sqli
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            private_files.ensure_private(path)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=factory)
         for pragma in ("journal_mode = WAL", "synchronous = FULL", "secure_delete = ON", "busy_timeout = 10000"):
             conn.execute(f"PRAGMA {pragma}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import redis.asyncio as aioredis
@@ -277,9 +277,13 @@ class RedisStore:
         created = await self._guard(self._create(keys=self._keys(secret.id), args=args))
         return bool(created)
 
-    async def info(self, share_id: str, now: float) -> SecretInfo | None:
-        """The share's record with its state as of ``now``, read in one transaction."""
+    async def info(self, share_id: str, now: float, *, history: bool = True) -> SecretInfo | None:
+        """The share's record with its state as of ``now``, and with ``history`` its reveals, read in one
+        transaction (without: one command, no transaction)."""
         record_key, _, reveals_key, *_ = self._keys(share_id)
+        if not history:
+            found = await self._guard(self._client.hgetall(record_key))  # type: ignore[misc]
+            return _decode_info(share_id, cast(dict[bytes, bytes], found), [], now) if found else None
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hgetall(record_key)
             pipe.lrange(reveals_key, 0, -1)

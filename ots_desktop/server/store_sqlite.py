@@ -1,21 +1,23 @@
-"""The embedded link store: one SQLite file in WAL mode, written by one thread with group commit.
+"""The embedded link store: one SQLite file in WAL mode, one writer connection with group commit.
 
-Every change runs on the one writer thread of :mod:`ots_desktop.server.sqlite_writer`,
-which commits queued operations in groups (``synchronous = FULL``: the WAL is fsynced) and
-only then answers the callers. A create is therefore on disk before its 201, and a reveal's
-claim is on disk before the envelope leaves the server. Because that thread is the only
-writer and each operation reads and changes its row inside the transaction, a view is
-consumed at most once.
+Every change runs on the one writer connection of :mod:`ots_desktop.server.sqlite_writer`,
+in groups: creates and reveals on the event loop, their commit on the writer thread
+(:mod:`ots_desktop.server.sqlite_batches`), everything else on that thread. Each group is
+committed (``synchronous = FULL``: the WAL is fsynced) before its callers are answered. A
+create is therefore on disk before its 201, and a reveal's claim is on disk before the
+envelope leaves the server. Because one connection, under one lock, is the only writer and
+each operation reads and changes its row inside the transaction, a view is consumed at
+most once. One process per store file: a second process writing it would make the loop wait.
 
 Reads that change nothing (``info``, ``ping``) use a second, read-only connection on the
 caller's thread instead: in WAL mode a reader sees every committed change and never waits
 for the writer, and a lookup is microseconds, so it does not queue behind a batch's fsync.
 
 Envelopes sit in their own table and are deleted the moment a share ends: ``secure_delete``
-zeroes the freed pages, and the writer checkpoints and truncates the WAL before it answers
-(see :mod:`ots_desktop.server.sqlite_writer`), so no file of the store holds them after that;
-the row in ``secrets`` stays as a tombstone for
-``ots link status`` until TOMBSTONE_S after it ended.
+zeroes the freed pages, and the writer checkpoints and truncates the WAL before it answers or,
+when the previous checkpoint is under a second old, a second after that one (see
+:mod:`ots_desktop.server.sqlite_writer`), so no file of the store holds them after that; the
+row in ``secrets`` stays as a tombstone for ``ots link status`` until TOMBSTONE_S after it ended.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
+from ots_desktop.server.blob_files import BlobFiles
 from ots_desktop.server.link_model import (
     MAX_FAILED_ATTEMPTS,
     TOMBSTONE_S,
@@ -38,6 +41,7 @@ from ots_desktop.server.link_model import (
     SecretInfo,
     SecretState,
 )
+from ots_desktop.server.sqlite_batches import LoopBatches
 from ots_desktop.server.sqlite_writer import (
     Bare,
     StoreError,
@@ -73,9 +77,13 @@ CREATE TABLE IF NOT EXISTS secrets (
 );
 CREATE INDEX IF NOT EXISTS secrets_by_expiry ON secrets (state, expires_at);
 CREATE TABLE IF NOT EXISTS envelopes (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL);
 """
 _COLUMNS = ("id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,"
             " failed_attempts, blocked_attempts, allow_cidrs, reveals, ended_at, link_hash, allow_countries")
+# A share's record and, when its envelope is kept as a file, that file's size: one lookup.
+_INFO = (f"SELECT {', '.join('s.' + name.strip() for name in _COLUMNS.split(','))}, b.size"  # noqa: S608
+         " FROM secrets AS s LEFT JOIN blobs AS b ON b.id = s.id WHERE s.id = ?")
 # Columns added after the first release, with their definitions: a store made earlier gets them at open.
 _ADDED_COLUMNS = {"link_hash": "TEXT NOT NULL DEFAULT ''", "allow_countries": "TEXT NOT NULL DEFAULT '[]'"}
 
@@ -91,10 +99,13 @@ class SqliteStore:
     """:class:`~ots_desktop.server.link_model.LinkStore` on one SQLite file."""
 
     name = "sqlite"
+    streaming = True  # large envelopes go to files (server/blob_files.py), streamed in and out
 
     def __init__(self, path: Path, worker: Writer, reader: sqlite3.Connection) -> None:
         self.path = path
+        self.blobs = BlobFiles(path.parent / f"{path.stem}-envelopes")
         self._worker = worker
+        self._batches = LoopBatches(worker)
         self._reader = reader
         self._closed = False
 
@@ -106,7 +117,10 @@ class SqliteStore:
     @classmethod
     def _open_sync(cls, path: Path) -> SqliteStore:
         worker, reader = open_private_store(path, _SCHEMA, "link store", factory=WriterConnection, upgrade=_upgrade)
-        return cls(path, worker, reader)
+        store = cls(path, worker, reader)
+        # Part files of uploads cut off by a stop or a crash, and files whose share is gone: nobody's.
+        store.blobs.sweep(row[0] for row in reader.execute("SELECT id FROM blobs"))
+        return store
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -114,6 +128,12 @@ class SqliteStore:
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._worker.jobs.put((op, future))
         return await future
+
+    async def _run_on_loop(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Like ``_run``, for an operation short enough to run on the event loop (server/sqlite_batches.py)."""
+        if self._closed:
+            raise StoreError("the link store is closed")
+        return await self._batches.run(op)  # type: ignore[no-any-return]
 
     def _read(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
@@ -133,23 +153,55 @@ class SqliteStore:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
                  secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
-                 secret.max_views, secret.max_views, json.dumps(list(secret.allow_cidrs)), secret.link_hash,
-                 json.dumps(list(secret.allow_countries))),
+                 secret.max_views, secret.max_views, _json_list(secret.allow_cidrs), secret.link_hash,
+                 _json_list(secret.allow_countries)),
             )  # fmt: skip
             if cursor.rowcount != 1:
                 return False
             conn.execute("INSERT INTO envelopes (id, data) VALUES (?, ?)", (secret.id, secret.envelope))
             return True
 
-        return await self._run(op)
+        return await self._run_on_loop(op)
 
-    async def info(self, share_id: str, now: float) -> SecretInfo | None:
-        """The share's record with its state as of ``now``."""
+    async def create_streamed(self, secret: NewSecret, part: Path, size: int) -> bool:
+        """Record the share and move its complete, fsynced envelope file into place, in one step of the
+        writer; False (and the part file removed) if the id is taken."""
+
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
+                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash, allow_countries)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
+                 secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
+                 secret.max_views, secret.max_views, _json_list(secret.allow_cidrs), secret.link_hash,
+                 _json_list(secret.allow_countries)),
+            )  # fmt: skip
+            if cursor.rowcount != 1:
+                BlobFiles.discard(part)
+                return False
+            final = self.blobs.commit(part, secret.id)
+            conn.execute("INSERT INTO blobs (id, path, size) VALUES (?, ?, ?)", (secret.id, str(final), size))
+            return True
+
+        try:
+            return await self._run(op)
+        except BaseException:
+            BlobFiles.discard(part)
+            raise
+
+    async def blob_size(self, share_id: str) -> int | None:
+        """The size of a share's envelope when it is kept as a file, else None."""
+        row = self._read(lambda conn: conn.execute("SELECT size FROM blobs WHERE id = ?", (share_id,)).fetchone())
+        return None if row is None else int(row[0])
+
+    async def info(self, share_id: str, now: float, *, history: bool = True) -> SecretInfo | None:
+        """The share's record with its state as of ``now`` (``history`` always: it is in the same row)."""
         return self._read(lambda conn: _info(conn, share_id, now))
 
     async def reveal(self, share_id: str, auth_hash: str, ip: str, now: float) -> RevealResult:
         """Claim one view (durably) and return the envelope, or say why not."""
-        return await self._run(lambda conn: _reveal(conn, share_id, auth_hash, ip, now))
+        return await self._run_on_loop(lambda conn: _reveal(conn, share_id, auth_hash, ip, now))
 
     async def note_blocked(self, share_id: str, now: float) -> None:
         """Count one reveal refused by the allowlist or the country rule."""
@@ -187,8 +239,8 @@ class SqliteStore:
             return len(expired) + forgotten
 
         touched = await self._run(op)
-        # The expired envelopes were scrubbed with the batch that deleted them; this also keeps the
-        # WAL from growing when nothing ended.
+        # The expired envelopes are scrubbed now rather than on the writer's timer; this also keeps
+        # the WAL from growing when nothing ended.
         await self._run_outside_transaction("PRAGMA wal_checkpoint(TRUNCATE)")
         return touched
 
@@ -200,7 +252,8 @@ class SqliteStore:
     async def stored_bytes(self) -> int:
         """The total size of the envelopes held (read without loading them: SQLite knows a blob's length)."""
         return int(self._read(lambda conn: conn.execute(
-            "SELECT coalesce(sum(length(data)), 0) FROM envelopes").fetchone()[0]))
+            "SELECT coalesce(sum(length(data)), 0) + (SELECT coalesce(sum(size), 0) FROM blobs)"
+            " FROM envelopes").fetchone()[0]))
 
     async def ping(self) -> None:
         """Run a trivial query through the worker."""
@@ -213,13 +266,14 @@ class SqliteStore:
             return
         self._closed = True
         self._reader.close()
+        self._batches.close()
         self._worker.jobs.put(None)
         await asyncio.to_thread(self._worker.join)
 
 
 def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
     (share_id, state, header, needs_passphrase, status_hash, created_at, expires_at, max_views, views_left,
-     failed, blocked, cidrs, reveals, ended_at, link_hash, countries) = row
+     failed, blocked, cidrs, reveals, ended_at, link_hash, countries, stream_size) = row
     current = SecretState(state)
     if current is SecretState.PENDING and now >= expires_at:
         current, ended_at = SecretState.EXPIRED, expires_at
@@ -227,14 +281,22 @@ def _row_info(row: sqlite3.Row | tuple[Any, ...], now: float) -> SecretInfo:
         id=share_id, state=current, header=bytes(header), needs_passphrase=bool(needs_passphrase),
         status_hash=status_hash, created_at=created_at, expires_at=expires_at, max_views=max_views,
         views_left=views_left, failed_attempts=failed, blocked_attempts=blocked,
-        allow_cidrs=tuple(json.loads(cidrs)),
-        reveals=tuple(RevealRecord(at=r["at"], ip=r["ip"]) for r in json.loads(reveals)), ended_at=ended_at,
-        link_hash=link_hash, allow_countries=tuple(json.loads(countries)),
+        allow_cidrs=_json_tuple(cidrs),
+        reveals=tuple(RevealRecord(at=r["at"], ip=r["ip"]) for r in json.loads(reveals)) if reveals != "[]" else (),
+        ended_at=ended_at, link_hash=link_hash, allow_countries=_json_tuple(countries), stream_size=stream_size,
     )  # fmt: skip
 
 
+def _json_tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text != "[]" else ()  # most shares have no rule: skip the parser
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return json.dumps(list(values)) if values else "[]"
+
+
 def _info(conn: sqlite3.Connection, share_id: str, now: float) -> SecretInfo | None:
-    row = conn.execute(f"SELECT {_COLUMNS} FROM secrets WHERE id = ?", (share_id,)).fetchone()  # noqa: S608
+    row = conn.execute(_INFO, (share_id,)).fetchone()
     return None if row is None else _row_info(row, now)
 
 
@@ -244,8 +306,10 @@ def _end(conn: sqlite3.Connection, share_id: str, state: SecretState, at: float)
 
 
 def _drop_envelope(conn: sqlite3.Connection, share_id: str) -> None:
-    """Delete a share's envelope, and have the writer scrub the WAL before it answers."""
+    """Delete a share's envelope, and have the writer scrub the WAL (see sqlite_writer.SCRUB_INTERVAL_S)."""
     conn.execute("DELETE FROM envelopes WHERE id = ?", (share_id,))
+    for (path,) in conn.execute("DELETE FROM blobs WHERE id = ? RETURNING path", (share_id,)).fetchall():
+        BlobFiles.discard(path)  # a reveal streaming it holds it open
     scrub_after_commit(conn)
 
 
@@ -268,17 +332,38 @@ def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, no
             return RevealResult(RevealOutcome.BURNED, state=SecretState.BURNED)
         return RevealResult(RevealOutcome.WRONG_TOKEN, attempts_left=MAX_FAILED_ATTEMPTS - failed,
                             state=SecretState.PENDING)
-    envelope_row = conn.execute("SELECT data FROM envelopes WHERE id = ?", (share_id,)).fetchone()
-    if envelope_row is None:  # cannot happen while pending; refuse rather than serve nothing
+    views_left -= 1
+    # The last view takes the envelope out as it reads it (one statement); a file is opened before its unlink.
+    if views_left:
+        envelope_row = conn.execute("SELECT data FROM envelopes WHERE id = ?", (share_id,)).fetchone()
+    else:
+        envelope_row = conn.execute("DELETE FROM envelopes WHERE id = ? RETURNING data", (share_id,)).fetchone()
+    blob = None
+    if envelope_row is None:
+        blob = _open_blob(conn, share_id)
+        if blob is not None and not views_left:
+            _drop_envelope(conn, share_id)
+    elif not views_left:
+        scrub_after_commit(conn)
+    if envelope_row is None and blob is None:  # cannot happen while pending; refuse rather than serve nothing
         _end(conn, share_id, SecretState.BURNED, now)
         return RevealResult(RevealOutcome.GONE, state=SecretState.BURNED)
-    views_left -= 1
-    history = json.loads(reveals)
-    history.append({"at": now, "ip": ip})
+    seen = {"at": now, "ip": ip}
+    history = json.dumps([*json.loads(reveals), seen] if reveals != "[]" else [seen])
     state_after = SecretState.PENDING if views_left else SecretState.REVEALED
     conn.execute("UPDATE secrets SET views_left = ?, reveals = ?, state = ?, ended_at = ? WHERE id = ?",
-                 (views_left, json.dumps(history), state_after.value, None if views_left else now, share_id))
-    if views_left == 0:
-        _drop_envelope(conn, share_id)
-    return RevealResult(RevealOutcome.REVEALED, envelope=bytes(envelope_row[0]), views_left=views_left,
-                        attempts_left=MAX_FAILED_ATTEMPTS - failed, state=state_after)
+                 (views_left, history, state_after.value, None if views_left else now, share_id))
+    return RevealResult(RevealOutcome.REVEALED, envelope=None if blob else bytes(envelope_row[0]),
+                        views_left=views_left, attempts_left=MAX_FAILED_ATTEMPTS - failed, state=state_after,
+                        blob=blob[0] if blob else None, blob_size=blob[1] if blob else 0)
+
+
+def _open_blob(conn: sqlite3.Connection, share_id: str) -> tuple[BinaryIO, int] | None:
+    """The share's envelope file, opened (before any unlink of it) inside the claim, and its size."""
+    row = conn.execute("SELECT path, size FROM blobs WHERE id = ?", (share_id,)).fetchone()
+    if row is None:
+        return None
+    try:
+        return open(row[0], "rb"), int(row[1])
+    except OSError:
+        return None

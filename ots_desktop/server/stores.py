@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,9 +15,12 @@ DEFAULT_STORE = "sqlite"
 SQLITE_FILE = "links.sqlite3"
 
 
-def check_store_url(url: str) -> str:
+def check_store_url(url: str, platform: str = sys.platform) -> str:
     """Refuse a store URL the server cannot use, before anything starts."""
     scheme = urlsplit(url).scheme
+    if scheme == "unix" and platform == "win32":
+        raise ServerError("a unix:// Redis socket needs Unix sockets, which Windows does not offer; use "
+                          "'redis://host:port/db'")
     if url == DEFAULT_STORE or scheme in ("sqlite", "redis", "rediss", "unix"):
         return url
     raise ServerError(f"unknown --store {describe_store(url)!r}: use 'sqlite', 'sqlite:///path/to/file', "

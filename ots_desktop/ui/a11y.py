@@ -34,3 +34,7 @@ def name_controls(root: QWidget) -> None:
                     clear.setAccessibleName(f"Clear {field.accessibleName() or 'the field'}".strip())
     for table in root.findChildren(QTableView):
         table.setCornerButtonEnabled(False)  # the header corner's select-all button: unnamed and of no use here
+        owner = table.accessibleName() or "table"
+        for header, what in ((table.horizontalHeader(), "column headers"), (table.verticalHeader(), "row headers")):
+            if not header.accessibleName():
+                header.setAccessibleName(f"{owner}, {what}")

@@ -21,6 +21,7 @@ from ots_desktop.core.paths import app_paths
 from ots_desktop.ui.handoff import hand_over
 from ots_desktop.ui.icons import app_icon
 from ots_desktop.ui.main_window import MainWindow
+from ots_desktop.ui.scroll_accessibility import install_scroll_area_interfaces
 
 if TYPE_CHECKING:
     import asyncio
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point."""
     args_in = sys.argv if argv is None else argv
     app = QApplication(args_in)
+    install_scroll_area_interfaces()  # before any window: a screen reader must not crash the app
     args = _arguments(app.arguments()[1:])
     app.setApplicationName("ots-desktop")
     app.setApplicationDisplayName("ots-desktop")
@@ -143,6 +145,7 @@ def _show_and_paint(window: MainWindow) -> None:
 def _run(app: QApplication, loop: asyncio.AbstractEventLoop, window: MainWindow, services: Services,
          instance: SingleInstance, args: argparse.Namespace) -> int:
     from ots_desktop import runtime
+    from ots_desktop.ui import app_nap, system_events
     from ots_desktop.ui.tray import Tray
 
     ctx = new_context(services)
@@ -153,12 +156,18 @@ def _run(app: QApplication, loop: asyncio.AbstractEventLoop, window: MainWindow,
         window.keep_in_tray = True
         app.setQuitOnLastWindowClosed(False)
     instance.activated.connect(window.open_files)
+    system_events.install(window)
+    activity = app_nap.keep_timers_on_time()  # macOS: no App Nap delaying the clipboard clear or receipts
     if args.files:
         window.open_files(args.files)
     if not args.exit_when_ready:
         ctx.tasks.start(_open_audit(ctx, window))
     # The pages paint first; Twisted (most of what is left of the start) comes on the next turn.
-    QTimer.singleShot(0, lambda: runtime.install(loop))  # type: ignore[arg-type]
+    def start_twisted() -> None:
+        runtime.install(loop)
+        runtime.quiet_library_errors()  # a library's own error report is no traceback on the terminal
+
+    QTimer.singleShot(0, start_twisted)
     if args.exit_when_ready:
         QTimer.singleShot(0, window.quit_app)
     try:
@@ -169,6 +178,8 @@ def _run(app: QApplication, loop: asyncio.AbstractEventLoop, window: MainWindow,
         ctx.clipboard.clear_if_ours()
         ctx.tasks.cancel_all()
         tray.hide()
+        if activity is not None:
+            activity.end()
         instance.close()
         if runtime.installed_loop() is loop:
             runtime.shutdown(loop)  # type: ignore[arg-type]
@@ -182,20 +193,29 @@ def _run(app: QApplication, loop: asyncio.AbstractEventLoop, window: MainWindow,
 
 def _ask_keyfile_passphrase(services: Services) -> bool:
     """Ask for the key file's passphrase (keystore = "file"); False if the user cancels."""
-    from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QInputDialog, QLineEdit
+    from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QVBoxLayout
 
     from ots_desktop.core.secret import SecretBuffer
+    from ots_desktop.ui.masked_edit import MaskedLineEdit
 
-    dialog = QInputDialog()
+    dialog = QDialog()
     dialog.setWindowTitle("ots-desktop")
-    dialog.setLabelText("Passphrase of the audit key file:")
-    dialog.setTextEchoMode(QLineEdit.EchoMode.Password)
-    dialog.setInputMethodHints(Qt.InputMethodHint.ImhSensitiveData | Qt.InputMethodHint.ImhNoPredictiveText)
-    if dialog.exec() != QInputDialog.DialogCode.Accepted:
+    label = QLabel("&Passphrase of the audit key file:", dialog)
+    field = MaskedLineEdit(dialog)  # bullets only on the accessibility bus, like every secret field
+    field.setAccessibleName("Passphrase of the audit key file")
+    label.setBuddy(field)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    for widget in (label, field, buttons):
+        layout.addWidget(widget)
+    field.setFocus()
+    if dialog.exec() != QDialog.DialogCode.Accepted:
+        field.clear()
         return False
-    text = dialog.textValue()
-    dialog.setTextValue("")
+    text = field.text()
+    field.clear()
     services.set_keyfile_passphrase(SecretBuffer(bytearray(text.encode("utf-8")), wipe_source=True))
     del text
     return True

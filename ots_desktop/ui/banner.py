@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 
-_COLOURS = {
-    "info": ("#e8f0fe", "#1a3d7c"),
-    "success": ("#e6f4ea", "#0d5223"),
-    "warning": ("#fef7e0", "#6b4a00"),
-    "error": ("#fce8e6", "#8c1d18"),
-}
+from ots_desktop.ui.announce import announce
+from ots_desktop.ui.contrast import banner_colours
+
+LEVELS = ("info", "success", "warning", "error")
 
 
 class Banner(QFrame):
@@ -34,16 +32,32 @@ class Banner(QFrame):
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.level = "info"
         self.hide()
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            app.paletteChanged.connect(self._recolour)
 
     def show_message(self, text: str, level: str = "info") -> None:
         """Show ``text`` at ``level`` (info, success, warning, error)."""
-        background, foreground = _COLOURS.get(level, _COLOURS["info"])
+        level = level if level in LEVELS else "info"
         self.level = level
-        self.setStyleSheet(f"#banner {{ background: {background}; border: 1px solid {foreground}; "
-                           f"border-radius: 4px; }} #banner QLabel {{ color: {foreground}; }}")
+        self._paint()
         self.label.setText(text)
         self.setAccessibleDescription(f"{level}: {text}")
         self.show()
+        announce(self.label, f"{level}: {text}" if level in ("error", "warning") else text,
+                 assertive=level in ("error", "warning"))
+
+    def _paint(self) -> None:
+        """Colours from the palette (ui/contrast.py): the window tinted with the level's hue, readable text."""
+        background, foreground = banner_colours(QApplication.palette(), self.level)
+        self.setStyleSheet(f"#banner {{ background: {background.name()}; border: 1px solid {foreground.name()}; "
+                           f"border-radius: 4px; }} #banner QLabel {{ color: {foreground.name()}; }}")
+
+    def _recolour(self, _palette: object = None) -> None:
+        """A new desktop palette (dark mode switched on): the colours follow. (Qt sends child widgets under a
+        style sheet no palette event; the application's signal always comes.)"""
+        if not self.isHidden():
+            self._paint()
 
     def error(self, text: str) -> None:
         """Show an error."""

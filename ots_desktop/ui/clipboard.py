@@ -14,15 +14,10 @@ from PySide6.QtCore import QByteArray, QMimeData, QObject, QTimer, Signal
 from PySide6.QtGui import QClipboard, QGuiApplication
 
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.clipboard_hints import hint_types, install_pasteboard_converter
 
-# KDE (and others on Linux), Windows, macOS: "this is a password, do not keep it".
-HINT_TYPES: dict[str, bytes] = {
-    "x-kde-passwordManagerHint": b"secret",
-    "ExcludeClipboardContentFromMonitorProcessing": b"\x01\x00\x00\x00",
-    "CanIncludeInClipboardHistory": b"\x00\x00\x00\x00",
-    "CanUploadToCloudClipboard": b"\x00\x00\x00\x00",
-    "org.nspasteboard.ConcealedType": b"",
-}
+# The password hint under the name this system's clipboard managers read (ui/clipboard_hints.py).
+HINT_TYPES: dict[str, bytes] = hint_types()
 
 
 def _digest(text: str) -> bytes:
@@ -36,6 +31,7 @@ class SecureClipboard(QObject):
 
     def __init__(self, timeout_s: int, clipboard: QClipboard | None = None) -> None:
         super().__init__()
+        install_pasteboard_converter()
         self._clipboard = clipboard or QGuiApplication.clipboard()
         self._ours: bytes | None = None
         self._timer = QTimer(self)

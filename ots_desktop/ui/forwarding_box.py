@@ -15,10 +15,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from ots_desktop.core.config import Config
+from ots_desktop.ui.announce import LiveLabel
 from ots_desktop.ui.context import UiContext
-
-_ERROR_STYLE = "color: #8c1d18;"
-_OK_STYLE = "color: #0d5223;"
+from ots_desktop.ui.level_text import colour_text
 
 
 def _line(parent: QWidget, name: str, placeholder: str) -> QLineEdit:
@@ -41,7 +40,7 @@ class ForwardingBox(QGroupBox):
         self.syslog_field = _line(self, "Syslog collector", "tls://logs.example.com:6514")
         self.syslog_field.setToolTip("RFC 5424 over tls:// (or tcp://, udp:// on this machine, unix:///dev/log)")
         self.syslog_ca_field = _line(self, "Syslog CA file", "the system's certificate authorities")
-        self.http_field = _line(self, "HTTP event collector", "https://splunk.example.com:8088/services/collector/event")
+        self.http_field = _line(self, "HTTP collector (event collector URL)", "https://splunk.example.com:8088/services/collector/event")
         self.http_format = QComboBox(self)
         self.http_format.setAccessibleName("HTTP collector format")
         self.http_format.addItem("Splunk HEC", "hec")
@@ -49,8 +48,7 @@ class ForwardingBox(QGroupBox):
         self.token_note = QLabel("The collector's token is kept in the OS keychain: set it with "
                                  "<code>ots audit forward token</code>.", self)
         self.token_note.setWordWrap(True)
-        self.status_label = QLabel(self)
-        self.status_label.setAccessibleName("Forwarding status")
+        self.status_label = LiveLabel("Forwarding status", self)
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.test_button = QPushButton("Send a &test event", self)
@@ -69,6 +67,10 @@ class ForwardingBox(QGroupBox):
         form.addRow("", self.token_note)
         form.addRow("Status:", self.status_label)
         form.addRow("", row)
+
+    def tab_stops(self) -> list[QWidget]:
+        """Its controls in screen order, for the page's Tab chain."""
+        return [self.syslog_field, self.syslog_ca_field, self.http_field, self.http_format, self.test_button]
 
     def load(self, config: Config) -> None:
         """Fill the fields from ``config``."""
@@ -104,7 +106,7 @@ class ForwardingBox(QGroupBox):
 
         services = self.ctx.services
         self.test_button.setEnabled(False)
-        self.status_label.setStyleSheet("")
+        colour_text(self.status_label, None)
         self.status_label.setText("Sending a test event...")
 
         async def run() -> None:
@@ -120,7 +122,7 @@ class ForwardingBox(QGroupBox):
                 text = "; ".join(f"Not delivered to {why}" for why in failed.values())
             else:
                 text = "Test event delivered to " + ", ".join(results) + "."
-            self.status_label.setStyleSheet(_ERROR_STYLE if failed or not results else _OK_STYLE)
+            colour_text(self.status_label, "error" if failed or not results else "success")
             self.status_label.setText(text)
             self.tested.emit(results)
 
@@ -129,7 +131,7 @@ class ForwardingBox(QGroupBox):
 
     def _failed(self, text: str) -> None:
         self.test_button.setEnabled(True)
-        self.status_label.setStyleSheet(_ERROR_STYLE)
+        colour_text(self.status_label, "error")
         self.status_label.setText(text)
 
     def refresh(self) -> asyncio.Task[Any]:
@@ -148,7 +150,7 @@ class ForwardingBox(QGroupBox):
                     line += f"; last error {spooled.last_error_at}: {spooled.last_error}"
                 lines.append(line)
             text = "\n".join(lines) or "Off: no collector is set."
-            self.status_label.setStyleSheet(_ERROR_STYLE if any(s.spooled.failures for s in statuses) else "")
+            colour_text(self.status_label, "error" if any(s.spooled.failures for s in statuses) else None)
             self.status_label.setText(text)
             self.status_shown.emit(text)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -37,6 +38,13 @@ def app_icon() -> QIcon:
     return _icon("ots-desktop", (16, 24, 32, 48, 64, 128, 256, 512))
 
 
-def tray_icon(state: TrayState) -> QIcon:
-    """The tray icon for ``state``."""
-    return _icon(f"tray-{state.value}", TRAY_SIZES)
+def tray_icon(state: TrayState, platform: str = sys.platform) -> QIcon:
+    """The tray icon for ``state``.
+
+    On macOS the idle icon is a template image (only its shape counts): the menu bar draws it in its own
+    colour, light or dark. The sharing and alert icons keep their colour, which is what says "look".
+    """
+    icon = _icon(f"tray-{state.value}", TRAY_SIZES)
+    if platform == "darwin" and state is TrayState.IDLE:
+        icon.setIsMask(True)
+    return icon

@@ -11,14 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from ots_desktop import __version__
 from ots_desktop.ui.icons import app_icon
+from ots_desktop.ui.page_tabs import PageTabs
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QCloseEvent, QPaintEvent
+    from PySide6.QtGui import QCloseEvent, QPaintEvent, QShowEvent
     from PySide6.QtWidgets import QMessageBox
 
     from ots_desktop.ui.activity.page import ActivityPage
@@ -67,7 +68,7 @@ class MainWindow(QMainWindow):
         self.ctx: UiContext | None = None
         self.setWindowTitle("ots-desktop")
         self.setWindowIcon(app_icon())
-        self.tabs = QTabWidget(self)
+        self.tabs = PageTabs(self)
         self.tabs.setDocumentMode(True)
         for title in TAB_TITLES:
             # No Qt namespace here: its ninety-odd enums cost more than painting the window.
@@ -78,10 +79,12 @@ class MainWindow(QMainWindow):
         self._layout.addWidget(self.tabs, 1)
         self.setCentralWidget(body)
         self.statusBar().showMessage(f"ots-desktop {__version__}")
-        self.resize(760, 640)
+        self.resize(760, 640)  # clamped to the screen in showEvent
         self.keep_in_tray = False
+        self.quitting = False  # Quit was chosen (and confirmed): Qt's close of each window must not ask again
         self.painted = False
         self._tray_hint_shown = False
+        self._palette_busy = False
         self.quit_box: QMessageBox | None = None  # the "links still waiting" question, while it is asked
         if ctx is not None:
             self.populate(ctx)
@@ -109,12 +112,12 @@ class MainWindow(QMainWindow):
         for index, (page, title) in enumerate(zip(pages, TAB_TITLES, strict=True)):
             placeholder = self.tabs.widget(index)
             self.tabs.removeTab(index)
-            self.tabs.insertTab(index, page, title)
+            self.tabs.insert_page(index, page, title)
             if placeholder is not None:
                 placeholder.deleteLater()
         self.tabs.setCurrentIndex(current)
         self.tabs.setUpdatesEnabled(True)
-        self.setStyleSheet(FOCUS_STYLE)
+        self._apply_palette()
         name_controls(self)
         self._shortcuts()
         self.ctx = ctx  # set last: until now the shortcuts and Quit know the pages are not there
@@ -142,7 +145,9 @@ class MainWindow(QMainWindow):
         """Help and About (F1): the version, where the guide is, and the licence."""
         from PySide6.QtWidgets import QMessageBox
 
-        QMessageBox.about(self, "About ots-desktop", ABOUT.format(version=__version__))
+        from ots_desktop.ui.key_names import native
+
+        QMessageBox.about(self, "About ots-desktop", native(ABOUT.format(version=__version__)))
 
     # -- actions the tray and the single-instance socket call ---------------------------
 
@@ -159,6 +164,12 @@ class MainWindow(QMainWindow):
         self.bring_to_front()
         self.tabs.setCurrentWidget(self.receive_page)
         self.receive_page.focus_code()
+
+    def show_request(self) -> None:
+        """Open the Receive tab with the "Request a secret" form."""
+        self.bring_to_front()
+        self.tabs.setCurrentWidget(self.receive_page)
+        self.receive_page.requests.open_form()
 
     def open_files(self, files: list[str]) -> None:
         """Queue files given on the command line (or by a second launch) for sending."""
@@ -199,11 +210,20 @@ class MainWindow(QMainWindow):
     def quit_app(self) -> bool:
         """End the app (the tray's Quit, Ctrl+Q); False when the user chose to keep it running.
 
-        With links still waiting to be opened, asks first: their receipts pause while the app is closed.
+        With links or requests still waiting (their receipts and answers pause while the app is
+        closed) or transfers by code not finished (quitting cancels them), asks first.
         """
-        live = self.send_page.live_links() if self.ctx is not None else 0
-        if live and not self._confirm_quit(live):
+        if self.quitting:
+            return True
+        from ots_desktop.ui.quit_question import quit_question
+
+        question = ""
+        if self.ctx is not None:
+            question = quit_question(self.send_page.live_links(), self.receive_page.requests.live_requests(),
+                                     self.send_page.live_codes())
+        if question and not self._confirm_quit(question):
             return False
+        self.quitting = True
         self.quit_requested.emit()
         # Qt asks every window to close before it quits; a window that stays in the tray would veto it.
         self.keep_in_tray = False
@@ -212,15 +232,11 @@ class MainWindow(QMainWindow):
             app.quit()
         return True
 
-    def _confirm_quit(self, live: int) -> bool:
+    def _confirm_quit(self, question: str) -> bool:
         from PySide6.QtWidgets import QMessageBox
 
-        self.quit_box = QMessageBox(
-            QMessageBox.Icon.Question, "Quit ots-desktop?",
-            f"{live} one-time link{'s are' if live > 1 else ' is'} still waiting to be opened. "
-            f"{'They keep' if live > 1 else 'It keeps'} working, but receipts and notifications pause while "
-            "ots-desktop is closed; they catch up when it starts again.",
-            QMessageBox.StandardButton.Cancel, self)
+        self.quit_box = QMessageBox(QMessageBox.Icon.Question, "Quit ots-desktop?", question,
+                                    QMessageBox.StandardButton.Cancel, self)
         quit_button = self.quit_box.addButton("&Quit", QMessageBox.ButtonRole.AcceptRole)
         self.quit_box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         self.quit_box.exec()
@@ -245,6 +261,48 @@ class MainWindow(QMainWindow):
             event.accept()
         else:
             event.ignore()
+
+    def event(self, event: QEvent) -> bool:
+        """A new desktop palette (dark mode, a high-contrast theme): derive the readable one again.
+
+        Qt 6 hands ``ApplicationPaletteChange`` to ``event()`` only; ``changeEvent`` sees just the
+        ``PaletteChange`` that follows, which the window's own palette changes cause too.
+        """
+        handled = super().event(event)
+        if event.type() == QEvent.Type.ApplicationPaletteChange and self.ctx is not None:
+            self._apply_palette()
+        return handled
+
+    def _apply_palette(self) -> None:
+        """The desktop's palette with readable placeholder text and borders (ui/contrast.py), and the styles.
+
+        Set on the application (dialogs too): a window's own palette does not reach children under a style sheet.
+        """
+        from ots_desktop.ui.contrast import border_style, readable_palette
+
+        if self._palette_busy:
+            return
+        self._palette_busy = True
+        try:
+            palette = readable_palette(QApplication.palette())
+            QApplication.setPalette(palette)
+            self.setStyleSheet(border_style(palette) + FOCUS_STYLE)
+        finally:
+            self._palette_busy = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The first time: never larger than the screen's free area (a scale factor of 2 made it 1520x1280)."""
+        super().showEvent(event)
+        screen = self.screen()
+        if screen is not None and not getattr(self, "_fitted", False):
+            self._fitted = True
+            free = screen.availableGeometry()
+            frame = self.frameGeometry().size() - self.size()  # the title bar and borders around the window
+            width = min(self.width(), free.width() - frame.width())
+            height = min(self.height(), free.height() - frame.height())
+            if (width, height) != (self.width(), self.height()):
+                self.resize(width, height)
+                self.move(free.topLeft())
 
     def paintEvent(self, event: QPaintEvent) -> None:
         """Announce the first paint (the cold-start benchmark waits for it)."""

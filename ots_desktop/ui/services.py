@@ -26,7 +26,9 @@ from ots_desktop.installation import Installation
 if TYPE_CHECKING:
     # The channels pull in aiohttp and Twisted: loaded on first use, after the window is up.
     from ots_desktop.channels.link import LinkChannel
+    from ots_desktop.channels.request_client import RequestClient
     from ots_desktop.channels.wormhole import WormholeChannel
+    from ots_desktop.core.request_records import RequestRecords
 
 
 #: How the app sets the relay, ending the "no link relay is set" message.
@@ -48,6 +50,7 @@ class Services:
         self._keyfile_passphrase: SecretBuffer | None = None
         self._audit: asyncio.Future[AuditLog] | None = None
         self._shares: ShareStore | None = None
+        self._requests: RequestRecords | None = None
         self.wormhole_overrides: dict[str, float] = {}
 
     @property
@@ -120,6 +123,21 @@ class Services:
             self._shares = self.install.open_shares()
         return self._shares
 
+    def requests(self) -> RequestRecords:
+        """The local file of secret requests made here (the one ``ots request`` uses; no keys)."""
+        if self._requests is None:
+            from ots_desktop.core.request_records import RequestRecords
+
+            self._requests = RequestRecords.open(self.paths.data_dir / "requests.sqlite3")
+        return self._requests
+
+    def request_client(self, base_url: str | None = None) -> RequestClient:
+        """A client for the request endpoints of ``base_url`` (default: the configured relay)."""
+        from ots_desktop.channels.request_client import RequestClient
+
+        return RequestClient(base_url or self.relay_url(), ca_file=self.ca_file(),
+                             create_token=self.install.relay_token)
+
     def wormhole(self, *, code_length: int | None = None, mailbox_url: str | None = None) -> WormholeChannel:
         """A wormhole channel on the configured mailbox (or ``mailbox_url``) and transit relay."""
         from ots_desktop.channels.wormhole import WormholeChannel
@@ -153,6 +171,9 @@ class Services:
         if self._shares is not None:
             self._shares.close()
             self._shares = None
+        if self._requests is not None:
+            self._requests.close()
+            self._requests = None
         log = self.audit_if_open()
         if log is not None:
             with contextlib.suppress(Exception):

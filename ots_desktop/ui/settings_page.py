@@ -36,14 +36,14 @@ from ots_desktop.core.errors import ConfigError, InputError, OtsError
 from ots_desktop.core.hosts import mailbox_warning
 from ots_desktop.core.messages import sentence as _sentence
 from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
+from ots_desktop.ui.announce import expose_value
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.forwarding_box import ForwardingBox
+from ots_desktop.ui.key_names import native
+from ots_desktop.ui.level_text import colour_text
+from ots_desktop.ui.spin_box import FramedSpinBox
 from ots_desktop.ui.tasks import describe_error
-
-_WARNING_STYLE = "color: #6b4a00;"
-_ERROR_STYLE = "color: #8c1d18;"
-_OK_STYLE = "color: #0d5223;"
 
 
 class FieldError(OtsError):
@@ -65,7 +65,7 @@ def _line(parent: QWidget, name: str, placeholder: str = "") -> QLineEdit:
 
 
 def _spin(parent: QWidget, name: str, low: int, high: int, suffix: str = "") -> QSpinBox:
-    spin = QSpinBox(parent)
+    spin = FramedSpinBox(parent)
     spin.setAccessibleName(name)
     spin.setRange(low, high)
     spin.setSuffix(suffix)
@@ -75,7 +75,7 @@ def _spin(parent: QWidget, name: str, low: int, high: int, suffix: str = "") -> 
 def _note(parent: QWidget, name: str) -> QLabel:
     label = QLabel(parent)
     label.setWordWrap(True)
-    label.setAccessibleName(name)
+    expose_value(label, name)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.hide()
     return label
@@ -102,7 +102,7 @@ class SettingsPage(QWidget):
         keychain = self._build_keychain()
         self.forwarding = ForwardingBox(ctx, self)
         self.save_button = QPushButton("Save", self)
-        self.save_button.setToolTip("Check and save these settings (Ctrl+S)")
+        self.save_button.setToolTip(native("Check and save these settings (Ctrl+S)"))
         self.save_button.setAccessibleName("Save settings")
         self.save_button.setDefault(True)
         self.save_button.clicked.connect(self.save)
@@ -125,7 +125,7 @@ class SettingsPage(QWidget):
         layout.addLayout(buttons)
         order = [self.mailbox_field, self.transit_field, self.relay_field, self.ca_field, self.ca_button,
                  self.code_length_spin, self.expiry_field, self.max_views_spin, self.clipboard_spin,
-                 self.keychain_button, self.revert_button, self.save_button]
+                 self.keychain_button, *self.forwarding.tab_stops(), self.revert_button, self.save_button]
         for first, second in itertools.pairwise(order):
             QWidget.setTabOrder(first, second)
         QShortcut(QKeySequence.StandardKey.Save, self).activated.connect(self.save)
@@ -140,14 +140,14 @@ class SettingsPage(QWidget):
         box = QGroupBox("Servers", self)
         self.mailbox_field = _line(box, "Wormhole mailbox URL", "wss://mailbox.example.com/v1")
         self.mailbox_warning = _note(box, "Mailbox warning")
-        self.mailbox_warning.setStyleSheet(_WARNING_STYLE)
+        colour_text(self.mailbox_warning, "warning")
         self.mailbox_field.textChanged.connect(self._check_mailbox)
         self.transit_field = _line(box, "Transit relay", "tcp:transit.example.com:4001")
         self.relay_field = _line(box, "Link relay URL", "https://ots.example.com")
         self.relay_note = _note(box, "Link relay problem")
-        self.relay_note.setStyleSheet(_ERROR_STYLE)
+        colour_text(self.relay_note, "error")
         self.relay_field.textChanged.connect(self._check_relay)
-        self.ca_field = _line(box, "CA bundle file", "the system's certificate authorities")
+        self.ca_field = _line(box, "CA file (a certificate bundle)", "the system's certificate authorities")
         self.ca_button = QPushButton("&Browse…", box)
         self.ca_button.setAccessibleName("Choose a CA bundle file")
         self.ca_button.clicked.connect(self.choose_ca_file)
@@ -167,12 +167,13 @@ class SettingsPage(QWidget):
 
     def _build_defaults(self) -> QGroupBox:
         box = QGroupBox("Defaults", self)
-        self.code_length_spin = _spin(box, "Words in a wormhole code", MIN_CODE_LENGTH, MAX_CODE_LENGTH, " words")
+        self.code_length_spin = _spin(box, "Code words (in a wormhole code)", MIN_CODE_LENGTH, MAX_CODE_LENGTH,
+                                      " words")
         self.expiry_field = _line(box, "Link expiry", "for example 1h, 90m or 7d")
         self.expiry_field.setClearButtonEnabled(False)
         self.expiry_field.setToolTip("How long a new link stays open: 5 minutes to 30 days (s, m, h, d or w)")
-        self.max_views_spin = _spin(box, "Views per link", LINK_MIN_VIEWS, LINK_MAX_VIEWS)
-        self.clipboard_spin = _spin(box, "Clear the clipboard after", 0, 3600, " s")
+        self.max_views_spin = _spin(box, "Link views (opens per link)", LINK_MIN_VIEWS, LINK_MAX_VIEWS)
+        self.clipboard_spin = _spin(box, "Clear clipboard after", 0, 3600, " s")
         self.clipboard_spin.setSpecialValueText("Never")
         self.clipboard_spin.setToolTip("Seconds before a copied secret is cleared from the clipboard (0: never)")
         form = QFormLayout(box)
@@ -185,11 +186,11 @@ class SettingsPage(QWidget):
     def _build_keychain(self) -> QGroupBox:
         box = QGroupBox("Keychain", self)
         self.backend_label = QLabel("Checking…", box)
-        self.backend_label.setAccessibleName("Keychain backend")
+        expose_value(self.backend_label, "Keychain backend")
         self.backend_label.setWordWrap(True)
         self.backend_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.store_label = QLabel(box)
-        self.store_label.setAccessibleName("Where the audit log keeps its keys")
+        expose_value(self.store_label, "Where the audit log keeps its keys")
         self.store_label.setWordWrap(True)
         self.keychain_button = QPushButton("Check a&gain", box)
         self.keychain_button.setAccessibleName("Check the keychain again")
@@ -275,7 +276,7 @@ class SettingsPage(QWidget):
                   "relay_url": ("The link relay URL", self.relay_field),
                   "code_length": ("A wormhole code", self.code_length_spin),
                   "link_expiry_s": ("The link expiry", self.expiry_field),
-                  "link_max_views": ("Views per link", self.max_views_spin),
+                  "link_max_views": ("Link views (opens per link)", self.max_views_spin),
                   "clipboard_clear_s": ("The clipboard timeout", self.clipboard_spin)}
         found = fields.get(exc.field or "") or self.forwarding.field_for(exc.field or "")
         if found is None:
@@ -362,16 +363,16 @@ class SettingsPage(QWidget):
         self.keychain_checked.emit(status)
 
     def _keychain_failed(self, text: str) -> None:
-        self.backend_label.setStyleSheet(_ERROR_STYLE)
+        colour_text(self.backend_label, "error")
         self.backend_label.setText(f"Unknown: {_sentence(text)}")
 
     def show_keychain(self, status: KeychainStatus) -> None:
         """Show ``status``: the backend, and whether it is safe for the audit log's keys."""
         if status.safe:
-            self.backend_label.setStyleSheet(_OK_STYLE)
+            colour_text(self.backend_label, "success")
             self.backend_label.setText(f"{status.backend}: safe for the audit log's keys")
         else:
-            self.backend_label.setStyleSheet(_ERROR_STYLE)
+            colour_text(self.backend_label, "error")
             self.backend_label.setText(f"{status.backend}: not safe. {_sentence(status.problem or 'refused')}")
 
     def showEvent(self, event: QShowEvent) -> None:

@@ -6,6 +6,7 @@ share is waiting and whether something needs attention.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
@@ -49,6 +50,7 @@ class Tray(QObject):
         self.share_code_action = self._action("Share clipboard as code", lambda: window.share_clipboard("wormhole"))
         self.menu.addSeparator()
         self.receive_action = self._action("Receive…", window.show_receive)
+        self.request_action = self._action("Request a secret…", window.show_request)
         self.open_action = self._action("Open ots-desktop", window.bring_to_front)
         self.menu.addSeparator()
         self.quit_action = self._action("Quit", window.quit_app)
@@ -81,6 +83,8 @@ class Tray(QObject):
         self.icon.hide()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if sys.platform == "darwin" and reason is QSystemTrayIcon.ActivationReason.Trigger:
+            return  # a click on a menu-bar icon opens its menu; it must not also show or hide the window
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             if self.window.isVisible() and self.window.isActiveWindow():
                 self.window.hide()

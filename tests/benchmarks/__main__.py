@@ -11,6 +11,7 @@ from tests.benchmarks import (
     bench_audit_verify,
     bench_cold_start,
     bench_gui_transfer,
+    bench_link_large,
     bench_link_relay,
     bench_relay_wrk,
     bench_wormhole_text,
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     results += bench_link_relay.run(pairs=300 if args.quick else 5000, trials=1 if args.quick else 3)
     results += bench_relay_wrk.run(seconds=2 if args.quick else 8, trials=1 if args.quick else 3)
     results += bench_cold_start.run(trials=2 if args.quick else 7)
+    results += bench_link_large.run(size=(64 if args.quick else 1024) * 2**20)
     results += bench_gui_transfer.run(size=(32 if args.quick else 400) * 2**20, trials=1 if args.quick else 2)
     page = render(results, "make bench")
     print(page)

@@ -27,6 +27,48 @@ RATE_HZ = 200
 _LINE = re.compile(r":\d+\)$")
 
 
+# Parts of the relay's work, for the summary: the first rule a sample's stack meets names its part.
+PARTS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (part, frames one of which the stack must hold, frames it must hold too (empty: none))
+    ("writer thread: WAL checkpoint and truncate", ("Writer._scrub",), ("Thread._bootstrap",)),
+    ("writer thread: COMMIT (the WAL fsync)", ("Writer._commit",), ("Thread._bootstrap",)),
+    ("writer thread: other (its queue, sweeps)", ("Thread._bootstrap",), ()),
+    ("loop: SQL of creates and reveals (BEGIN, statements)", ("LoopBatches._flush",), ()),
+    ("loop: Redis client (redis-py)", ("redis/",), ()),
+    ("loop: waiting in select", ("EpollSelector.select",), ()),
+    ("loop: request log line", ("Logger.info", "Logger._log"), ()),
+    ("loop: metrics", ("RelayMetrics",), ()),
+    ("loop: share lookup before a reveal", ("LinkRelay._pending",), ()),
+    ("loop: create handler (body, JSON, envelope checks, status token, answer)", ("LinkRelay.create",), ()),
+    ("loop: reveal handler (body, JSON, checks, answer)", ("LinkRelay.reveal",), ()),
+    ("loop: relay middleware (errors, headers, timing)", ("LinkRelay.middleware",), ()),
+    ("loop: socket reads and writes", ("_SelectorSocketTransport.write", "_SelectorSocketTransport._read_ready"), ()),
+    ("loop: aiohttp (HTTP parsing, routing, answers)", ("aiohttp/",), ()),
+    ("loop: asyncio and the rest (tasks, callbacks, wake-ups)", ("",), ()),
+)
+
+
+def _part(frames: list[str]) -> str:
+    for name, any_of, also in PARTS:
+        if (any(frame.startswith(want) or f"({want}" in frame for frame in frames for want in any_of)
+                and all(any(frame.startswith(want) for frame in frames) for want in also)):
+            return name
+    return PARTS[-1][0]
+
+
+def parts(raw: str) -> str:
+    """py-spy's raw stacks summed by PARTS, in % of samples."""
+    counted: Counter[str] = Counter()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if stack:
+            counted[_part(stack.split(";"))] += int(count_text)
+            total += int(count_text)
+    return "\n".join(["by part:", *(f"  {100 * counted[name] / max(total, 1):5.1f}%  {name}"
+                                    for name, _, _ in PARTS if counted[name])])
+
+
 def summarize(raw: str, top: int = 25) -> str:
     """py-spy's raw (collapsed) stacks as two rankings: own time and inclusive time, in % of samples."""
     own: Counter[str] = Counter()
@@ -48,7 +90,8 @@ def summarize(raw: str, top: int = 25) -> str:
     def ranking(counter: Counter[str]) -> list[str]:
         return [f"  {100 * n / total:5.1f}%  {frame}" for frame, n in counter.most_common(top)]
 
-    return "\n".join([f"{total} samples", "own time:", *ranking(own), "including callees:", *ranking(inclusive)])
+    return "\n".join([f"{total} samples", parts(raw), "own time:", *ranking(own), "including callees:",
+                      *ranking(inclusive)])
 
 
 def profile(store: str, seconds: int, *, gil: bool, connections: int = 100) -> str:

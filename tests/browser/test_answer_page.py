@@ -19,6 +19,7 @@ from tests.browser.support import WAIT_MS, wait_state
 from tests.conftest import CANARY, Home
 from tests.support.canary import find_canary
 from tests.support.cli import json_lines, run_ots
+from tests.support.secret_requests import tamper_label_box
 from tests.support.servers import RunningServer
 
 pytestmark = pytest.mark.usefixtures("keychain")
@@ -126,3 +127,28 @@ def test_by_keyboard_alone_with_focus_where_it_belongs(page: Page, relay_server:
     assert page.evaluate("document.activeElement.id") == "outcome-title"  # screen readers hear the outcome
     opened = run_ots("request", "open", row["id"])
     assert opened.returncode == 0 and opened.stdout == "typed by keyboard", opened
+
+
+def test_the_page_opens_the_sealed_label_and_an_altered_one_still_takes_the_answer(
+        page: Page, relay_server: RunningServer) -> None:
+    label = "canary-label-3b8d70 <b>Staging</b> DB password"
+    assert relay_server.link_url
+    made = run_ots("request", "--relay", relay_server.link_url, "--json", "--label", label)
+    assert made.returncode == 0, made
+    (row,) = json_lines(made.stdout)
+    # Shown as text (never as HTML), decrypted in the page; the relay holds no copy of it.
+    assert open_page(page, row["link"]) == "ready"
+    assert page.text_content("#label") == label and page.locator("#label b").count() == 0
+    held = b"".join(p.read_bytes() for p in relay_server.data_dir.rglob("*") if p.is_file())
+    assert b"canary-label-3b8d70" not in held + relay_server.service.log_text().encode()
+    # A second request whose box the relay altered: the page says so and the answer goes through.
+    made = run_ots("request", "--relay", relay_server.link_url, "--json", "--label", label)
+    (other,) = json_lines(made.stdout)
+    tamper_label_box(relay_server.data_dir, other["id"])
+    assert open_page(page, other["link"]) == "ready"
+    assert page.text_content("#label") == "(the description could not be read)"
+    page.get_by_label("The secret").fill(CANARY.decode())
+    page.get_by_role("button", name="Send").click()
+    assert wait_state(page, "sent", "damaged", "error") == "sent"
+    opened = run_ots("request", "open", other["id"])
+    assert opened.returncode == 0 and opened.stdout.encode() == CANARY, opened

@@ -1,6 +1,7 @@
 """The answer page's own sealing code, run in Chromium against the committed request vectors: its request
 proof is the one the vectors give, and what it seals opens in Python with the request's private key (and
-passes the relay's check), for a text, a file of several chunks and an empty secret."""
+passes the relay's check), for a text, a file of several chunks and an empty secret; it opens the sealed label
+vectors and reads every altered label box as unreadable."""
 
 from __future__ import annotations
 
@@ -47,3 +48,19 @@ def test_the_page_seals_what_python_opens(loaded: Page, vector: dict[str, Any]) 
     with open_answer(answer, request_id=b64u_decode(vector["request_id_b64u"]), private_key=private) as opened:
         assert bytes(opened.plaintext.view()).hex() == vector["plaintext_hex"]
         assert opened.meta == vector["meta"]
+
+
+def test_the_page_opens_the_label_vectors_and_refuses_the_altered_ones(loaded: Page) -> None:
+    result = loaded.evaluate("""async (doc) => {
+        const A = globalThis.OtsAnswer;
+        const open = (v, box) => A.openLabel(A.b64uDecode(v.fragment), A.b64uDecode(v.request_id_b64u), box);
+        const base = doc.labels[0];
+        return {
+            labels: await Promise.all(doc.labels.map((v) => open(v, v.label_box))),
+            invalid: await Promise.all(doc.invalid_labels.map((c) => open(base, c.label_box))),
+            none: await open(base, ""),
+        };
+    }""", {"labels": VECTORS["labels"], "invalid_labels": VECTORS["invalid_labels"]})
+    assert result["labels"] == [v["label"] for v in VECTORS["labels"]]
+    assert result["invalid"] == ["(the description could not be read)"] * len(VECTORS["invalid_labels"])
+    assert result["none"] == ""

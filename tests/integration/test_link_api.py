@@ -346,7 +346,7 @@ def test_health_and_metrics(tmp_path: Path) -> None:
     async def scenario(client: TestClient[Any, Any], clock: Clock) -> None:
         health = await client.get("/healthz")
         assert health.status == 200 and (await health.json()) == {"status": "ok", "store": "sqlite",
-                                                                       "country_rules": False}
+                                                                       "country_rules": False, "streaming": True}
         await create(client, make_share())
         metrics = await (await client.get("/metrics")).text()
         assert "ots_relay_shares_created_total 1.0" in metrics

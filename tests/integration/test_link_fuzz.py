@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -38,7 +38,6 @@ from ots_desktop.core.ids import b64u_encode, new_share_id
 from ots_desktop.server.link_api import RelaySettings, build_app
 from ots_desktop.server.link_model import DEFAULT_MAX_SIZE
 from ots_desktop.server.request_api import add_request_routes
-from ots_desktop.server.request_model import RequestStore
 from ots_desktop.server.store_sqlite import SqliteStore
 from tests.support.relay import (
     API,
@@ -297,12 +296,16 @@ def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
 
 
 async def _router_routes(path: Path) -> set[tuple[str, str]]:
+    from ots_desktop.server.request_store_sqlite import SqliteRequestStore, requests_path
+
     store = await SqliteStore.open(path)
+    requests = await SqliteRequestStore.open_file(requests_path(path))
     try:
         app = build_app(store, RelaySettings(public_url="http://relay.test", max_size=DEFAULT_MAX_SIZE))
-        add_request_routes(app, cast(RequestStore, None))
+        add_request_routes(app, requests)
         return {(route.method, route.resource.canonical) for route in app.router.routes() if route.resource}
     finally:
+        await requests.close()
         await store.close()
 
 

@@ -1,10 +1,11 @@
 """What a store keeps of an envelope once its share has ended (docs/operators.md, "What each store keeps").
 
-SQLite: a real relay process answers a reveal, a burn or a revocation, and right then the
-database file, its ``-wal`` and its ``-shm`` are searched for the envelope's ciphertext: it must
-be in none of them (``secure_delete`` zeroes the freed pages, and the writer checkpoints and
-truncates the WAL before answering). Shares still pending are found by the same search, which
-shows that it sees the store's contents.
+SQLite: a real relay process answers a reveal, a burn or a revocation, and then the database
+file, its ``-wal`` and its ``-shm`` are searched for the envelope's ciphertext: it must be in none
+of them (``secure_delete`` zeroes the freed pages, and the writer checkpoints and truncates the
+WAL: before the answer when the store's previous scrub is SCRUB_INTERVAL_S old, else within
+SCRUB_INTERVAL_S of the answer). Shares still pending are found by the same search, which shows
+that it sees the store's contents.
 
 Redis keeps nothing in memory after the reveal, but an append-only file keeps every write until
 it is rewritten: the test shows the ciphertext there after the reveal and gone after
@@ -15,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
 from ots_desktop.core.envelope import HEADER_LEN
-from ots_desktop.server.link_model import NewSecret
+from ots_desktop.server.link_model import NewSecret, RevealOutcome
+from ots_desktop.server.sqlite_writer import SCRUB_INTERVAL_S
 from ots_desktop.server.store_sqlite import SqliteStore
 from tests.support.processes import wait_until
 from tests.support.redis_server import start_redis
@@ -28,6 +31,8 @@ from tests.support.relay import RelayClient, Share, http_session, make_share, re
 PASSPHRASE = "remnant test passphrase"
 SQLITE_FILES = ("links.sqlite3", "links.sqlite3-wal", "links.sqlite3-shm")
 REWRITE_TIMEOUT_S = 30.0
+# The scrub is due SCRUB_INTERVAL_S after the previous one; this machine's other work may delay it a little.
+SCRUB_SLACK_S = 4.0
 
 
 def _pieces(envelope: bytes) -> dict[str, bytes]:
@@ -64,7 +69,8 @@ def test_sqlite_keeps_no_ciphertext_once_a_share_has_ended(tmp_path: Path) -> No
         files = [relay.data_dir / name for name in SQLITE_FILES]
 
         def assert_gone(share: Share) -> None:
-            assert _found(files, share.envelope) == [], "ciphertext left after the answer"
+            wait_until(lambda: _found(files, share.envelope) == [], timeout=SCRUB_INTERVAL_S + SCRUB_SLACK_S,
+                       what="the WAL to be scrubbed of an ended share's ciphertext")
 
         async def scenario() -> None:
             async with http_session() as session:
@@ -96,6 +102,38 @@ def test_sqlite_keeps_no_ciphertext_once_a_share_has_ended(tmp_path: Path) -> No
 
         run_async(scenario())
         assert relay.alive()
+
+
+def _secret(letter: str, now: float) -> NewSecret:
+    envelope = b"OTSE" + os.urandom(HEADER_LEN - 4) + os.urandom(4096)
+    return NewSecret(id=letter * 22, envelope=envelope, header=envelope[:HEADER_LEN], needs_passphrase=False,
+                     auth_hash="0" * 64, status_hash="1" * 64, created_at=now, expires_at=now + 300, max_views=1)
+
+
+def test_sqlite_scrubs_before_the_answer_when_quiet_and_within_the_interval_when_busy(tmp_path: Path) -> None:
+    now = time.time()
+    first, second = _secret("F", now), _secret("S", now)
+    files = [tmp_path / name for name in SQLITE_FILES]
+
+    async def main() -> None:
+        store = await SqliteStore.open(tmp_path / "links.sqlite3")
+        try:
+            assert await store.create(first) and await store.create(second)
+            assert _whole(files, first.envelope) and _whole(files, second.envelope)
+            # No scrub yet since the store opened: this end is scrubbed before its answer.
+            assert (await store.reveal(first.id, "0" * 64, "192.0.2.1", now)).outcome is RevealOutcome.REVEALED
+            scrubbed_at = time.monotonic()
+            assert _found(files, first.envelope) == []
+            # The next end comes within SCRUB_INTERVAL_S of that scrub: answered first, scrubbed on the timer.
+            assert (await store.reveal(second.id, "0" * 64, "192.0.2.1", now)).outcome is RevealOutcome.REVEALED
+            if time.monotonic() - scrubbed_at < SCRUB_INTERVAL_S:  # this machine did not stall meanwhile
+                assert _whole(files, second.envelope), "a busy store scrubbed before answering"
+            await asyncio.to_thread(wait_until, lambda: _found(files, second.envelope) == [],
+                                    timeout=SCRUB_INTERVAL_S + SCRUB_SLACK_S, what="the timed scrub")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
 
 
 def test_sqlite_sweep_leaves_no_ciphertext_of_expired_shares(tmp_path: Path) -> None:

@@ -186,3 +186,38 @@ def test_concurrent_largest_creates_keep_memory_flat(tmp_path: Path) -> None:
     assert statuses == [201] * 8, statuses
     growth = after["VmHWM"] - before["VmRSS"]
     assert growth < RSS_GROWTH_LIMIT_MIB, (before, after)
+
+
+def test_answers_to_secret_requests_count_in_the_storage_budget(tmp_path: Path, store: str) -> None:
+    from tests.support.secret_requests import REQUESTS, make_request
+
+    relay = start_relay(tmp_path, store=store, extra=[*UNLIMITED, "--storage-budget", "50KiB"])
+    requests = [make_request() for _ in range(3)]
+
+    async def scenario() -> None:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            tokens = []
+            for req in requests:
+                created = await client.request("POST", REQUESTS, json_body=req.register_body())
+                assert created.status == 201, created.body
+                tokens.append(str(created.body["status_token"]))
+            for req in requests[:2]:
+                answered = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
+                                                json_body=req.answer_body(req.seal(bytes(20_000))))
+                assert answered.status == 201, answered.body
+            # 40 KB of answers wait: neither a third answer nor a link of 20 KB fits in 50 KiB.
+            third = await client.request("POST", f"{REQUESTS}/{requests[2].id}/answer",
+                                         json_body=requests[2].answer_body(requests[2].seal(bytes(20_000))))
+            assert (third.status, third.code) == (507, "storage_full"), third.body
+            assert (await client.create(make_share(bytes(20_000)))).status == 507
+            # Collecting an answer deletes it on the relay: its room comes back.
+            opened = await client.request("POST", f"{REQUESTS}/{requests[0].id}/open",
+                                          headers={"Authorization": f"Bearer {tokens[0]}"})
+            assert opened.status == 200, opened.body
+            assert (await client.create(make_share(bytes(20_000)))).status == 201
+
+    try:
+        run_async(scenario())
+    finally:
+        relay.stop()

@@ -12,7 +12,15 @@ from pathlib import Path
 
 from ots_desktop.core.ids import b64u_encode
 from tests.support.processes import wait_until
-from tests.support.relay import RelayClient, http_session, make_share, run_async, start_relay, wrong_auth_token
+from tests.support.relay import (
+    FOREIGN_TOKEN,
+    RelayClient,
+    http_session,
+    make_share,
+    run_async,
+    start_relay,
+    wrong_auth_token,
+)
 from tests.support.rfc5424 import parse
 from tests.support.rsyslog import start_rsyslog
 
@@ -70,3 +78,40 @@ def test_security_events_reach_syslog_without_ids_or_tokens(tmp_path: Path) -> N
         for needle in (share.id, share.auth_token, share.fragment_key_b64u, share.link_proof or "-",
                        b64u_encode(share.envelope[:48]), PASSPHRASE, flow["tokens"].get(share.id, "-")):  # type: ignore[attr-defined]
             assert needle.encode() not in written, needle
+
+
+def test_a_wrong_request_proof_and_a_second_answer_reach_syslog(tmp_path: Path) -> None:
+    from tests.support.secret_requests import REQUESTS, make_request
+
+    req = make_request()
+    answer = req.seal(b"the one answer")
+    collector = start_rsyslog(tmp_path / "rsyslog")
+    relay = start_relay(tmp_path, extra=["--reveal-rate", "0", "--create-rate", "0", "--syslog", collector.url])
+
+    async def flow() -> list[int]:
+        async with http_session() as session:
+            client = RelayClient(session, relay.url)
+            body = req.register_body(label_box=req.label_box("Vendor API key"))
+            created = await client.request("POST", REQUESTS, json_body=body)
+            assert created.status == 201, created.body
+            path = f"{REQUESTS}/{req.id}/answer"
+            return [(await client.request("POST", path, json_body=body)).status for body in (
+                req.answer_body(answer, proof=FOREIGN_TOKEN), req.answer_body(answer), req.answer_body(answer))]
+
+    try:
+        assert run_async(flow()) == [401, 201, 409]
+        wait_until(lambda: sum(b"answer_" in m for m in collector.raw_messages()) >= 2, timeout=30,
+                   what="the answer events at rsyslog")
+    finally:
+        relay.stop()
+        collector.stop()
+    messages = [parse(raw) for raw in collector.raw_messages()]
+    answers = [m for m in messages if m.msgid.startswith("answer_")]
+    assert [m.msgid for m in answers] == ["answer_wrong_proof", "answer_second_attempt"]
+    assert all(m.severity == 4 and m.sd["ots@32473"]["client"] == "127.0.0.1" for m in answers)
+    assert {m.sd["ots@32473"]["code"] for m in answers} == {"wrong_request_proof", "already_answered"}
+    hashes = {m.sd["ots@32473"]["share"] for m in answers}
+    assert len(hashes) == 1 and len(hashes.pop()) == 32, "events about one request carry one hash"
+    written = collector.raw_log.read_bytes() + collector.parsed_log.read_bytes() + relay.log_text().encode()
+    for needle in (req.id, req.proof, req.fragment, FOREIGN_TOKEN, b64u_encode(answer[:48])):
+        assert needle.encode() not in written, needle

@@ -53,7 +53,8 @@ def test_register_answer_once_open_once(relay: RelayProcess, request: pytest.Fix
     async def scenario() -> None:
         async with http_session() as session:
             client = RelayClient(session, relay.url)
-            created = await client.request("POST", REQUESTS, json_body=req.register_body(label="Vendor API key"))
+            body = req.register_body(label_box=req.label_box("Vendor API key"))
+            created = await client.request("POST", REQUESTS, json_body=body)
             assert created.status == 201, created.body
             token = created.body["status_token"]
             # The page and the metadata change nothing, with GET or HEAD.
@@ -63,7 +64,8 @@ def test_register_answer_once_open_once(relay: RelayProcess, request: pytest.Fix
                 assert "script-src 'self'" in page.headers["Content-Security-Policy"]
                 assert (await client.request(method, f"{REQUESTS}/{req.id}")).status == 200
             meta = await client.request("GET", f"{REQUESTS}/{req.id}")
-            assert meta.body["label"] == "Vendor API key" and meta.body["state"] == "pending"
+            assert req.open_label(meta.body["label_box"]) == "Vendor API key" and meta.body["state"] == "pending"
+            assert "label" not in meta.body
             # The id alone (no proof, a wrong proof) cannot answer, and nothing is used up.
             no_proof = await client.request("POST", f"{REQUESTS}/{req.id}/answer",
                                             json_body={"answer": b64u_encode(answer)})
@@ -142,7 +144,9 @@ def test_bad_registrations_are_refused(relay: RelayProcess) -> None:
     async def scenario() -> None:
         async with http_session() as session:
             client = RelayClient(session, relay.url)
-            for body, word in ((req.register_body(label="x" * 201), "label"),
+            for body, word in ((req.register_body(label_box="A" * 1201), "label_box"),
+                               (req.register_body(label_box="Vendor API key"), "label_box"),
+                               (req.register_body(label="Vendor API key"), "unknown fields: label"),
                                (req.register_body(expires_in=1), "expires_in"),
                                ({**req.register_body(), "private_key": "x"}, "unknown fields"),
                                (req.register_body(proof_hash="00"), "proof_hash")):

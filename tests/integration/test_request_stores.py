@@ -32,8 +32,8 @@ HOUR = 3600.0
 IP = "192.0.2.7"
 
 
-def new_request(label: str = "Staging DB password", expires_in: float = HOUR) -> NewRequest:
-    return NewRequest(id=b64u_encode(os.urandom(16)), label=label, proof_hash=hashlib.sha256(b"p").hexdigest(),
+def new_request(label_box: str = "AZ3nX-label-box_opaque", expires_in: float = HOUR) -> NewRequest:
+    return NewRequest(id=b64u_encode(os.urandom(16)), label_box=label_box, proof_hash=hashlib.sha256(b"p").hexdigest(),
                       key_hash=hashlib.sha256(b"k").hexdigest(), status_hash=hashlib.sha256(b"s").hexdigest(),
                       created_at=NOW, expires_at=NOW + expires_in, allow_cidrs=("10.0.0.0/8",),
                       allow_countries=("DE",))
@@ -78,8 +78,8 @@ def test_a_request_keeps_its_fields_and_its_id_once(backend: Backend) -> None:
         assert not await store.create(new)
         info = await store.info(new.id, NOW)
         assert info is not None and info.state is RequestState.PENDING
-        assert (info.label, info.proof_hash, info.key_hash, info.status_hash) == (
-            new.label, new.proof_hash, new.key_hash, new.status_hash)
+        assert (info.label_box, info.proof_hash, info.key_hash, info.status_hash) == (
+            new.label_box, new.proof_hash, new.key_hash, new.status_hash)
         assert (info.created_at, info.expires_at, info.allow_cidrs, info.allow_countries) == (
             NOW, NOW + HOUR, ("10.0.0.0/8",), ("DE",))
         assert await store.info(b64u_encode(os.urandom(16)), NOW) is None
@@ -148,5 +148,26 @@ def test_expiry_revocation_and_sweeping_drop_the_answer(backend: Backend) -> Non
         await store.sweep(late + TOMBSTONE_S + 1)
         assert await store.info(pending.id, late + TOMBSTONE_S + 2) is None
         assert await store.info(revoked.id, late + TOMBSTONE_S + 2) is None
+
+    run(backend, scenario)
+
+
+def test_the_answers_held_are_counted_until_they_are_gone(backend: Backend) -> None:
+    async def scenario(store: RequestStore) -> None:
+        opened, revoked, expiring, pending = (new_request() for _ in range(4))
+        for new in (opened, revoked, expiring, pending):
+            await store.create(new)
+        assert await store.stored_bytes() == 0
+        for new, size in ((opened, 1000), (revoked, 2000), (expiring, 4000)):
+            assert (await store.answer(new.id, os.urandom(size), IP, NOW + 1)).outcome is AnswerOutcome.DONE
+        await store.answer(opened.id, os.urandom(500), IP, NOW + 2)  # refused: not counted
+        assert await store.stored_bytes() == 7000
+        await store.open(opened.id, NOW + 3)
+        assert await store.stored_bytes() == 6000
+        await store.revoke(revoked.id, NOW + 4)
+        await store.revoke(pending.id, NOW + 4)
+        assert await store.stored_bytes() == 4000
+        await store.sweep(NOW + HOUR + 1)
+        assert await store.stored_bytes() == 0
 
     run(backend, scenario)

@@ -136,9 +136,9 @@ def test_the_data_dir_holds_only_the_private_databases(wormhole_server: RunningS
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     names = {p.name for p in data_dir.iterdir()}
     stores = {f"{db}{tail}" for db in ("links.sqlite3", "links-requests.sqlite3") for tail in ("", "-wal", "-shm")}
-    assert {"mailbox.sqlite", "links.sqlite3"} <= names <= {"mailbox.sqlite", *stores}
+    assert {"mailbox.sqlite", "links.sqlite3"} <= names <= {"mailbox.sqlite", "links-envelopes", *stores}
     for path in data_dir.iterdir():
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        assert stat.S_IMODE(path.stat().st_mode) == (0o700 if path.is_dir() else 0o600), path.name
     db_path = data_dir / "mailbox.sqlite"
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -195,7 +195,7 @@ def test_link_relay_alone_serves_health_and_its_openapi(tmp_path: Path) -> None:
         assert server.link_url is not None and server.link_url.startswith("http://127.0.0.1:")
         assert ready["public_url"] == "https://links.example.org" and ready["store"] == "sqlite"
         assert _get_json(f"{server.link_url}/healthz") == (200, {"status": "ok", "store": "sqlite",
-                                                                  "country_rules": False})
+                                                                  "country_rules": False, "streaming": True})
         code, doc = _get_json(f"{server.link_url}/api/v1/openapi.json")
         assert code == 200 and doc["servers"] == [{"url": "https://links.example.org"}]
         assert "/api/v1/secrets/{id}/reveal" in doc["paths"]
@@ -209,7 +209,7 @@ def test_link_relay_alone_serves_health_and_its_openapi(tmp_path: Path) -> None:
     (["--store", "mysql://db"], "unknown --store"),
     (["--store", "redis://:hunter2@127.0.0.1:1/0"], "cannot reach"),
     (["--max-size", "lots"], "not a size"),
-    (["--max-size", "2GiB"], "between 1 KiB and 1 GiB"),
+    (["--max-size", "17GiB"], "between 1 KiB and 16 GiB"),
     (["--public-url", "ftp://x"], "must start with https://"),
     (["--create-rate", "fast"], "a rate is N or N/BURST"),
 ])  # fmt: skip

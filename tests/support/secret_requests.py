@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ots_desktop.core.ids import b64u_encode, new_share_id
-from ots_desktop.core.request_box import RequestLink, new_request_keys, seal_answer
+from ots_desktop.core.ids import b64u_decode, b64u_encode, new_share_id
+from ots_desktop.core.request_box import RequestLink, new_request_keys, parse_fragment, seal_answer
 from ots_desktop.core.secret import SecretBuffer
 
 REQUESTS = "/api/v1/requests"
@@ -37,6 +37,22 @@ class TestRequest:
 
     def register_body(self, **policy: Any) -> dict[str, Any]:
         return {"id": self.id, "proof_hash": self.proof_hash, "key_hash": self.key_hash, **policy}
+
+    def label_box(self, label: str) -> str:
+        """``label`` sealed as the requester's client seals it."""
+        link = parse_fragment(self.fragment)
+        try:
+            return link.seal_label(self.id_raw, label)
+        finally:
+            link.close()
+
+    def open_label(self, label_box: str) -> str:
+        """A label box opened as the answerer's client opens it."""
+        link = parse_fragment(self.fragment)
+        try:
+            return link.open_label(self.id_raw, label_box)
+        finally:
+            link.close()
 
     def seal(self, plaintext: bytes, *, meta: dict[str, object] | None = None, public_key: bytes | None = None
              ) -> bytes:
@@ -109,3 +125,23 @@ def local_request_relay(data_dir: Path) -> Any:
             relay.close()
 
     return running()
+
+
+def tamper_label_box(data_dir: Path, request_id: str) -> None:
+    """Play a relay that alters a stored label box: flip one bit of it in the SQLite request store.
+
+    A second connection to the running relay's WAL-mode store, as another process on the relay's
+    host could open it; the relay reads the altered box on its next look-up.
+    """
+    import sqlite3
+
+    (path,) = sorted(data_dir.rglob("*-requests.sqlite3"))
+    conn = sqlite3.connect(path)
+    try:
+        with conn:
+            (box,) = conn.execute("SELECT label_box FROM requests WHERE id = ?", (request_id,)).fetchone()
+            raw = bytearray(b64u_decode(box))
+            raw[-1] ^= 1
+            conn.execute("UPDATE requests SET label_box = ? WHERE id = ?", (b64u_encode(bytes(raw)), request_id))
+    finally:
+        conn.close()

@@ -77,6 +77,13 @@ def start_secret_service(root: Path) -> SecretServiceSession:
     return SecretServiceSession(address=address, data_home=data_home, bus=bus, daemon=daemon, root=root)
 
 
+def start_keyring(root: Path, address: str) -> Service:
+    """An unlocked gnome-keyring on a bus the caller started (say, the one the accessibility bus is on)."""
+    if shutil.which("gnome-keyring-daemon") is None:
+        raise RuntimeError("gnome-keyring-daemon is not installed; run `make system-deps`")
+    return _start_keyring(root, address, generation=0)[0]
+
+
 def _start_keyring(root: Path, address: str, *, generation: int) -> tuple[Service, Path]:
     """gnome-keyring-daemon on the bus at ``address``, owning the name, with an unlocked default collection.
 

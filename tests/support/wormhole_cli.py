@@ -240,6 +240,15 @@ class Wormholes:
     transit_helper: str
     processes: list[CliProcess] = field(default_factory=list)
     sides: dict[str, Side] = field(default_factory=dict)
+    # Run ``ots`` under Windows' rule for open files (tests/support/open_file_guard.py).
+    windows_open_files: bool = False
+
+    @property
+    def ots(self) -> list[str]:
+        """How ``ots`` is started."""
+        if self.windows_open_files:
+            return [sys.executable, "-m", "tests.support.open_file_guard", "ots_desktop.cli"]
+        return OTS
 
     def side(self, name: str) -> Side:
         """The installation called ``name`` (created on first use)."""
@@ -275,7 +284,7 @@ class Wormholes:
                    side: Side | None = None) -> SenderProcess:
         """``ots send --json`` of a text secret (on stdin) or a file; the code is read with a deadline."""
         side = side or self.sender
-        argv = [*OTS, "send", "--json", *self._server_args(), *args]
+        argv = [*self.ots, "send", "--json", *self._server_args(), *args]
         if file is not None:
             argv += ["--file", str(file)]
         process = SenderProcess("ots-send", argv, env=side.env, stdin=secret if file is None else None)
@@ -286,7 +295,7 @@ class Wormholes:
                       out: Path | None = None) -> CliProcess:
         """``ots receive CODE --json --out DIR`` (with ``code=None`` the code must come some other way)."""
         side = side or self.receiver
-        argv = [*OTS, "receive", *([code] if code is not None else []), "--json", "--out", str(out or side.out),
+        argv = [*self.ots, "receive", *([code] if code is not None else []), "--json", "--out", str(out or side.out),
                 *self._server_args(), *args]
         return self.spawn("ots-receive", argv, env=side.env)
 

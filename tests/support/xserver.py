@@ -57,13 +57,14 @@ def _tray_ready(display: str) -> bool:
     return '("panel" "trayer")' in tree.stdout
 
 
-def start_x(log_dir: Path, *, with_tray: bool = True) -> XSession:
-    """Start Xvfb on a free display (and trayer on it); raise if either is missing or fails."""
+def start_x(log_dir: Path, *, with_tray: bool = True, screen: str = "1280x900") -> XSession:
+    """Start Xvfb on a free display with a ``screen`` (WIDTHxHEIGHT) screen, and trayer on it; raise if either
+    is missing or fails."""
     for tool in ("Xvfb", "trayer", "xdpyinfo", "xwininfo"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"{tool} is not installed: run `make setup` (it installs xvfb, trayer, x11-utils)")
     read_fd, write_fd = os.pipe()
-    argv = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x900x24", "-nolisten", "tcp", "-noreset"]
+    argv = ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", f"{screen}x24", "-nolisten", "tcp", "-noreset"]
     xvfb = Service("xvfb", argv, log_dir=log_dir, pass_fds=(write_fd,))
     os.close(write_fd)
     try:

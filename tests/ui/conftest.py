@@ -45,7 +45,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     global _X, _BUS  # noqa: PLW0603 - one X server and one bus per test process
     root = Path(tempfile.mkdtemp(prefix="ots-ui-x-"))
-    _X = start_x(root)
+    # OTS_TEST_X_SCREEN: a larger screen for the scale-2 screenshots (make screenshots).
+    _X = start_x(root, screen=os.environ.get("OTS_TEST_X_SCREEN", "1280x900"))
     try:
         _BUS = start_session_bus(root / "bus")
     except BaseException:

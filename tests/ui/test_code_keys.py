@@ -96,3 +96,40 @@ def test_enter_and_tab_take_suggestions_and_only_a_whole_code_receives(qtbot: Qt
     assert sent.exception() is None
     assert audit_entries(ctx, qtbot, str(EventType.ALERT)) == []
     page.secret_view.clear()
+
+
+def test_the_suggestion_summary_counts_and_names_the_first_few() -> None:
+    from ots_desktop.ui.receive.completion_speech import summary
+
+    assert summary([], 0) == ""
+    assert summary(["7-aardvark"], 1) == "1 suggestion: 7-aardvark. Down arrow to choose one."
+    words = [f"7-w{n}-" for n in range(5)]
+    assert summary(words, 256) == ("256 suggestions: 7-w0-, 7-w1-, 7-w2-, 7-w3-, 7-w4-, and more. "
+                                   "Down arrow to choose one.")
+    assert summary(words[:2], 2) == "2 suggestions: 7-w0-, 7-w1-. Down arrow to choose one."
+
+
+def test_the_suggestion_speech_uses_declared_slots_through_many_teardowns(qtbot: QtBot) -> None:
+    """CI once saw "Slot 'CompletionSpeech::' not found" as a page went: PySide had called a
+    dynamic slot (added to the class's meta-object on connect) by an index that was gone. With
+    declared slots, connecting adds nothing to the meta-object; pages made and torn down while
+    their lists change must raise nothing (pytest-qt fails the test on any error in the loop)."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+    from PySide6.QtWidgets import QCompleter, QLineEdit
+
+    from ots_desktop.ui.receive.completion_speech import CompletionSpeech
+
+    declared = CompletionSpeech.staticMetaObject.methodCount()
+    assert declared > QObject.staticMetaObject.methodCount()  # _changed and _highlighted
+    for round_ in range(30):
+        field = QLineEdit()
+        completer = QCompleter([f"7-w{n}-" for n in range(8)], field)
+        field.setCompleter(completer)
+        speech = CompletionSpeech(field, completer, field)
+        assert speech.metaObject().methodCount() == declared
+        completer.setCompletionPrefix("7-w1" if round_ % 2 else "7")
+        completer.complete()
+        field.deleteLater()  # the list empties as the page goes
+        if round_ % 5 == 4:  # the deferred deletions run between other pages' signals
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)

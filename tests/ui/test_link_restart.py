@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 from ots_desktop.ui.context import UiContext
@@ -21,7 +21,18 @@ from tests.support.relay import RelayProcess, start_relay
 from tests.support.servers import RunningServer
 from tests.ui.conftest import make_context
 from tests.ui.receive_support import make_link
-from tests.ui.send_support import NETWORK_MS, new_page, notifications, receive_link, wait_done, wait_state
+from tests.ui.send_support import (
+    NETWORK_MS,
+    click_share,
+    new_page,
+    notifications,
+    receive_link,
+    type_secret,
+    wait_code,
+    wait_done,
+    wait_state,
+)
+from tests.ui.test_request_secret import make_request
 
 OUTAGE_MS = 60_000
 
@@ -136,6 +147,48 @@ def test_quit_with_live_links_asks_and_cancel_keeps_the_app(qtbot: QtBot, ctx: U
     assert window.quit_app() is False
     assert quits == [] and window.isVisible()
     assert asked and "1 one-time link is still waiting to be opened" in asked[0] and "pause" in asked[0]
+    window.receive_page.shutdown()
+    qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)
+    window.hide()
+    window.deleteLater()
+
+
+def _answer_quit(window: MainWindow, asked: list[str]) -> None:
+    """Read the Quit question when it shows, and press Cancel."""
+    box = window.quit_box
+    if box is None:
+        QTimer.singleShot(50, lambda: _answer_quit(window, asked))
+        return
+    asked.append(box.text())
+    box.button(QMessageBox.StandardButton.Cancel).click()
+
+
+def test_quit_names_waiting_requests_and_cancels_codes(qtbot: QtBot, ctx: UiContext) -> None:
+    # A request waits on the relay like a link (its answer waits for the next start); a share by code lives in
+    # this process, so quitting cancels it: the question says both, and Cancel keeps everything going.
+    window = MainWindow(ctx)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.send_page.live_codes() == 0 and window.receive_page.requests.live_requests() == 0
+    window.tabs.setCurrentWidget(window.receive_page)  # Ctrl+Shift+R belongs to the page, when it shows
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    request = make_request(qtbot, window.receive_page)
+    window.tabs.setCurrentWidget(window.send_page)
+    type_secret(qtbot, window.send_page, "canary-quit-code")
+    click_share(qtbot, window.send_page)
+    [code_card] = wait_code(qtbot, window.send_page)
+    assert window.send_page.live_codes() == 1 and window.receive_page.requests.live_requests() == 1
+    asked: list[str] = []
+    QTimer.singleShot(0, lambda: _answer_quit(window, asked))
+    assert window.quit_app() is False
+    assert asked == ["1 secret request is still waiting for its answer. It keeps working, but receipts and "
+                     "notifications pause while ots-desktop is closed; they catch up when it starts again. "
+                     "1 transfer by code has not finished: quitting cancels it, and its code stops working."]
+    assert code_card.state == "waiting" and not request.is_finished
+    qtbot.mouseClick(code_card.cancel_button, Qt.MouseButton.LeftButton)
+    wait_state(qtbot, code_card, "cancelled")
+    assert window.send_page.live_codes() == 0
     window.receive_page.shutdown()
     qtbot.waitUntil(lambda: window.receive_page.idle, timeout=20_000)
     window.hide()

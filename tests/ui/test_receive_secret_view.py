@@ -96,3 +96,31 @@ def test_the_saved_view_opens_the_right_folder(qtbot: QtBot, tmp_path: Path) -> 
     assert view.folder() == tmp_path / "dir" and "folder" in view.label.text()
     view.clear()
     assert view.folder() is None and not view.open_folder()
+
+
+def test_the_system_copy_keys_in_a_shown_secret_copy_with_the_hint_and_the_timer(qtbot: QtBot) -> None:
+    clipboard = SecureClipboard(timeout_s=30)
+    view = SecretView(clipboard)
+    qtbot.addWidget(view)
+    view.show()
+    view.set_secret(SecretBuffer(DOTENV.encode()))
+    qtbot.keyClick(view.show_button, Qt.Key.Key_Space)
+    view.plain.setFocus()
+    qtbot.keyClick(view.plain, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(view.copied, timeout=5_000):
+        qtbot.keyClick(view.plain, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    data = QGuiApplication.clipboard().mimeData()
+    assert data.text() == DOTENV
+    assert bytes(data.data("x-kde-passwordManagerHint").data()) == b"secret"
+    assert clipboard.pending  # the clear timer runs, as after the Copy button
+    # Part of it: only the selection, with the same hint.
+    cursor = view.plain.textCursor()
+    cursor.setPosition(0)
+    cursor.setPosition(6, cursor.MoveMode.KeepAnchor)
+    view.plain.setTextCursor(cursor)
+    with qtbot.waitSignal(view.copied, timeout=5_000):
+        qtbot.keyClick(view.plain, Qt.Key.Key_Insert, Qt.KeyboardModifier.ControlModifier)
+    data = QGuiApplication.clipboard().mimeData()
+    assert data.text() == "DB_URL" and data.hasFormat("x-kde-passwordManagerHint")
+    assert view.plain.contextMenuPolicy() == Qt.ContextMenuPolicy.CustomContextMenu  # the menu's Copy: the same
+    clipboard.clear_if_ours()

@@ -2,7 +2,8 @@
 
 In the test run the pictures go to a temporary folder and are only checked for being
 drawn. ``make screenshots`` sets ``APP_SCREENSHOTS_DIR=docs/screenshots`` and runs this
-module alone, which refreshes the committed ``app-*.png`` files the README shows.
+module alone, which refreshes the committed ``app-*.png`` files the README shows; it runs it again with
+``QT_SCALE_FACTOR=2`` and ``APP_SCREENSHOTS_SUFFIX=-2x`` for the ``app-*-2x.png`` variants.
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ def pair(qtbot: QtBot, ctx: UiContext, peer_ctx: UiContext, tmp_path: Path) -> I
         window.deleteLater()
 
 
+SUFFIX = os.environ.get("APP_SCREENSHOTS_SUFFIX", "")
+
+
 def _save(widget: QWidget, folder: Path, name: str) -> Path:
     widget.repaint()
-    path = folder / f"{name}.png"
+    path = folder / f"{name}{SUFFIX}.png"
     assert widget.grab().save(str(path), "PNG"), f"could not write {path}"
     return path
 
@@ -124,7 +128,7 @@ def test_every_page_and_state_renders(pair: tuple[MainWindow, MainWindow], qtbot
     tray.menu.hide()
 
     for name in NAMES:
-        image = QImage(str(out_dir / f"{name}.png"))
+        image = QImage(str(out_dir / f"{name}{SUFFIX}.png"))
         assert not image.isNull() and image.width() > 100 and image.height() > 50, name
         # Drawn, not blank: many colours over a grid of samples.
         colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}

@@ -53,7 +53,8 @@ def test_the_tray_is_available_and_its_menu_has_every_action(app_window: tuple[M
     assert QSystemTrayIcon.isSystemTrayAvailable()
     qtbot.waitUntil(lambda: tray.icon.geometry().width() > 0, timeout=10_000)  # docked in trayer
     texts = [a.text() for a in tray.menu.actions() if not a.isSeparator()]
-    assert texts == ["Share clipboard as link", "Share clipboard as code", "Receive…", "Open ots-desktop", "Quit"]
+    assert texts == ["Share clipboard as link", "Share clipboard as code", "Receive…", "Request a secret…",
+                     "Open ots-desktop", "Quit"]
     assert not tray.icon.icon().isNull()
 
 
@@ -66,6 +67,11 @@ def test_open_and_receive_actions_show_the_window(app_window: tuple[MainWindow, 
     tray.receive_action.trigger()
     qtbot.waitExposed(window)
     assert window.tabs.currentWidget() is window.receive_page
+    window.hide()
+    tray.request_action.trigger()
+    qtbot.waitExposed(window)
+    assert window.tabs.currentWidget() is window.receive_page
+    assert window.receive_page.requests.form.isVisible()
 
 
 def test_closing_the_window_keeps_the_app_in_the_tray(app_window: tuple[MainWindow, Tray], qtbot: QtBot) -> None:

@@ -129,3 +129,43 @@ def test_a_low_order_public_key_and_a_bad_fragment_are_refused() -> None:
         request_box.parse_fragment("abc")
     with pytest.raises(InputError, match="86 base64url"):
         request_box.parse_fragment("A" * 43)
+
+
+LABEL_BASE = DOC["labels"][0]
+
+
+@pytest.mark.parametrize("vector", DOC["labels"], ids=lambda v: v["name"])
+def test_each_label_vector_opens_and_an_independent_reading_agrees(vector: dict[str, Any]) -> None:
+    rid, fragment = b64u_decode(vector["request_id_b64u"]), b64u_decode(vector["fragment"])
+    link = request_box.parse_fragment(vector["fragment"])
+    assert link.open_label(rid, vector["label_box"]) == vector["label"]
+    assert link.seal_label(rid, vector["label"], _nonce=bytes.fromhex(vector["nonce_hex"])) == vector["label_box"]
+    # The specification read alone: HKDF of the fragment salted with the id, AES-256-GCM with the id as AAD.
+    key = HKDF(SHA256(), 32, rid, b"ots-desktop/v1 request label").derive(fragment)
+    assert key.hex() == vector["label_key_hex"]
+    box = b64u_decode(vector["label_box"])
+    assert box[0] == 1 and box[1:13].hex() == vector["nonce_hex"]
+    assert AESGCM(key).decrypt(box[1:13], box[13:], rid).decode() == vector["label"]
+
+
+@pytest.mark.parametrize("case", DOC["invalid_labels"], ids=lambda c: c["name"])
+def test_a_label_box_that_does_not_open_reads_as_unreadable(case: dict[str, Any]) -> None:
+    link = request_box.parse_fragment(LABEL_BASE["fragment"])
+    rid = b64u_decode(LABEL_BASE["request_id_b64u"])
+    assert link.open_label(rid, case["label_box"]) == request_box.LABEL_UNREADABLE == (
+        "(the description could not be read)")
+
+
+def test_a_fresh_label_box_hides_the_text_and_changes_each_time() -> None:
+    _, link = request_box.new_request_keys()
+    rid = new_share_id()
+    label = "Staging DB password for the migration"
+    first, second = link.seal_label(rid, label), link.seal_label(rid, label)
+    assert first != second and label.encode() not in b64u_decode(first)
+    assert len(first) <= request_box.MAX_LABEL_BOX_LEN
+    assert link.open_label(rid, first) == link.open_label(rid, second) == label
+    assert link.seal_label(rid, "") == "" and link.open_label(rid, "") == ""
+    longest = "\u2713" * 200  # the longest label a requester may give, in 3-byte characters
+    assert len(link.seal_label(rid, longest)) <= request_box.MAX_LABEL_BOX_LEN
+    # A box that opens to a line break or a control character is not shown as it is.
+    assert link.open_label(rid, link.seal_label(rid, "two\nlines")) == request_box.LABEL_UNREADABLE

@@ -44,11 +44,12 @@ async def with_relay(answer: dict[str, Any], status: int, call: Any) -> Any:
         await runner.cleanup()
 
 
-def test_a_label_from_the_relay_reaches_nobody_with_control_characters() -> None:
-    body = {"id": REQUEST_ID, "state": "pending", "label": "DB \x1b[2Jpassword\x07\n", "expires_at": "x",
-            "max_size": 10}
+def test_the_relay_hands_out_the_sealed_label_only() -> None:
+    body = {"id": REQUEST_ID, "state": "pending", "label_box": "AQID", "expires_at": "x", "max_size": 10}
     meta = run(with_relay(body, 200, lambda client: client.request_meta(REQUEST_ID)))
-    assert meta.label == "DB [2Jpassword"
+    assert (meta.label_box, meta.label) == ("AQID", "")
+    del body["label_box"]
+    assert run(with_relay(body, 200, lambda client: client.request_meta(REQUEST_ID))).label_box == ""
 
 
 @pytest.mark.parametrize(("status", "answer", "reason", "words"), [

@@ -51,6 +51,8 @@ def test_check_name_accepts_plain_names(name: str) -> None:
     "nul\x00byte", "new\nline", "carriage\rreturn", "tab\there", "evil\u202etxt.exe", "zero\u200bwidth",
     "esc\x1b[31m", "CON", "con", "nul.txt", "NUL.tar.gz", "PRN", "aux.log", "COM1", "lpt9.txt",
     "trailing space ", "trailing dot.", "a" * 300, "é" * 128,
+    "COM0", "lpt0.log", "com\u00b9.txt", "CONIN$", "conout$.txt", "CLOCK$", "nul .txt", "CON .env",
+    "what?.txt", "a*b", "quote\".txt", "pipe|name", "<tag>.html",
 ])
 def test_check_name_refuses_unsafe_names(name: str) -> None:
     with pytest.raises(ChannelFailure) as excinfo:

@@ -9,6 +9,9 @@ SHA-256, so a rerun rewrites the file byte for byte. For the browser as much as 
   alone; ``answer_b64u`` is the whole answer (header, then the v1 envelope).
 * ``invalid``: answers that must be refused, with ``reason``: ``not-answer``, ``cut``,
   ``wrong-key`` (sealed to another request's key) or ``tampered``.
+* ``labels``: sealed labels (``label_box``) that must open to ``label`` with the link's ``fragment``
+  and ``request_id_b64u``; ``label_key_hex`` and ``nonce_hex`` let the HKDF step be tested alone.
+* ``invalid_labels``: label boxes that must read as "(the description could not be read)".
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ def make_vector(name: str, plaintext: bytes, meta: dict[str, object], chunk_size
     }
 
 
+def make_label(name: str, label: str) -> dict[str, Any]:
+    request_id, proof_key = fixed(name, "id", 16), fixed(name, "proof", 32)
+    public = _public(fixed(name, "request", 32))
+    link = request_box.RequestLink(public, SecretBuffer(proof_key))
+    nonce = fixed(name, "label-nonce", 12)
+    label_key = HKDF(SHA256(), 32, request_id, request_box.LABEL_KEY_INFO).derive(public + proof_key)
+    return {"name": name, "request_id_b64u": b64u_encode(request_id), "fragment": link.fragment(), "label": label,
+            "label_key_hex": label_key.hex(), "nonce_hex": nonce.hex(),
+            "label_box": link.seal_label(request_id, label, _nonce=nonce)}
+
+
 def build() -> dict[str, Any]:
     text = "Staging DB: postgres://app:s3cr3t@db:5432/app \u2713".encode()
     vectors = [
@@ -84,7 +98,18 @@ def build() -> dict[str, Any]:
              other["answer_b64u"])[40:])},
         {"name": "tampered-last-byte", "reason": "tampered", "answer_b64u": b64u_encode(bytes(flipped))},
     ]
-    return {"format": "ots request answer v1", "for_vector": base["name"], "vectors": vectors, "invalid": invalid}
+    labels = [make_label("text", "Staging DB password for the migration \u2713"), make_label("short", "x")]
+    box = b64u_decode(labels[0]["label_box"])
+    invalid_labels = [
+        {"name": "tampered-tag", "label_box": b64u_encode(box[:-1] + bytes([box[-1] ^ 1]))},
+        {"name": "tampered-text", "label_box": b64u_encode(box[:20] + bytes([box[20] ^ 1]) + box[21:])},
+        {"name": "other-request", "label_box": labels[1]["label_box"]},
+        {"name": "version-2", "label_box": b64u_encode(b"\x02" + box[1:])},
+        {"name": "cut", "label_box": b64u_encode(box[:20])},
+        {"name": "not-base64url", "label_box": "not base64url!"},
+    ]
+    return {"format": "ots request answer v1", "for_vector": base["name"], "vectors": vectors, "invalid": invalid,
+            "labels": labels, "invalid_labels": invalid_labels}
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import csv
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.chain import canonical_json
 from ots_desktop.core.audit.checkpoint import Checkpoint, signature_ok
 from ots_desktop.core.audit.events import FIELDS
@@ -41,11 +41,7 @@ def manifest_path(export: Path) -> Path:
 
 
 def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
+    private_files.write_text(path, text)
 
 
 def _jsonl(log: AuditLog, rows: list[Row], cps: list[Checkpoint]) -> str:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.checkpoint import Checkpoint
 from ots_desktop.core.audit.forward_format import Outgoing
 from ots_desktop.core.audit.store import Row
@@ -82,7 +83,7 @@ class ForwardSpool:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if not path.exists():
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                private_files.ensure_private(path)
             os.chmod(path, 0o600)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -12,6 +12,7 @@ Nothing here opens a connection.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -70,7 +71,7 @@ def _port(parts: object, url: str, default: int) -> int:
     return int(port) if port else default
 
 
-def parse_syslog_url(url: str, *, plaintext: str = "loopback") -> SyslogTarget:
+def parse_syslog_url(url: str, *, plaintext: str = "loopback", platform: str = sys.platform) -> SyslogTarget:
     """Check a syslog URL (tls://, tcp://, udp://, unix://); InputError says what is wrong."""
     text = url.strip()
     parts = urlsplit(text)
@@ -80,6 +81,9 @@ def parse_syslog_url(url: str, *, plaintext: str = "loopback") -> SyslogTarget:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise InputError("a syslog destination has no user name, password, query or fragment")
     if scheme == "unix":
+        if platform == "win32":
+            raise InputError("unix:// syslog destinations need Unix sockets, which Windows does not offer; use "
+                             "tls://, tcp:// or udp://")
         path = parts.path
         if parts.netloc or not path.startswith("/"):
             raise InputError("a unix:// syslog destination names an absolute socket path, like unix:///dev/log")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import ntpath
 import os
 import sys
 import threading
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from nacl import pwhash, secret
 from nacl.exceptions import CryptoError
 
+from ots_desktop.core import private_files
 from ots_desktop.core.errors import KeychainError
 from ots_desktop.core.secret import SecretBuffer
 
@@ -117,7 +119,11 @@ def _native_backend() -> keyring.backend.KeyringBackend | None:
         elif sys.platform == "darwin":
             from keyring.backends import macOS
 
-            backend = macOS.Keyring()
+            backend = macOS.Keyring()  # type: ignore[no-untyped-call]
+        elif sys.platform == "win32":
+            from keyring.backends import Windows
+
+            backend = Windows.WinVaultKeyring()  # type: ignore[no-untyped-call]
         else:
             return None
         if backend_problem(backend) is None:
@@ -178,18 +184,52 @@ def keychain_status() -> KeychainStatus:
     return KeychainStatus(backend=_qualname(backend), safe=True, problem=None)
 
 
-def scope_for(data_dir: Path) -> str:
-    """A keychain account suffix unique to one data directory."""
-    return hashlib.sha256(str(data_dir.absolute()).encode("utf-8")).hexdigest()[:20]
+def scope_for(data_dir: Path, platform: str = sys.platform) -> str:
+    """A keychain account suffix unique to one data directory.
+
+    macOS reaches some folders by two paths (``/tmp`` is ``/private/tmp``) and Windows ignores case
+    (``C:\\Users`` is ``c:\\users``), so there the path is resolved, and on Windows case-folded, before it is
+    hashed: one data directory, one set of keychain entries. Linux keeps the path as given.
+    """
+    path = str(data_dir.absolute())
+    if platform == "darwin":
+        path = str(data_dir.resolve())
+    elif platform == "win32":
+        path = ntpath.normcase(ntpath.abspath(str(data_dir.resolve())))
+    return hashlib.sha256(path.encode("utf-8")).hexdigest()[:20]
 
 
+
+
+def refused(action: str, exc: Exception) -> KeychainError:
+    """The keychain's refusal of ``action`` (read, write or delete) as ots reports it (exit code 4).
+
+    keyring's backends raise ``KeyringError``, except the Windows one, whose Credential Manager calls
+    raise ``pywintypes.error`` (the Windows error number, the call and its message).
+    """
+    detail = str(exc)
+    winerror, funcname = getattr(exc, "winerror", None), getattr(exc, "funcname", None)
+    if winerror is not None:
+        detail = f"{funcname or 'Credential Manager'} failed with Windows error {winerror}: {exc.args[-1]}"
+    return KeychainError(f"the OS keychain refused a {action}: {type(exc).__name__}: {detail}. {_HOW_TO_FIX}")
+
+
+def local_only(backend: keyring.backend.KeyringBackend) -> keyring.backend.KeyringBackend:
+    """``backend``, set to keep entries on this machine where it would otherwise let them roam.
+
+    Windows' Credential Manager stores with "enterprise" persistence by default: the entry follows a
+    roaming profile to other machines, while the audit log it unlocks stays here. ots' keys stay local.
+    """
+    if _qualname(backend) == "keyring.backends.Windows.WinVaultKeyring":
+        backend.persist = "local machine"  # type: ignore[attr-defined]
+    return backend
 
 
 class KeychainStore(KeyStore):
     """Key material in the OS keychain, one entry per name and data directory."""
 
     def __init__(self, scope: str, backend: keyring.backend.KeyringBackend | None = None) -> None:
-        self._backend = backend if backend is not None else choose_backend()
+        self._backend = local_only(backend if backend is not None else choose_backend())
         self._scope = scope
         self.description = f"OS keychain ({_qualname(self._backend)})"
 
@@ -197,35 +237,29 @@ class KeychainStore(KeyStore):
         return f"{name}:{self._scope}"
 
     def get(self, name: str) -> str | None:
-        from keyring.errors import KeyringError
-
         try:
             with KEYCHAIN_CALLS:
                 return self._backend.get_password(SERVICE, self._account(name))
-        except KeyringError as exc:
-            raise KeychainError(f"the OS keychain refused a read: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
+        except Exception as exc:  # noqa: BLE001 - KeyringError, or the Windows backend's own pywintypes.error
+            raise refused("read", exc) from None
 
     def set(self, name: str, value: str) -> None:
-        from keyring.errors import KeyringError
-
         try:
             with KEYCHAIN_CALLS:
                 self._backend.set_password(SERVICE, self._account(name), value)
-        except KeyringError as exc:
-            raise KeychainError(
-                f"the OS keychain refused a write: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
+        except Exception as exc:  # noqa: BLE001 - KeyringError, or the Windows backend's own pywintypes.error
+            raise refused("write", exc) from None
 
     def delete(self, name: str) -> None:
-        from keyring.errors import KeyringError, PasswordDeleteError
+        from keyring.errors import PasswordDeleteError
 
         try:
             with KEYCHAIN_CALLS:
                 self._backend.delete_password(SERVICE, self._account(name))
         except PasswordDeleteError:
             return
-        except KeyringError as exc:
-            raise KeychainError(
-                f"the OS keychain refused a delete: {type(exc).__name__}: {exc}. {_HOW_TO_FIX}") from None
+        except Exception as exc:  # noqa: BLE001 - KeyringError, or the Windows backend's own pywintypes.error
+            raise refused("delete", exc) from None
 
 
 class FileKeyStore(KeyStore):
@@ -289,14 +323,7 @@ class FileKeyStore(KeyStore):
         box = secret.SecretBox(bytes(self._key.view())).encrypt(json.dumps(self._values).encode("utf-8"))
         doc = {"format": "ots-keyfile", "version": 1, "kdf": "argon2id",
                "salt": base64.b64encode(self._salt).decode(), "box": base64.b64encode(box).decode()}
-        tmp = self.path.with_suffix(".tmp")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(doc, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            private_files.replace_text(self.path, json.dumps(doc))
         except OSError as exc:
             raise KeychainError(f"cannot write the key file {self.path}: {exc.strerror}") from None

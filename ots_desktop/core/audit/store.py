@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ots_desktop.core import private_files
 from ots_desktop.core.audit.checkpoint import Checkpoint
 from ots_desktop.core.errors import AuditError, AuditTamperedError
 
@@ -59,7 +60,7 @@ class AuditStore:
             else:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 if not path.exists():
-                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                    private_files.ensure_private(path)
                 # The CLI opens the log on a worker thread while the network starts, then uses it
                 # on the loop thread; it is never used from two threads at once.
                 self._db = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)

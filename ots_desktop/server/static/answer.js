@@ -1,6 +1,7 @@
 /* The answer page of an ots secret request: seals the answer to the request's X25519 public key
  * with WebCrypto alone (X25519, HKDF, AES-256-GCM), as ots_desktop/core/request_box.py specifies,
- * then posts it once. No third-party code, no inline script.
+ * then posts it once. No third-party code, no inline script. The requester's label comes from the
+ * relay sealed (label_box); the page opens it with a key from the fragment and shows it as text only.
  *
  * The public key and the proof key are the link's fragment (after '#'): browsers never send it,
  * and this script removes it from the address bar and the history as soon as it has read it.
@@ -29,6 +30,10 @@
   const ENC_KEY_INFO = "ots-desktop/v1 envelope key";
   const REQUEST_PROOF_INFO = "ots-desktop/v1 request proof";
   const ANSWER_KEY_INFO = "ots-desktop/v1 answer key";
+  const LABEL_KEY_INFO = "ots-desktop/v1 request label";
+  const LABEL_NONCE_LEN = 12;
+  const MAX_LABEL_BOX_LEN = 1200;
+  const LABEL_UNREADABLE = "(the description could not be read)";
 
   const encoder = new TextEncoder();
 
@@ -102,7 +107,28 @@
     return hkdf(fragment, requestId, REQUEST_PROOF_INFO);
   }
 
-  globalThis.OtsAnswer = { sealAnswer, requestProof, b64uEncode, b64uDecode };
+  /** The requester's label from its sealed box ("" for none), or LABEL_UNREADABLE if it does not open. */
+  async function openLabel(fragment, requestId, labelBox) {
+    if (!labelBox) return "";
+    try {
+      if (labelBox.length > MAX_LABEL_BOX_LEN) throw new RangeError("too long");
+      const raw = b64uDecode(labelBox);
+      if (raw.length < 1 + LABEL_NONCE_LEN + TAG_LEN || raw[0] !== 1) throw new RangeError("not a v1 label box");
+      const bits = await hkdf(fragment, requestId, LABEL_KEY_INFO);
+      const key = await crypto.subtle.importKey("raw", bits, { name: "AES-GCM" }, false, ["decrypt"]);
+      bits.fill(0);
+      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: raw.subarray(1, 1 + LABEL_NONCE_LEN),
+        additionalData: requestId, tagLength: 128 }, key, raw.subarray(1 + LABEL_NONCE_LEN));
+      const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(plain);
+      // One line of printable text, as the requester's side checks it.
+      if (/[\p{C}\p{Zl}\p{Zp}]/u.test(text) || /(?! )\p{Zs}/u.test(text)) throw new RangeError("not printable");
+      return text;
+    } catch (e) {
+      return LABEL_UNREADABLE;
+    }
+  }
+
+  globalThis.OtsAnswer = { sealAnswer, requestProof, openLabel, b64uEncode, b64uDecode };
 
   // ------------------------------------------------------------------ the page
 
@@ -195,7 +221,8 @@
     }
     page.maxSize = reply.data.max_size;
     document.body.dataset.state = "ready";
-    $("label").textContent = reply.data.label || "(no description given)";
+    const label = await openLabel(page.fragment, page.idBytes, reply.data.label_box);
+    $("label").textContent = label || "(no description given)";
     $("expires").textContent = formatExpiry(reply.data.expires_at);
     $("details").hidden = false;
     $("answer-form").hidden = false;

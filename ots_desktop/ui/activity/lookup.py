@@ -15,8 +15,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QLineEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -25,6 +23,8 @@ from PySide6.QtWidgets import (
 
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.model import AuditTableModel
+from ots_desktop.ui.announce import LiveLabel
+from ots_desktop.ui.masked_edit import MaskedLineEdit
 
 
 class LookupPanel(QGroupBox):
@@ -34,8 +34,7 @@ class LookupPanel(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Was this secret shared?", parent)
-        self.field = QLineEdit(self)
-        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field = MaskedLineEdit(self)  # bullets only in Qt, so not on the accessibility bus
         self.field.setInputMethodHints(Qt.InputMethodHint.ImhSensitiveData
                                        | Qt.InputMethodHint.ImhNoPredictiveText)
         self.field.setPlaceholderText("Paste a secret to check whether this log saw it")
@@ -46,9 +45,8 @@ class LookupPanel(QGroupBox):
         self.button = QPushButton("&Look up", self)
         self.button.setAccessibleName("Look up the secret")
         self.button.setToolTip("Search the log for this secret's fingerprint (Enter)")
-        self.answer = QLabel(self)
+        self.answer = LiveLabel("Lookup answer", self)
         self.answer.setWordWrap(True)
-        self.answer.setAccessibleName("Lookup answer")
         self.answer.hide()
         self.results = AuditTableModel(self)
         self.view = QTableView(self)

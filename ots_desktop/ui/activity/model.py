@@ -17,9 +17,10 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QGuiApplication
 
 from ots_desktop.core.audit.events import EventType, Outcome
+from ots_desktop.ui.contrast import level_colour
 
 Entry = dict[str, Any]
 Index = QModelIndex | QPersistentModelIndex
@@ -62,7 +63,7 @@ EVENT_NAMES: dict[str, str] = {
     EventType.AUDIT_EXPORTED: "Log exported",
 }
 OUTCOME_NAMES: dict[str, str] = {Outcome.OK: "OK", Outcome.FAILED: "Failed", Outcome.ALERT: "Alert"}
-_OUTCOME_COLOURS = {Outcome.FAILED: "#8c1d18", Outcome.ALERT: "#8c1d18"}
+_OUTCOME_LEVELS = {Outcome.FAILED: "error", Outcome.ALERT: "error"}
 
 
 def local_time(ts_utc: str) -> str:
@@ -144,8 +145,8 @@ class AuditTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(entry, key)
         if role == Qt.ItemDataRole.ForegroundRole:
-            colour = _OUTCOME_COLOURS.get(entry.get("outcome", ""))
-            return QBrush(QColor(colour)) if colour else None
+            level = _OUTCOME_LEVELS.get(entry.get("outcome", ""))
+            return QBrush(level_colour(QGuiApplication.palette(), level)) if level else None
         if role == ENTRY_ROLE:
             return entry
         if role == SORT_ROLE:

@@ -44,8 +44,10 @@ from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.ui.activity.export import ask_export_target
 from ots_desktop.ui.activity.lookup import LookupPanel
 from ots_desktop.ui.activity.model import EVENT_NAMES, OUTCOME_NAMES, AuditFilterProxy, AuditTableModel
+from ots_desktop.ui.announce import LiveLabel, expose_value
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.key_names import native
 from ots_desktop.ui.shortcuts import PageShortcuts
 from ots_desktop.ui.tasks import describe_error
 
@@ -139,11 +141,10 @@ class ActivityPage(QWidget):
         self.verify_button.setAccessibleName("Verify the audit log")
         self.verify_button.clicked.connect(self.verify)
         self.export_button = QPushButton("E&xport…", self)
-        self.export_button.setToolTip("Save the log as CSV or JSONL with a signed manifest (Ctrl+E)")
+        self.export_button.setToolTip(native("Save the log as CSV or JSONL with a signed manifest (Ctrl+E)"))
         self.export_button.setAccessibleName("Export the audit log")
         self.export_button.clicked.connect(self.choose_export)
-        self.status_label = QLabel(self)
-        self.status_label.setAccessibleName("Activity status")
+        self.status_label = LiveLabel("Activity status", self)
         row = QHBoxLayout()
         for button in (self.refresh_button, self.verify_button, self.export_button):
             row.addWidget(button)
@@ -166,7 +167,7 @@ class ActivityPage(QWidget):
         self.outcome_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_outcome(self.outcome_combo.currentData()))
         self.search_field = QLineEdit(self)
-        self.search_field.setPlaceholderText("Search every column (Ctrl+F)")
+        self.search_field.setPlaceholderText(native("Search every column (Ctrl+F)"))
         self.search_field.setAccessibleName("Search the audit log")
         self.search_field.setClearButtonEnabled(True)
         self.search_field.textChanged.connect(self.proxy.set_search)
@@ -197,8 +198,7 @@ class ActivityPage(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        self.count_label = QLabel(self)
-        self.count_label.setAccessibleName("Entries shown")
+        self.count_label = expose_value(QLabel(self), "Entries shown")
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
                        self.proxy.layoutChanged):
             signal.connect(self._update_count)

@@ -10,7 +10,9 @@ mailbox cannot be reached, completion is simply off and a typed code still works
 Keys work as in a shell: Tab or Enter on the list takes the highlighted suggestion (Tab
 takes the first when none is highlighted), and Tab in the field completes a word that has
 one completion. Only Enter on a complete code receives (:meth:`CodeCompleter.incomplete`).
-Word suggestions follow the expected code length: a dash follows each word but the last.
+The arrow keys move through the list (the field shows the highlighted suggestion meanwhile; the
+list stays as it is until the person types or takes one). Word suggestions follow the expected
+code length: a dash follows each word but the last.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from ots_desktop.channels.link_urls import is_link
 from ots_desktop.channels.wormhole import CodeEntry, WormholeChannel
 from ots_desktop.core.errors import OtsError
 from ots_desktop.core.policy import CODE_DEFAULT_WORDS
+from ots_desktop.runtime import within
+from ots_desktop.ui.receive.completion_speech import CompletionSpeech
 from ots_desktop.ui.tasks import TaskRunner, describe_error
 
 REFRESH_MS = 800
@@ -81,6 +85,7 @@ class CodeCompleter(QObject):
         assert popup is not None  # QCompleter makes its list view on first request
         self.popup: QAbstractItemView = popup
         popup.installEventFilter(self)  # after QCompleter's own filter, so it runs first
+        self.speech = CompletionSpeech(field, self.completer, self)  # the list is read out (not in the tree)
 
     # -- session lifecycle ----------------------------------------------------------
 
@@ -248,6 +253,8 @@ class CodeCompleter(QObject):
     def sync(self, text: str) -> None:
         """Offer completions for ``text``: nameplates before the first dash, words after it."""
         text = text.strip()
+        if self._highlighted(text):
+            return  # the arrow keys move through the list, which shows the highlighted one in the field: keep it
         if self.entry is not None:
             self._idle.start()
         if not text or is_link(text):
@@ -280,6 +287,13 @@ class CodeCompleter(QObject):
         else:
             self._set([])
 
+    def _highlighted(self, text: str) -> bool:
+        popup = getattr(self, "popup", None)
+        if popup is None or not popup.isVisible():
+            return False
+        current = popup.currentIndex()
+        return current.isValid() and str(current.data()).strip() == text
+
     def _choose(self, entry: CodeEntry, nameplate: str) -> bool:
         try:
             entry.choose_nameplate(nameplate)
@@ -293,7 +307,7 @@ class CodeCompleter(QObject):
 
     async def _await_wordlist(self, generation: int, entry: CodeEntry) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(entry.wordlist_ready(), WORDLIST_WAIT_S)
+            await within(entry.wordlist_ready(), WORDLIST_WAIT_S)
             if generation == self._generation:
                 self.words_ready = True
                 self.sync(self.field.text())

@@ -29,18 +29,16 @@ from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.sizes import TransferRate, format_size
+from ots_desktop.ui.announce import LiveLabel
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
 from ots_desktop.ui.receive.code_completer import CodeCompleter
 from ots_desktop.ui.receive.prompts import OfferPrompt, PassphrasePrompt, VerifyPrompt
+from ots_desktop.ui.receive.requests import RequestPanel
 from ots_desktop.ui.receive.saved_view import FolderChooser, SavedView
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS, SecretView
-from ots_desktop.ui.receive.status import can_retry, describe, percent
+from ots_desktop.ui.receive.status import IDLE_STATE, NOT_A_CODE, can_retry, describe, percent
 from ots_desktop.ui.tasks import describe_error
-
-NOT_A_CODE = ("That is neither a wormhole code nor a one-time link. A code looks like 7-crossover-clockwork; a link "
-              "looks like https://host/s/ID#KEY.")
-IDLE_STATE = "Type the code you were given, or paste a link, then press Enter."
 
 
 class ReceivePage(QWidget):
@@ -67,9 +65,9 @@ class ReceivePage(QWidget):
         self.passphrase_prompt = PassphrasePrompt(self)
         self.offer_prompt = OfferPrompt(self)
         self.folder_chooser = FolderChooser(self)
-        self.state = QLabel(IDLE_STATE, self)
+        self.state = LiveLabel("Receive state", self)
+        self.state.setText(IDLE_STATE, quiet=True)
         self.state.setWordWrap(True)
-        self.state.setAccessibleName("Receive state")
         self.progress = QProgressBar(self)
         self.progress.setAccessibleName("Receive progress")
         self.progress.setRange(0, 100)
@@ -77,6 +75,7 @@ class ReceivePage(QWidget):
         self.secret_view = SecretView(ctx.clipboard, self)
         self.secret_view.hide()
         self.saved_view = SavedView(self)
+        self.requests = RequestPanel(ctx, lambda: self.save_folder, self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addLayout(self._entry_row)
@@ -89,6 +88,7 @@ class ReceivePage(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.secret_view, 1)
         layout.addWidget(self.saved_view)
+        layout.addWidget(self.requests, 1)
         layout.addStretch(0)
         self._tab_order()
         for keys, action in ((QKeySequence("Ctrl+L"), self.focus_code),
@@ -98,6 +98,7 @@ class ReceivePage(QWidget):
             shortcut.activated.connect(action)
         ctx.events.event.connect(self._on_event)
         self.secret_view.cleared.connect(self._secret_cleared)
+        self.secret_view.focus_after_clear = self.field
         self._set_busy(False)
 
     def _build_entry(self) -> None:
@@ -130,8 +131,9 @@ class ReceivePage(QWidget):
                                 self.verify_prompt.confirm_button, self.verify_prompt.reject_button,
                                 self.passphrase_prompt.field, self.passphrase_prompt.unlock_button,
                                 self.passphrase_prompt.cancel_button, self.folder_chooser.button,
-                                self.secret_view.show_button, self.secret_view.copy_button,
-                                self.secret_view.clear_button, self.saved_view.open_button]
+                                self.secret_view.masked, self.secret_view.plain, self.secret_view.show_button,
+                                self.secret_view.copy_button, self.secret_view.clear_button,
+                                self.saved_view.open_button]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
@@ -227,6 +229,7 @@ class ReceivePage(QWidget):
         self.cancel()
         self.completion.shutdown()
         self.secret_view.clear()
+        self.requests.shutdown()
         self.completion.clear_field()
 
     # -- running a receive ---------------------------------------------------------------
@@ -286,7 +289,7 @@ class ReceivePage(QWidget):
         self.progress.setValue(percent(done, total))
         self.progress.show()
         if self._rate is not None:
-            self.state.setText(f"Receiving: {self._rate.describe(done)}")
+            self.state.setText(f"Receiving: {self._rate.describe(done)}", quiet=True)  # the bar has the figure
 
     def _show(self, text: SecretBuffer | None, path: Path | None, size: int) -> None:
         self._got_something = True
@@ -344,7 +347,7 @@ class ReceivePage(QWidget):
     def _fail(self, text: str) -> None:
         message = sentence(text)
         self.banner.error(message)
-        self.state.setText(f"Failed: {message}")
+        self.state.setText(f"Failed: {message}", assertive=True)
         self.progress.hide()
 
     def _set_busy(self, busy: bool) -> None:

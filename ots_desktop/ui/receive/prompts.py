@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.sizes import format_size
+from ots_desktop.ui.masked_edit import MaskedLineEdit
 from ots_desktop.ui.receive.secret_view import SENSITIVE_HINTS
 
 
@@ -82,8 +83,7 @@ class PassphrasePrompt(_Question):
         self.label = QLabel("This link is protected by a passphrase. Ask the sender for it (not by the same "
                             "channel as the link) and type it here.", self)
         self.label.setWordWrap(True)
-        self.field = QLineEdit(self)
-        self.field.setEchoMode(QLineEdit.EchoMode.Password)
+        self.field = MaskedLineEdit(self)  # bullets only in Qt, so not on the accessibility bus
         self.field.setInputMethodHints(SENSITIVE_HINTS)
         self.field.setAccessibleName("Passphrase")
         self.field.setPlaceholderText("Passphrase")

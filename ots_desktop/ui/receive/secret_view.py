@@ -7,12 +7,14 @@ secret itself stays in its :class:`SecretBuffer` until Clear closes it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QStackedWidget,
@@ -66,6 +68,10 @@ class SecretView(QWidget):
         self.plain.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.plain.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         clipboard.guard_selection(self.plain, lambda: self.plain.textCursor().hasSelection())  # never PRIMARY
+        # The system's copy keys and the context menu copy the selection with the hints and the timer too.
+        self.plain.installEventFilter(self)
+        self.plain.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.plain.customContextMenuRequested.connect(self._context_menu)
         # The masked line sits at the top at its own height: stretched to the box's, its dots floated
         # in the middle of a large empty frame, easy to miss.
         self._masked_page = QWidget(self)
@@ -99,8 +105,11 @@ class SecretView(QWidget):
         layout.addWidget(self.stack, 1)
         layout.addLayout(buttons)
         layout.addStretch(0)  # takes the room the one masked line leaves, so the buttons stay under it
-        QWidget.setTabOrder(self.show_button, self.copy_button)
-        QWidget.setTabOrder(self.copy_button, self.clear_button)
+        # In screen order: the secret, then the buttons under it.
+        for first, second in ((self.masked, self.plain), (self.plain, self.show_button),
+                              (self.show_button, self.copy_button), (self.copy_button, self.clear_button)):
+            QWidget.setTabOrder(first, second)
+        self.focus_after_clear: QWidget | None = None  # where the keyboard goes when Clear disables itself
         self._update()
 
     # -- state ---------------------------------------------------------------------
@@ -151,9 +160,38 @@ class SecretView(QWidget):
         self._clipboard.copy(self._secret.reveal_text_escaped()[0])
         self.copied.emit()
 
+    def copy_selection(self) -> None:
+        """Copy what is selected in the shown secret (all of it when nothing is), with hints and the timer."""
+        cursor = self.plain.textCursor()
+        if not cursor.hasSelection():
+            self.copy()
+            return
+        # The selection is already text in the widget (shown on request); it goes to the clipboard the
+        # same way as Copy, marked for password managers and cleared after the configured time.
+        self._clipboard.copy(cursor.selectedText().replace("\u2029", "\n"))
+        self.copied.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Ctrl+C (Cmd+C, Ctrl+Insert) in the shown secret: :meth:`copy_selection`, not Qt's plain copy."""
+        # getattr: Qt still delivers events while the view is being torn down, after its attributes are gone.
+        plain = getattr(self, "plain", None)
+        if plain is not None and watched is plain and event.type() == QEvent.Type.KeyPress \
+                and isinstance(event, QKeyEvent) and event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_selection()
+            return True
+        return False
+
+    def _context_menu(self, position: QPoint) -> None:
+        menu = QMenu(self.plain)
+        menu.addAction("&Copy", self.copy_selection)
+        menu.addAction("Select &All", self.plain.selectAll)
+        menu.exec(self.plain.viewport().mapToGlobal(position))
+
     def clear(self) -> None:
         """Wipe the widgets and the buffer."""
         had = self._secret is not None
+        focused = QApplication.focusWidget()
+        keep_focus = focused is not None and self.isAncestorOf(focused)
         self.set_shown(False)
         self.plain.clear()
         self.masked.clear()
@@ -162,6 +200,8 @@ class SecretView(QWidget):
             self._secret.close()
             self._secret = None
         self._update()
+        if keep_focus and self.focus_after_clear is not None:  # Clear, Show and Copy are disabled now
+            self.focus_after_clear.setFocus(Qt.FocusReason.OtherFocusReason)
         if had:
             self.cleared.emit()
 

@@ -7,6 +7,10 @@ from ots_desktop.core.events import ChannelEvent, EventKind
 from ots_desktop.core.failures import RETRY_REASONS
 from ots_desktop.core.messages import sentence
 
+NOT_A_CODE = ("That is neither a wormhole code nor a one-time link. A code looks like 7-crossover-clockwork; a link "
+              "looks like https://host/s/ID#KEY.")
+IDLE_STATE = "Type the code you were given, or paste a link, then press Enter."
+
 
 def percent(done: int, total: int) -> int:
     """``done`` of ``total`` in whole percent (100 for an empty transfer)."""

@@ -8,16 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
 
+from ots_desktop.ui.announce import LiveLabel
 from ots_desktop.ui.context import Level
-
-_STATE_COLOURS = {
-    Level.INFO: "palette(window-text)",
-    Level.SUCCESS: "#0d5223",
-    Level.WARNING: "#6b4a00",
-    Level.ERROR: "#8c1d18",
-}
-
-
+from ots_desktop.ui.level_text import colour_text
 
 
 def big_font(base: QFont, *, scale: float = 1.6, monospace: bool = False) -> QFont:
@@ -31,6 +24,8 @@ def big_font(base: QFont, *, scale: float = 1.6, monospace: bool = False) -> QFo
     font.setBold(True)
     return font
 
+
+COPIED_MS = 2000  # how long a Copy button says "Copied"
 
 class ShareCard(QFrame):
     """One share on the Send page. Subclasses fill :attr:`body` and call :meth:`finish` at the end."""
@@ -49,9 +44,8 @@ class ShareCard(QFrame):
         title_font.setBold(True)
         self.title.setFont(title_font)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = QLabel(self)
+        self.status = LiveLabel("Share state", self)
         self.status.setWordWrap(True)
-        self.status.setAccessibleName("Share state")
         self.close_button = QToolButton(self)
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close this card")
@@ -97,8 +91,8 @@ class ShareCard(QFrame):
     def set_state(self, state: str, text: str, level: Level = Level.INFO) -> None:
         """Show where the share stands."""
         self.state = state
-        self.status.setText(text)
-        self.status.setStyleSheet(f"color: {_STATE_COLOURS[level]};")
+        self.status.setText(text, assertive=level is Level.ERROR)
+        colour_text(self.status, str(level))
         self.setAccessibleDescription(text)
 
     def finish(self, state: str, text: str, level: Level) -> None:
@@ -113,3 +107,24 @@ class ShareCard(QFrame):
 
     def ended(self) -> None:
         """Hook for subclasses: tidy up when the share ends (disable buttons, stop listening)."""
+
+    def lay_out_link(self, link_field: QWidget, copy_button: QWidget, terms: QWidget, receipt: QWidget,
+                     actions: tuple[QWidget, ...], qr: QWidget) -> None:
+        """The link cards' body: the link and Copy, terms, receipts and actions, the QR code at the right."""
+        link_row = QHBoxLayout()
+        link_row.addWidget(link_field, 1)
+        link_row.addWidget(copy_button)
+        buttons = QHBoxLayout()
+        for button in actions:
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        left = QVBoxLayout()
+        left.addLayout(link_row)
+        left.addWidget(terms)
+        left.addWidget(receipt)
+        left.addLayout(buttons)
+        left.addStretch(1)
+        row = QHBoxLayout()
+        row.addLayout(left, 1)
+        row.addWidget(qr, 0, Qt.AlignmentFlag.AlignTop)
+        self.body.addLayout(row)

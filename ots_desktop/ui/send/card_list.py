@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ots_desktop.ui.send.card import ShareCard
@@ -22,11 +25,13 @@ class CardList(QScrollArea):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._empty = QLabel("Your shares appear here, newest first.", inner)
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._empty.setEnabled(False)
+        # Placeholder colour, not disabled text (1.6:1): the palette keeps it at 4.5:1 (see ui/contrast.py).
+        self._empty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(inner)
         self._cards: list[ShareCard] = []
+        self._stops: dict[ShareCard, list[QWidget]] = {}  # each card's Tab stops, in its own order
 
     def sizeHint(self) -> QSize:
         """Modest: the form above gets its room first, the cards take what is left."""
@@ -36,6 +41,10 @@ class CardList(QScrollArea):
         """Put ``card`` on top."""
         self._cards.insert(0, card)
         self._layout.insertWidget(0, card)
+        self._stops[card] = _chain_of(card)
+        # Newest on top, so its controls come first on Tab (by creation order they came last).
+        for first, second in itertools.pairwise([w for c in self._cards for w in self._stops.get(c, [])]):
+            QWidget.setTabOrder(first, second)
         self._empty.hide()
         card.close_requested.connect(lambda: self.remove(card))
         self.verticalScrollBar().setValue(0)
@@ -45,6 +54,7 @@ class CardList(QScrollArea):
         if card not in self._cards or not card.closable:
             return
         self._cards.remove(card)
+        self._stops.pop(card, None)
         self._layout.removeWidget(card)
         card.hide()
         card.deleteLater()
@@ -53,3 +63,14 @@ class CardList(QScrollArea):
     def cards(self) -> list[ShareCard]:
         """The cards, newest first."""
         return list(self._cards)
+
+
+def _chain_of(card: QWidget) -> list[QWidget]:
+    """The widgets in ``card`` that take Tab focus, in the order its focus chain has them."""
+    stops: list[QWidget] = []
+    widget: QWidget | None = card.nextInFocusChain()
+    while widget is not None and widget is not card and card.isAncestorOf(widget):
+        if widget.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            stops.append(widget)
+        widget = widget.nextInFocusChain()
+    return stops

@@ -13,14 +13,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from ots_desktop.channels.link_types import SentLink
 from ots_desktop.core.errors import OtsError
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.times import local_clock, parse_rfc3339
+from ots_desktop.ui.announce import LiveLabel, announce, expose_value
 from ots_desktop.ui.context import Level, UiContext
-from ots_desktop.ui.send.card import ShareCard
+from ots_desktop.ui.send.link_like_card import LinkLikeCard
 from ots_desktop.ui.send.qr import QrView
 from ots_desktop.ui.tasks import describe_error
 
@@ -31,7 +32,6 @@ WATCH_INTERVAL_S = 2.0
 SLOW_WATCH_INTERVAL_S = 10.0
 SLOW_WATCH_AFTER_S = 3600.0
 WATCH_MARGIN_S = 300.0
-COPIED_MS = 2000
 # After a relay outage the receipt resumes by itself: tried again after 2 s, then less often, up to a minute.
 RETRY_FIRST_MS = 2000
 RETRY_MAX_MS = 60_000
@@ -71,7 +71,7 @@ def terms(sent: SentLink) -> str:
     return " · ".join(parts)
 
 
-class LinkShareCard(ShareCard):
+class LinkShareCard(LinkLikeCard):
     """Shows one link and follows it on the relay until it ends. Call :meth:`start_watch`."""
 
     channel = "link"
@@ -94,34 +94,18 @@ class LinkShareCard(ShareCard):
         self.link_field.setAccessibleName("One-time link")
         self.copy_button = self._button("Copy link", "Copy the link (the clipboard clears itself)", self.copy_link)
         self.terms_label = QLabel(terms(sent), self)
-        self.terms_label.setAccessibleName("Link terms")
-        self.receipt_label = QLabel(self)
+        expose_value(self.terms_label, "Link terms")
+        self.receipt_label = LiveLabel("Receipt", self)
         self.receipt_label.setWordWrap(True)
         self.receipt_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.receipt_label.setAccessibleName("Receipt")
         self.receipt_label.hide()
         self.revoke_button = self._button("Revoke", "Make the link stop working now", self.revoke)
         self.follow_button = self._button("Check again", "Ask the relay about this link again", self.start_watch)
         self.follow_button.hide()
         self.qr = QrView(sent.link, self)
 
-        link_row = QHBoxLayout()
-        link_row.addWidget(self.link_field, 1)
-        link_row.addWidget(self.copy_button)
-        actions = QHBoxLayout()
-        actions.addWidget(self.revoke_button)
-        actions.addWidget(self.follow_button)
-        actions.addStretch(1)
-        left = QVBoxLayout()
-        left.addLayout(link_row)
-        left.addWidget(self.terms_label)
-        left.addWidget(self.receipt_label)
-        left.addLayout(actions)
-        left.addStretch(1)
-        row = QHBoxLayout()
-        row.addLayout(left, 1)
-        row.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignTop)
-        self.body.addLayout(row)
+        self.lay_out_link(self.link_field, self.copy_button, self.terms_label, self.receipt_label,
+                          (self.revoke_button, self.follow_button), self.qr)
         self.restored = not sent.link
         if self.restored:
             for widget in (self.link_field, self.copy_button, self.qr):
@@ -198,8 +182,9 @@ class LinkShareCard(ShareCard):
 
     def _add_receipt(self, line: str) -> None:
         self._receipts.append(line)
-        self.receipt_label.setText("\n".join(self._receipts))
+        self.receipt_label.setText("\n".join(self._receipts), quiet=True)
         self.receipt_label.show()
+        announce(self.receipt_label, line)  # the new line, not the whole list again
 
     def _ended(self, state: str) -> None:
         text, level = _ENDINGS.get(state, (f"Ended ({state}).", Level.INFO))
@@ -209,35 +194,11 @@ class LinkShareCard(ShareCard):
 
     # -- buttons --------------------------------------------------------------------------
 
-    def copy_link(self) -> None:
-        """Copy the link (with the clipboard's secret hints and auto-clear)."""
-        self.ctx.clipboard.copy(self.sent.link)
-        self.copy_button.setText("Copied")
-        QTimer.singleShot(COPIED_MS, self, lambda: self.copy_button.setText("Copy link"))
-
-    def revoke(self) -> None:
-        """Make the link stop working now."""
-        if self.is_finished:
-            return
-        self.revoke_button.setEnabled(False)
-        self.set_state(self.state, "Revoking…")
-        self.ctx.tasks.start(self._revoke(), on_error=self._revoke_failed)
+    def link_text(self) -> str:
+        """The link Copy link copies."""
+        return self.sent.link
 
     async def _revoke(self) -> None:
         _record, state, revoked_now = await self.ctx.services.link().revoke(self.share_id)
         self._ended("revoked" if revoked_now else state)
 
-    def _revoke_failed(self, text: str) -> None:
-        if self.is_finished:
-            return
-        self.revoke_button.setEnabled(True)
-        self.set_state(self.state, f"Could not revoke: {sentence(text)}", Level.ERROR)
-
-    def ended(self) -> None:
-        """The link is over: nothing left to copy, scan or revoke."""
-        self._retry.stop()
-        for button in (self.copy_button, self.revoke_button, self.follow_button):
-            button.setEnabled(False)
-        self.follow_button.hide()
-        self.qr.hide()
-        self.link_field.setEnabled(False)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QRadioButton,
     QSizePolicy,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -30,6 +29,7 @@ from ots_desktop.core.config import MAX_CODE_LENGTH, MIN_CODE_LENGTH, Config
 from ots_desktop.core.kdf import passphrase_from_text
 from ots_desktop.core.policy import LINK_MAX_VIEWS, LINK_MIN_VIEWS
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.key_names import native
 from ots_desktop.ui.send.choices import (
     LINK,
     WORMHOLE,
@@ -41,6 +41,7 @@ from ots_desktop.ui.send.choices import (
     parse_recipients,
 )
 from ots_desktop.ui.send.secret_field import SecretField
+from ots_desktop.ui.spin_box import FramedSpinBox
 
 EXPIRY_PRESETS = ((5 * 60, "5 minutes"), (3600, "1 hour"), (86400, "1 day"), (7 * 86400, "7 days"))
 MAX_PASSPHRASE = 4096
@@ -76,7 +77,7 @@ class ShareOptions(QWidget):
         self.wormhole_radio.setChecked(True)
         self.wormhole_radio.toggled.connect(self._switch)
 
-        self.code_length = QSpinBox(self)
+        self.code_length = FramedSpinBox(self)
         self.code_length.setRange(MIN_CODE_LENGTH, MAX_CODE_LENGTH)
         self.code_length.setSuffix(" words")
         self.code_length.setAccessibleName("Code length in words")
@@ -90,7 +91,7 @@ class ShareOptions(QWidget):
 
         self.expiry = QComboBox(self)
         self.expiry.setAccessibleName("Link expires after")
-        self.views = QSpinBox(self)
+        self.views = FramedSpinBox(self)
         self.views.setRange(LINK_MIN_VIEWS, LINK_MAX_VIEWS)
         self.views.setAccessibleName("Number of times the link opens")
         self.passphrase = SecretField("passphrase", "optional: tell it to them another way", self,
@@ -157,7 +158,7 @@ class ShareOptions(QWidget):
         """Set code length, expiry and views from the settings; links only with a relay to park them on."""
         has_relay = bool(config.relay_url.strip())
         self.link_radio.setEnabled(has_relay)
-        self.link_radio.setToolTip(LINK_TIP if has_relay else NO_RELAY_TIP)
+        self.link_radio.setToolTip(LINK_TIP if has_relay else native(NO_RELAY_TIP))
         if not has_relay and self.link_radio.isChecked():
             self.wormhole_radio.setChecked(True)
         self.code_length.setValue(config.code_length)

@@ -32,8 +32,10 @@ from ots_desktop.core.codes import PUBLIC_MAILBOX_URL
 from ots_desktop.core.errors import InputError, OtsError
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
+from ots_desktop.ui.announce import LiveLabel
 from ots_desktop.ui.banner import Banner
 from ots_desktop.ui.context import Level, UiContext
+from ots_desktop.ui.key_names import native
 from ots_desktop.ui.send.card import ShareCard
 from ots_desktop.ui.send.card_list import CardList
 from ots_desktop.ui.send.choices import LINK, MAX_TEXT, LinkChoices, WormholeChoices, check_channel
@@ -91,10 +93,9 @@ class SendPage(QWidget):
             ctx.clipboard.guard_selection(field.edit, field.edit.hasSelectedText)
         self.share_button = QPushButton("S&hare", self)
         self.share_button.setDefault(True)
-        self.share_button.setToolTip("Start the share (Ctrl+Enter)")
+        self.share_button.setToolTip(native("Start the share (Ctrl+Enter)"))
         self.share_button.setAccessibleName("Share")
-        self.busy_label = QLabel(self)
-        self.busy_label.setAccessibleName("Share progress")
+        self.busy_label = LiveLabel("Share progress", self)
         self.card_list = CardList(self)
         self.sharing = Sharing(ctx, self.card_list, self.speaker, self._async_error, self)
         self._layout()
@@ -192,13 +193,17 @@ class SendPage(QWidget):
         marker = services.paths.state_dir / FIRST_RUN_MARKER
         if services.config.mailbox_url != PUBLIC_MAILBOX_URL or marker.exists():
             return
-        self.banner.show_message(PUBLIC_SERVERS_NOTE, "info")
+        self.banner.show_message(native(PUBLIC_SERVERS_NOTE), "info")
         with contextlib.suppress(OSError):
             marker.touch(mode=0o600)
 
     def live_links(self) -> int:
         """How many links shown here are still waiting to be opened (their receipts pause while the app is closed)."""
         return sum(1 for card in self.cards() if card.channel == "link" and not card.is_finished)
+
+    def live_codes(self) -> int:
+        """How many transfers by code shown here have not finished (quitting cancels them)."""
+        return sum(1 for card in self.cards() if card.channel == "wormhole" and not card.is_finished)
 
     def cards(self) -> list[ShareCard]:
         """Every card on the page, newest first."""

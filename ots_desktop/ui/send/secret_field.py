@@ -15,6 +15,7 @@ from ots_desktop.core.errors import InputError
 from ots_desktop.core.policy import TEXT_MAX_BYTES
 from ots_desktop.core.secret import SecretBuffer, wipe
 from ots_desktop.core.sizes import format_size
+from ots_desktop.ui.masked_edit import MaskedLineEdit
 
 SENSITIVE_HINTS = Qt.InputMethodHint.ImhSensitiveData | Qt.InputMethodHint.ImhNoPredictiveText
 
@@ -30,8 +31,7 @@ class SecretField(QWidget):
         self.what = what
         self.max_bytes = max_bytes
         self.too_large = too_large
-        self.edit = QLineEdit(self)
-        self.edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.edit = MaskedLineEdit(self)  # Qt (and so the accessibility bus) sees bullets only
         self.edit.setInputMethodHints(SENSITIVE_HINTS)
         self.edit.setPlaceholderText(placeholder)
         self.edit.setAccessibleName(what[:1].upper() + what[1:])
@@ -48,7 +48,9 @@ class SecretField(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit, 1)
         layout.addWidget(self.show_toggle)
-        self.setFocusProxy(self.edit)
+        # No focus proxy: Qt counts a proxied container as a Tab stop of its own, at the container's place in
+        # the chain, and Tab from the control before it jumped back into the field.
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
     def _toggle(self, shown: bool) -> None:
         # One toggle, "Show", pressed or not: its name never changes, its state says which (as a screen

@@ -1,5 +1,9 @@
 """Reading a code aloud with Qt's text-to-speech, when the desktop has a working engine.
 
+Qt's text-to-speech module comes with PySide6-Addons, hundreds of MB that most people never need:
+it is the optional ``speech`` extra (``pip install 'ots-desktop[desktop,speech]'``), and not in the
+installers. Without it there is no engine, and no Speak button.
+
 The "mock" engine is for tests only. Other engines are tried in Qt's order and the
 first that comes up without an error is used; speech-dispatcher with no daemon, for
 example, reports an error at once, and then nothing is offered.
@@ -10,7 +14,11 @@ from __future__ import annotations
 import contextlib
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtTextToSpeech import QTextToSpeech
+
+try:
+    from PySide6.QtTextToSpeech import QTextToSpeech
+except ImportError:  # PySide6-Addons is not installed: the optional `speech` extra
+    QTextToSpeech = None  # type: ignore[assignment, misc]
 
 TEST_ENGINE = "mock"
 
@@ -35,6 +43,8 @@ class Speaker(QObject):
     def __init__(self, engine: str | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._speech: QTextToSpeech | None = None
+        if QTextToSpeech is None:
+            return
         names = [engine] if engine is not None else [
             name for name in QTextToSpeech.availableEngines() if name != TEST_ENGINE]
         for name in names:

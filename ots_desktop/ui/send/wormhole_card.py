@@ -22,8 +22,9 @@ from ots_desktop.core.failures import RETRY_REASONS
 from ots_desktop.core.messages import sentence
 from ots_desktop.core.secret import SecretBuffer
 from ots_desktop.core.sizes import format_size
+from ots_desktop.ui.announce import expose_value
 from ots_desktop.ui.context import Level, UiContext
-from ots_desktop.ui.send.card import ShareCard, big_font
+from ots_desktop.ui.send.card import COPIED_MS, ShareCard, big_font
 from ots_desktop.ui.send.code_words import code_groups, display_code, qr_uri
 from ots_desktop.ui.send.qr import QrView
 
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from ots_desktop.ui.send.speech import Speaker
 
 SendCall = Callable[[SendHooks], Awaitable[str]]
-COPIED_MS = 2000
 
 
 class WormholeShareCard(ShareCard):
@@ -59,7 +59,7 @@ class WormholeShareCard(ShareCard):
         self.code_label.setFont(big_font(self.font(), monospace=True))
         self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.code_label.setWordWrap(True)
-        self.code_label.setAccessibleName("Wormhole code")
+        expose_value(self.code_label, "Wormhole code")
         self.qr = QrView(parent=self)
         self.copy_button = self._button("Copy code", "Copy the code (the clipboard clears itself)", self.copy_code)
         self.speak_button = self._button("Speak", "Read the code aloud, word by word", self.speak_code)
@@ -73,7 +73,7 @@ class WormholeShareCard(ShareCard):
         self.verifier_label = QLabel(self)
         self.verifier_label.setFont(big_font(self.font(), scale=1.25, monospace=True))
         self.verifier_label.setWordWrap(True)
-        self.verifier_label.setAccessibleName("Verification words")
+        expose_value(self.verifier_label, "Verification words")
         self.confirm_button = self._button("Words match", "Both sides see the same words: send", self.confirm)
         self.reject_button = self._button("Words differ", "The words differ: stop, nothing is sent",
                                           self.reject)

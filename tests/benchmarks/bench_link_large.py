@@ -1,0 +1,154 @@
+"""A large file as a link on loopback, against curl moving the same bytes through the same relay process.
+
+One ``ots server`` relay (SQLite store) and the ``ots`` CLI for sender and receiver, each
+with its own OTS_HOME and the real Secret Service for their audit keys. ``ots send --via
+link --file`` then ``ots receive LINK`` is timed end to end (sealing, upload, claim,
+download, opening, writing the file), and the peak RSS (VmHWM) of sender and receiver is
+compared with the same commands for a 4-byte file; the relay's growth is its VmHWM after
+the pair minus its VmRSS before. The peer: curl PUTs the very envelope the relay stored
+(copied aside before the receive) to the same relay under a new id through the same
+streamed endpoint, and downloads it through a streamed reveal: the same bytes over the
+same routes, without any sealing or opening. The received file is checked by sha256.
+
+The machine is shared, so the pair and its curl peer run ``TRIALS`` times, each ots pair
+right before its curl pair: the figures are medians, the ratio the median of the trials'
+own ratios, and memory growth the largest of the trials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ots_desktop.core.ids import b64u_encode, new_share_id
+from tests.benchmarks.harness import BenchResult
+from tests.support.big_files import make_big_file, sha256_of
+from tests.support.relay import UNLIMITED, start_relay
+from tests.support.rss import run_measured, status_kib
+from tests.support.secret_service import start_secret_service
+
+SIZE = 1024 * 1024 * 1024
+GOAL_RATIO = 2.0
+GOAL_RSS_MIB = 64.0
+TIMEOUT_S = 1800.0
+TRIALS = 3
+OTS = [sys.executable, "-m", "ots_desktop.cli"]
+
+
+def _curl(args: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(["curl", "-sS", "--fail-with-body", "-o", "/dev/null", *args], capture_output=True,
+                          timeout=TIMEOUT_S, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"curl failed: {done.stderr.decode(errors='replace')[-500:]}")
+    return time.perf_counter() - started
+
+
+def _curl_pair(url: str, envelope: Path, work: Path) -> float:
+    """Seconds for curl to PUT ``envelope`` under a new id and fetch it back through a streamed reveal."""
+    share_id, token = b64u_encode(new_share_id()), secrets.token_bytes(32)
+    up = _curl(["-T", str(envelope), "-H", "Content-Type: application/octet-stream",
+                "-H", f"X-Ots-Auth-Hash: {hashlib.sha256(token).hexdigest()}", f"{url}/api/v1/secrets/{share_id}"])
+    body = work / "reveal.json"
+    body.write_text(json.dumps({"auth_token": b64u_encode(token)}))
+    down = work / "curl-copy"
+    started = time.perf_counter()
+    done = subprocess.run(["curl", "-sS", "--fail-with-body", "-o", str(down), "-H", "Accept: application/octet-stream",
+                           "-H", "Content-Type: application/json", "--data-binary", f"@{body}",
+                           f"{url}/api/v1/secrets/{share_id}/reveal"], capture_output=True, timeout=TIMEOUT_S,
+                          check=False)
+    if done.returncode != 0 or down.stat().st_size != envelope.stat().st_size:
+        raise RuntimeError(f"curl reveal failed: {done.stderr.decode(errors='replace')[-500:]}")
+    seconds = up + time.perf_counter() - started
+    down.unlink()
+    return seconds
+
+
+def run(size: int = SIZE, trials: int = TRIALS) -> list[BenchResult]:
+    """Send and receive one ``size``-byte file as a link, then the curl peer, ``trials`` times; one row."""
+    pairs: list[tuple[float, float, float]] = []  # ots send, ots receive, curl pair
+    peaks = {"sender": 0.0, "receiver": 0.0}
+    with tempfile.TemporaryDirectory(prefix="ots-bench-large-") as tmp:
+        root = Path(tmp)
+        keys = start_secret_service(root / "keychain")
+        try:
+            relay = start_relay(root, extra=[*UNLIMITED, "--max-size", str(size + size // 8 + (1 << 20))])
+        except BaseException:
+            keys.stop()
+            raise
+        try:
+            env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=keys.address, OTS_RELAY_URL=relay.url)
+            sender, receiver = dict(env, OTS_HOME=str(root / "sender")), dict(env, OTS_HOME=str(root / "receiver"))
+            source, small = root / "big.bin", root / "small.bin"
+            digest = make_big_file(source, size)
+            small.write_bytes(b"tiny")
+            base_send = run_measured([*OTS, "send", "--via", "link", "--json", "--file", str(small)], env=sender,
+                                     cwd=root, timeout=TIMEOUT_S)
+            base_link = json.loads(base_send.stdout.splitlines()[-1])["link"]
+            base_receive = run_measured([*OTS, "receive", base_link, "--output", str(root / "small-out")],
+                                        env=receiver, cwd=root, timeout=TIMEOUT_S)
+            relay_before = status_kib(relay.pid, "VmRSS")
+            for _ in range(trials):
+                sent = run_measured([*OTS, "send", "--via", "link", "--json", "--file", str(source)], env=sender,
+                                    cwd=root, timeout=TIMEOUT_S)
+                if sent.returncode != 0:
+                    raise RuntimeError(f"ots send failed: {sent.stderr[-2000:]}")
+                link = json.loads(sent.stdout.splitlines()[-1])["link"]
+                [stored] = list((relay.data_dir / "links-envelopes").iterdir())
+                envelope = root / "envelope-copy"
+                shutil.copyfile(stored, envelope)
+                out = root / "out"
+                out.mkdir()
+                got = run_measured([*OTS, "receive", link, "--output", str(out)], env=receiver, cwd=root,
+                                   timeout=TIMEOUT_S)
+                if got.returncode != 0:
+                    raise RuntimeError(f"ots receive failed: {got.stderr[-2000:]}")
+                [received] = list(out.iterdir())
+                if sha256_of(received) != digest:
+                    raise RuntimeError("the received file differs from the one sent")
+                received.unlink()
+                out.rmdir()
+                curl_s = _curl_pair(relay.url, envelope, root)
+                envelope.unlink()
+                pairs.append((sent.seconds, got.seconds, curl_s))
+                peaks["sender"] = max(peaks["sender"], (sent.peak_kib - base_send.peak_kib) / 1024)
+                peaks["receiver"] = max(peaks["receiver"], (got.peak_kib - base_receive.peak_kib) / 1024)
+            relay_growth = (status_kib(relay.pid, "VmHWM") - relay_before) / 1024
+            source.unlink()
+        finally:
+            relay.stop()
+            keys.stop()
+    median = statistics.median
+    ots_s, curl_s = median(s + r for s, r, _ in pairs), median(c for _, _, c in pairs)
+    ratio = median((s + r) / c for s, r, c in pairs)
+    growth = {**peaks, "relay": relay_growth}
+    worst = max(growth.values())
+    mib = size / 2**20
+    each = ", ".join(f"{s:.1f} + {r:.1f} s against {c:.1f} s" for s, r, c in pairs)
+    notes = (f"{mib:,.0f} MiB file, {len(pairs)} trials, each ots pair right before its curl pair; medians: ots send "
+             f"{median(s for s, _, _ in pairs):.1f} s, ots receive {median(r for _, r, _ in pairs):.1f} s (each "
+             f"including its process start and audit entry); peer curl PUT + streamed reveal of the same envelope "
+             f"bytes to the same relay process {curl_s:.1f} s; ratio: the median of the trials' own ratios. Trials "
+             f"(send + receive against curl): {each}. Largest peak RSS growth over the same command for a 4-byte "
+             f"file: sender {growth['sender']:.1f} MiB, receiver {growth['receiver']:.1f} MiB; relay VmHWM after "
+             f"the trials minus VmRSS before: {growth['relay']:.1f} MiB.")
+    return [BenchResult(
+        name=f"large file as a link, {mib:,.0f} MiB (send + receive, SQLite relay)", value=ots_s, unit="s",
+        peer="curl PUT + reveal, same bytes, same relay", peer_value=curl_s, peer_unit="s", ratio=ratio,
+        ratio_meaning="ots time / curl time", goal=f"<= {GOAL_RATIO:g}x curl, RSS growth < {GOAL_RSS_MIB:g} MiB",
+        met=ratio <= GOAL_RATIO and worst < GOAL_RSS_MIB, notes=notes)]
+
+
+if __name__ == "__main__":
+    for result in run(int(sys.argv[1]) * 1024 * 1024 if len(sys.argv) > 1 else SIZE,
+                      int(sys.argv[2]) if len(sys.argv) > 2 else TRIALS):
+        print(result)

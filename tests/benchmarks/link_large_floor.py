@@ -1,0 +1,96 @@
+"""What 1 GiB costs in the work a large link cannot skip, on this machine: the floor under bench_link_large.
+
+``python -m tests.benchmarks.link_large_floor`` times, in one thread and in the pieces the
+streamed envelope uses (1 MiB), best of three: AES-256-GCM sealing and opening
+(:class:`~ots_desktop.core.chunks.ChunkCipher`), the audit fingerprint (HMAC-SHA256, which
+the sender must finish before anything is sent and the receiver before the file is saved),
+the sender's change check (Poly1305) and the page-cache reading and writing of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+from ots_desktop.core.chunks import KIND_DATA, ChunkCipher
+from ots_desktop.core.ids import new_fragment_key
+from ots_desktop.core.kdf import derive_keys
+
+PIECE = 1024 * 1024
+
+
+def _best(work: Callable[[], None], trials: int = 3) -> float:
+    times = []
+    for _ in range(trials):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def floor(size: int = 1 << 30) -> dict[str, float]:
+    """Seconds for ``size`` bytes of each step."""
+    count = size // PIECE
+    plain, sealed, back = bytearray(os.urandom(PIECE)), bytearray(PIECE + 16), bytearray(PIECE)
+    with new_fragment_key() as key:
+        cipher = ChunkCipher(derive_keys(key, b"\x01" * 16, None, 0), b"\x02" * 44, b"\x03" * 16)
+        try:
+            cipher.seal_into(1, KIND_DATA, memoryview(plain), memoryview(sealed))
+            one = bytes(sealed)
+
+            def seal() -> None:
+                for n in range(count):
+                    cipher.seal_into(n + 1, KIND_DATA, memoryview(plain), memoryview(sealed))
+
+            def open_() -> None:
+                for _ in range(count):
+                    cipher.open_into(1, KIND_DATA, memoryview(one), memoryview(back))
+
+            def fingerprint() -> None:
+                mac = hmac.new(os.urandom(32), digestmod=hashlib.sha256)
+                for _ in range(count):
+                    mac.update(plain)
+
+            def check() -> None:
+                tag = Poly1305(os.urandom(32))
+                for _ in range(count):
+                    tag.update(plain)
+                tag.finalize()
+
+            figures = {"AES-256-GCM seal": _best(seal), "AES-256-GCM open": _best(open_),
+                       "HMAC-SHA256 fingerprint": _best(fingerprint), "Poly1305 check": _best(check)}
+        finally:
+            cipher.close()
+    with tempfile.TemporaryDirectory(prefix="ots-floor-") as tmp:
+        path = Path(tmp) / "file"
+
+        def write() -> None:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for _ in range(count):
+                    os.write(fd, plain)
+            finally:
+                os.close(fd)
+
+        def read() -> None:
+            with path.open("rb", buffering=0) as stream:
+                while stream.readinto(back):
+                    pass
+
+        figures["page-cache write"] = _best(write)
+        figures["page-cache read"] = _best(read)
+    return figures
+
+
+if __name__ == "__main__":
+    mib = int(sys.argv[1]) if len(sys.argv) > 1 else 1024
+    for name, seconds in floor(mib * 1024 * 1024).items():
+        print(f"{name}: {seconds:.2f} s for {mib} MiB")
