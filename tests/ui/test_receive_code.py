@@ -278,6 +278,29 @@ def test_a_session_cancelled_while_connecting_is_closed_once_open(qtbot: QtBot, 
     assert completion.entry is None
 
 
+def test_a_completer_made_without_a_parent_belongs_to_its_field(qtbot: QtBot, ctx: UiContext) -> None:
+    """Owned by Python alone, a garbage collection deleted the completer with its list in the middle of
+    one of their events, and the test process crashed a few tests later (CI: a segmentation fault
+    "Garbage-collecting" in Qt's event loop). The field owns it instead, and it goes with the field."""
+    import gc
+
+    from shiboken6 import isValid
+
+    field = QLineEdit()  # deleted below (not by qtbot)
+    completion = CodeCompleter(field, ctx.services.wormhole, ctx.tasks)
+    assert completion.parent() is field and completion.speech.parent() is completion
+    gone: list[str] = []
+    completion.popup.destroyed.connect(lambda: gone.append("list"))
+    completion.destroyed.connect(lambda: gone.append("completer"))
+    del completion
+    gc.collect()
+    [kept] = field.findChildren(CodeCompleter)
+    assert isValid(kept) and isValid(kept.popup) and gone == []
+    del kept
+    field.deleteLater()
+    qtbot.waitUntil(lambda: sorted(gone) == ["completer", "list"], timeout=NET_MS)
+
+
 def test_an_untouched_session_leaves_the_mailbox(qtbot: QtBot, ctx: UiContext, page: ReceivePage) -> None:
     page.completion.set_idle_timeout(300)
     page.focus_code()

@@ -50,7 +50,10 @@ class CodeCompleter(QObject):
 
     def __init__(self, field: QLineEdit, channel: Callable[[], WormholeChannel], tasks: TaskRunner,
                  parent: QObject | None = None, *, words: Callable[[], int] = lambda: CODE_DEFAULT_WORDS) -> None:
-        super().__init__(parent)
+        # Owned by Qt, never by Python alone: without a parent (the field's, then), a garbage
+        # collection could delete it, its completer and its list while Qt was delivering one of
+        # their events, which crashed the process.
+        super().__init__(parent if parent is not None else field)
         self.field = field
         self._expected_words = words
         self._new_channel = channel

@@ -32,7 +32,7 @@ class CompletionSpeech(QObject):
     """Describes and announces ``completer``'s open list from ``field`` (see the module's note)."""
 
     def __init__(self, field: QLineEdit, completer: QCompleter, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent if parent is not None else field)  # Qt owns it (see CodeCompleter)
         self.field = field
         self.completer = completer
         self._caption = field.accessibleDescription()
