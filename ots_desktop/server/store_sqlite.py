@@ -147,16 +147,7 @@ class SqliteStore:
         """Insert the share and its envelope; False if the id is taken."""
 
         def op(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
-                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash, allow_countries)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
-                 secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
-                 secret.max_views, secret.max_views, _json_list(secret.allow_cidrs), secret.link_hash,
-                 _json_list(secret.allow_countries)),
-            )  # fmt: skip
-            if cursor.rowcount != 1:
+            if not _insert_share(conn, secret):
                 return False
             conn.execute("INSERT INTO envelopes (id, data) VALUES (?, ?)", (secret.id, secret.envelope))
             return True
@@ -168,16 +159,7 @@ class SqliteStore:
         writer; False (and the part file removed) if the id is taken."""
 
         def op(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
-                " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash, allow_countries)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
-                 secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
-                 secret.max_views, secret.max_views, _json_list(secret.allow_cidrs), secret.link_hash,
-                 _json_list(secret.allow_countries)),
-            )  # fmt: skip
-            if cursor.rowcount != 1:
+            if not _insert_share(conn, secret):
                 BlobFiles.discard(part)
                 return False
             final = self.blobs.commit(part, secret.id)
@@ -303,6 +285,20 @@ def _info(conn: sqlite3.Connection, share_id: str, now: float) -> SecretInfo | N
 def _end(conn: sqlite3.Connection, share_id: str, state: SecretState, at: float) -> None:
     conn.execute("UPDATE secrets SET state = ?, ended_at = ? WHERE id = ?", (state.value, at, share_id))
     _drop_envelope(conn, share_id)
+
+
+def _insert_share(conn: sqlite3.Connection, secret: NewSecret) -> bool:
+    """Insert a new share's row (not its envelope); False if the id is taken."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO secrets (id, state, header, needs_passphrase, auth_hash, status_hash,"
+        " created_at, expires_at, max_views, views_left, allow_cidrs, link_hash, allow_countries)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (secret.id, SecretState.PENDING.value, secret.header, int(secret.needs_passphrase),
+         secret.auth_hash, secret.status_hash, secret.created_at, secret.expires_at,
+         secret.max_views, secret.max_views, _json_list(secret.allow_cidrs), secret.link_hash,
+         _json_list(secret.allow_countries)),
+    )  # fmt: skip
+    return cursor.rowcount == 1
 
 
 def _drop_envelope(conn: sqlite3.Connection, share_id: str) -> None:
