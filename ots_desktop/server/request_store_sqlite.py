@@ -4,8 +4,10 @@ Like :mod:`ots_desktop.server.store_sqlite`: every change runs on the writer thr
 :mod:`ots_desktop.server.sqlite_writer` inside one transaction and is fsynced before the
 caller hears back, so one answer wins and an answer is handed out once. Answers sit in
 their own table and are deleted the moment the request is opened, revoked or expires;
-``secure_delete`` zeroes the freed pages and a WAL checkpoint with truncation follows every
-deletion, so no file of the store keeps the ciphertext after that.
+``secure_delete`` zeroes the freed pages, and the writer checkpoints and truncates the WAL
+after a deletion as it does for the link store (before the answer when the store is quiet,
+within SCRUB_INTERVAL_S when it is busy; a sweep at once), so no file of the store keeps the
+ciphertext after that.
 """
 
 from __future__ import annotations
@@ -27,10 +29,17 @@ from ots_desktop.server.request_model import (
     StoreResult,
     state_at,
 )
-from ots_desktop.server.sqlite_writer import Bare, StoreError, Writer, open_private_store
+from ots_desktop.server.sqlite_writer import (
+    SCRUB,
+    Bare,
+    StoreError,
+    Writer,
+    WriterConnection,
+    open_private_store,
+    scrub_after_commit,
+)
 
 T = TypeVar("T")
-SCRUB = "PRAGMA wal_checkpoint(TRUNCATE)"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -80,7 +89,7 @@ class SqliteRequestStore:
 
     @classmethod
     def _open_sync(cls, path: Path) -> SqliteRequestStore:
-        worker, reader = open_private_store(path, _SCHEMA, "request store")
+        worker, reader = open_private_store(path, _SCHEMA, "request store", factory=WriterConnection)
         return cls(path, worker, reader)
 
     async def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
@@ -154,10 +163,7 @@ class SqliteRequestStore:
             return StoreResult(AnswerOutcome.DONE, RequestState.OPENED, bytes(row[0]) if row else None,
                                info.answered_at, info.answered_from)
 
-        result = await self._run(op)
-        if result.outcome is AnswerOutcome.DONE:
-            await self._scrub()
-        return result
+        return await self._run(op)
 
     async def stored_bytes(self) -> int:
         """The total size of the answers held (SQLite knows a blob's length without reading it)."""
@@ -185,9 +191,7 @@ class SqliteRequestStore:
                 return RequestState.REVOKED
             return info.state
 
-        state = await self._run(op)
-        await self._scrub()
-        return state
+        return await self._run(op)
 
     async def sweep(self, now: float) -> int:
         """Expire live requests past their expiry and forget ended ones after TOMBSTONE_S."""
@@ -235,3 +239,4 @@ def _row_info(row: tuple[Any, ...], now: float) -> RequestInfo:
 def _end(conn: sqlite3.Connection, request_id: str, state: RequestState, at: float) -> None:
     conn.execute("UPDATE requests SET state = ?, ended_at = ? WHERE id = ?", (state.value, at, request_id))
     conn.execute("DELETE FROM answers WHERE id = ?", (request_id,))
+    scrub_after_commit(conn)  # an answer this ends (or one the caller just took out) leaves the WAL too

@@ -171,3 +171,37 @@ def test_the_answers_held_are_counted_until_they_are_gone(backend: Backend) -> N
         assert await store.stored_bytes() == 0
 
     run(backend, scenario)
+
+
+def test_sqlite_scrubs_an_ended_answer_at_once_when_quiet_and_within_the_interval_when_busy(tmp_path: Path) -> None:
+    """As the link store: the first end since the last scrub is scrubbed before its answer; one that
+    follows within SCRUB_INTERVAL_S is answered first and scrubbed on the writer's timer."""
+    from ots_desktop.server.sqlite_writer import SCRUB_INTERVAL_S
+    from tests.support.processes import wait_until
+
+    path = tmp_path / "links-requests.sqlite3"
+    first, second = b"OTSA-first-" + os.urandom(200), b"OTSA-second-" + os.urandom(200)
+
+    def held(answer: bytes) -> bool:
+        return any(answer in p.read_bytes() for p in tmp_path.glob("links-requests.sqlite3*"))
+
+    async def main() -> None:
+        store = await SqliteRequestStore.open_file(path)
+        try:
+            opened, revoked = new_request(), new_request()
+            for new, answer in ((opened, first), (revoked, second)):
+                await store.create(new)
+                assert (await store.answer(new.id, answer, IP, NOW + 1)).outcome is AnswerOutcome.DONE
+            assert held(first) and held(second)  # the search sees the store's files
+            assert (await store.open(opened.id, NOW + 2)).answer == first
+            scrubbed_at = asyncio.get_running_loop().time()
+            assert not held(first)
+            assert await store.revoke(revoked.id, NOW + 3) is RequestState.REVOKED
+            if asyncio.get_running_loop().time() - scrubbed_at < SCRUB_INTERVAL_S:  # the machine did not stall
+                assert held(second), "a busy store scrubbed before answering"
+            await asyncio.to_thread(wait_until, lambda: not held(second), timeout=SCRUB_INTERVAL_S + 4.0,
+                                    what="the timed scrub")
+        finally:
+            await store.close()
+
+    asyncio.run(main())
