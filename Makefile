@@ -67,14 +67,15 @@ icons:
 # A test stuck inside Qt never sees pytest-timeout's signal, so that process uses the thread
 # method (print every stack, then exit). Each process also has a hard limit, far above the
 # few minutes each usually takes: SIGABRT makes faulthandler print every thread's stack first.
-# Each run's output is also kept in build/pytest-*.log; after a crash, the crashed thread's stack
-# is printed again at the end, where a CI page that shows the head and tail of the log has it.
+# After a crash, the crashed thread's stack, then the others, end the output (faulthandler writes
+# them to build/crash-*.log, see tests/support/crash_log.py), where a CI page that shows only the
+# head and the tail of a long log has them.
 pytest:
 	@mkdir -p build
-	bash -o pipefail -c 'QT_QPA_PLATFORM=offscreen timeout -s ABRT -k 30 40m $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		2>&1 | tee build/pytest-main.log' || { s=$$?; $(BIN)/python .ci/last_stack.py build/pytest-main.log; exit $$s; }
-	bash -o pipefail -c 'timeout -s ABRT -k 30 20m $(BIN)/python -m pytest tests/ui --timeout-method=thread $(PYTEST_ARGS) \
-		2>&1 | tee build/pytest-ui.log' || { s=$$?; $(BIN)/python .ci/last_stack.py build/pytest-ui.log; exit $$s; }
+	QT_QPA_PLATFORM=offscreen OTS_CRASH_LOG=build/crash-main.log timeout -s ABRT -k 30 40m $(BIN)/python -m pytest \
+		$(PYTEST_ARGS) || { s=$$?; $(BIN)/python .ci/last_stack.py build/crash-main.log; exit $$s; }
+	OTS_CRASH_LOG=build/crash-ui.log timeout -s ABRT -k 30 20m $(BIN)/python -m pytest tests/ui --timeout-method=thread \
+		$(PYTEST_ARGS) || { s=$$?; $(BIN)/python .ci/last_stack.py build/crash-ui.log; exit $$s; }
 
 # Briefcase's test mode runs the suite through tests/ots_desktop.py, offline (it reuses the venv);
 # here the unit tests, since make pytest has just run everything.

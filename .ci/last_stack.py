@@ -1,8 +1,9 @@
-"""Print again the crashed thread's stack from a test run's log, so that it ends the output.
+"""Print a crashed test run's stacks, the crashed thread's first (see tests/support/crash_log.py).
 
-faulthandler prints every thread on a crash, the crashed one ("Current thread") last of all
-but the extension list; a CI page that shows only the head and tail of a long log then hides it.
-Usage: last_stack.py LOG (prints nothing when the log has no such stack).
+faulthandler writes every thread's stack, the crashed one ("Current thread") last, then the
+list of extension modules. This prints the error line and the crashed thread, then the other
+threads, so that the part that matters comes first in what is shown at the end of the run.
+Usage: last_stack.py LOG (prints nothing when the log is missing or empty).
 """
 
 from __future__ import annotations
@@ -10,28 +11,30 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+OTHERS_MAX = 400  # lines of the other threads' stacks
 
-def crashed_stack(text: str) -> list[str]:
-    """The lines of the last "Current thread" block in ``text`` (empty when there is none)."""
-    lines = text.splitlines()
+
+def reorder(text: str) -> list[str]:
+    """The error line and the crashed thread's stack, then the rest of the dump (empty: none)."""
+    lines = [line for line in text.splitlines() if not line.startswith("Extension modules:")]
+    fatal = [line for line in lines if line.startswith("Fatal Python error")]
     starts = [i for i, line in enumerate(lines) if line.startswith("Current thread ")]
     if not starts:
-        return []
-    block: list[str] = []
-    for line in lines[starts[-1]:]:
-        if block and not line.strip():
-            break
-        block.append(line)
-    fatal = [line[line.index("Fatal Python error"):] for line in lines if "Fatal Python error" in line]
-    return fatal[-1:] + block
+        return lines
+    end = starts[-1]
+    while end < len(lines) and lines[end].strip():
+        end += 1
+    crashed = lines[starts[-1]:end]
+    others = [line for line in lines[:starts[-1]] + lines[end:] if line not in fatal and line.strip()]
+    return fatal[-1:] + crashed + (["", "Other threads:", *others[:OTHERS_MAX]] if others else [])
 
 
 def main() -> int:
     path = Path(sys.argv[1])
-    stack = crashed_stack(path.read_text(errors="replace")) if path.exists() else []
-    if stack:
-        print(f"\n--- the crashed thread, again (full log: {path}) ---")
-        print("\n".join(stack[:60]))
+    text = path.read_text(errors="replace") if path.exists() else ""
+    if text.strip():
+        print(f"\n--- the test process crashed; its stacks, the crashed thread first ({path}) ---")
+        print("\n".join(reorder(text)))
     return 0
 
 

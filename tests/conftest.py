@@ -16,6 +16,7 @@ import pytest
 
 from ots_desktop import runtime
 from ots_desktop.core.audit.keystore import KEYCHAIN_CALLS
+from tests.support.crash_log import redirect_crash_stacks
 from tests.support.secret_service import SecretServiceSession, start_secret_service
 from tests.support.servers import RunningServer, start_ots_server
 
@@ -107,6 +108,12 @@ def twisted_loop() -> Iterator[asyncio.AbstractEventLoop]:
     runtime.install(loop)
     yield loop
     runtime.shutdown(loop)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own faulthandler set-up, which this replaces
+def pytest_configure(config: pytest.Config) -> None:
+    """With OTS_CRASH_LOG set (make pytest), a crash's stacks go to that file (tests/support/crash_log.py)."""
+    redirect_crash_stacks()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
