@@ -3,8 +3,9 @@
 A streamed upload is written to ``<id>.<random>.part`` (created exclusively, 0600, in a
 0700 folder) as it arrives and fsynced; the store's writer then renames it to ``<id>`` and
 records it in the same step as the share, so a share exists exactly when its file does.
-A failed, refused or broken upload unlinks its part file at once, and opening the store
-removes part files and files no share names (a relay killed mid-upload leaves nothing
+A failed, refused or broken upload unlinks its part file at once (and its renamed file, when
+the share's record fails after the rename), and opening the store removes part files and files
+no share names (a relay killed mid-upload leaves nothing
 behind once it starts again). A claim that ends a share unlinks its file while the reveal
 still holds it open: the bytes are streamed from the open file and vanish with it.
 """

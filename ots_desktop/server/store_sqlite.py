@@ -23,6 +23,7 @@ row in ``secrets`` stays as a tombstone for ``ots link status`` until TOMBSTONE_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import sqlite3
@@ -162,14 +163,25 @@ class SqliteStore:
             if not _insert_share(conn, secret):
                 BlobFiles.discard(part)
                 return False
-            final = self.blobs.commit(part, secret.id)
+            final = self.blobs.path(secret.id)
+            # When another operation of its batch fails, the writer runs each again on its own: the
+            # first run may have renamed the file already. With neither file there, the upload was
+            # given up (its caller cancelled): the rename fails, and so does this operation.
+            if part.exists() or not final.exists():
+                final = self.blobs.commit(part, secret.id)
             conn.execute("INSERT INTO blobs (id, path, size) VALUES (?, ?, ?)", (secret.id, str(final), size))
             return True
 
         try:
             return await self._run(op)
-        except BaseException:
+        except asyncio.CancelledError:
+            BlobFiles.discard(part)  # the operation may still run: it then fails for want of the file
+            raise
+        except Exception:
             BlobFiles.discard(part)
+            with contextlib.suppress(StoreError):
+                if await self.blob_size(secret.id) is None:  # renamed into place, but the record rolled back
+                    BlobFiles.discard(self.blobs.path(secret.id))
             raise
 
     async def blob_size(self, share_id: str) -> int | None:

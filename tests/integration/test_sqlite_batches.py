@@ -155,3 +155,48 @@ def test_an_operation_that_raises_past_exception_fails_its_batch_and_frees_the_s
             await store.close()
 
     asyncio.run(main())
+
+
+def test_a_streamed_create_whose_record_fails_leaves_no_file_behind(tmp_path: Path) -> None:
+    """The record of a streamed envelope fails after its file was renamed into place (here a trigger
+    refuses it, as a full disk would): the caller hears the store's error, not a missing file (the
+    writer runs the operation a second time on its own), and neither the share nor its file stays."""
+    import dataclasses
+
+    path = tmp_path / "links.sqlite3"
+    now = time.time()
+
+    def set_trigger(sql: str) -> None:
+        conn = sqlite3.connect(path)
+        try:
+            conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+
+    async def upload(store: SqliteStore, secret: NewSecret) -> bool:
+        part, fd = store.blobs.new_part(secret.id)
+        try:
+            os.write(fd, secret.envelope)
+        finally:
+            os.close(fd)
+        return await store.create_streamed(dataclasses.replace(secret, envelope=b""), part, len(secret.envelope))
+
+    async def main() -> None:
+        store = await SqliteStore.open(path)
+        try:
+            set_trigger("CREATE TRIGGER no_room BEFORE INSERT ON blobs BEGIN SELECT RAISE(ABORT, 'no room'); END")
+            refused = _secret(1, now)
+            with pytest.raises(sqlite3.IntegrityError, match="no room"):
+                await upload(store, refused)
+            assert list(store.blobs.folder.iterdir()) == []
+            assert refused.id not in _committed_ids(path)
+            set_trigger("DROP TRIGGER no_room")
+            kept = _secret(2, now)
+            assert await upload(store, kept)
+            assert [p.name for p in store.blobs.folder.iterdir()] == [kept.id]
+            assert await store.blob_size(kept.id) == len(kept.envelope)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
