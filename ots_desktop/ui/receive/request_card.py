@@ -31,8 +31,10 @@ from ots_desktop.ui.send.link_like_card import LinkLikeCard
 from ots_desktop.ui.send.qr import QrView
 
 if TYPE_CHECKING:
-    from ots_desktop.channels.request_client import OpenedAnswer, RequestStatus
+    from ots_desktop.channels.request_client import OpenedAnswer, RequestClient, RequestStatus
+    from ots_desktop.core.audit.log import AuditLog
     from ots_desktop.core.envelope import Opened
+    from ots_desktop.core.request_records import RequestRecords
 
 FILE_NAME = "answer.bin"
 PENDING_TEXT = "Pending: waiting for the answer. Send the link to the person who has the secret."
@@ -121,16 +123,20 @@ class RequestCard(LinkLikeCard):
         self.allow_close(False)
         self._watch = self.ctx.tasks.start(self._follow(), on_error=self._watch_failed)
 
-    async def _follow(self) -> None:
-        from ots_desktop.channels.request_flow import open_request, request_status
-
+    async def _log_records_client(self) -> tuple[AuditLog, RequestRecords, RequestClient]:
+        """The audit log, this installation's request records, and a client for this request's relay."""
         services = self.ctx.services
         log = await services.audit()
         records = services.requests()
         record = records.get(self.request_id)
         if record is None:
             raise OtsError(f"no request {self.request_id} was made with this installation")
-        client = services.request_client(record.relay_url)
+        return log, records, services.request_client(record.relay_url)
+
+    async def _follow(self) -> None:
+        from ots_desktop.channels.request_flow import open_request, request_status
+
+        log, records, client = await self._log_records_client()
         async with client:
             while True:
                 try:
@@ -224,13 +230,7 @@ class RequestCard(LinkLikeCard):
     async def _revoke(self) -> None:
         from ots_desktop.channels.request_flow import revoke_request
 
-        services = self.ctx.services
-        log = await services.audit()
-        records = services.requests()
-        record = records.get(self.request_id)
-        if record is None:
-            raise OtsError(f"no request {self.request_id} was made with this installation")
-        client = services.request_client(record.relay_url)
+        log, records, client = await self._log_records_client()
         async with client:
             state, revoked_now = await revoke_request(client, log, log.keystore, records, self.request_id)
         if self._watch is not None:
