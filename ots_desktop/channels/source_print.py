@@ -5,8 +5,8 @@ fingerprint in it, so a large file is read twice: once here for its fingerprint,
 seal it (:mod:`ots_desktop.channels.link_send_stream`). The second reading must give the
 same bytes. The check is a Poly1305 tag of each reading under a one-time random key that
 never leaves this process (nobody who changes the file can see it, so no change can be made
-to match it), about a sixth of the cost of feeding the keyed SHA-256 fingerprint a second
-time. The fingerprint is fed on a thread of its own while this one reads and feeds the check.
+to match it), cheaper than feeding the keyed fingerprint a second time (per GiB on one
+core: Poly1305 about 0.10 s, the BLAKE3 fingerprint about 0.13 s).
 
 This module loads no HTTP code: the CLI starts the first reading (:func:`start_print`) and
 loads the link channel while it runs.
@@ -26,7 +26,6 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.poly1305 import Poly1305
 
-from ots_desktop.channels.digest_thread import DigestThread
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.errors import InputError
 from ots_desktop.core.secret import wipe
@@ -60,14 +59,12 @@ def fingerprint_source(open_source: Callable[[], BinaryIO], audit: AuditLog) -> 
     buffer = bytearray(READ_PIECE)
     count = 0
     try:
-        # The fingerprint on a thread of its own: this one reads and feeds the check meanwhile.
-        with open_source() as stream, DigestThread(mac) as digest:
+        with open_source() as stream:
             while n := stream.readinto(buffer):  # type: ignore[attr-defined]
                 piece = memoryview(buffer)[:n]
-                digest.write(piece)
+                mac.update(piece)
                 check.update(piece)
                 count += n
-            digest.finish()
     finally:
         wipe(buffer)
     return SourcePrint(AuditLog.fingerprint_of(mac), count, check_key, check.finalize())

@@ -38,7 +38,7 @@ BATCH = 100
 
 def _share(n: int, event: EventType) -> AuditEvent:
     return AuditEvent(event, channel=Channel.LINK, label=f"bench secret {n}", share_id=f"{n:022d}",
-                      fingerprint="hmac-sha256:" + f"{n:032x}", recipient="bench", max_views=1)
+                      fingerprint="blake3:" + f"{n:032x}", recipient="bench", max_views=1)
 
 
 def _forwarder(root: Path, name: str, log: AuditLog, url: str, ca: Path) -> Forwarder:

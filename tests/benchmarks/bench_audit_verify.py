@@ -42,7 +42,7 @@ def build_log(home: Path, entries: int) -> AuditLog:
             for _ in range(min(BATCH, remaining)):
                 n += 1
                 log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK, label=f"bench secret {n}",
-                                      share_id=f"{n:022d}", fingerprint="hmac-sha256:" + f"{n:032x}",
+                                      share_id=f"{n:022d}", fingerprint="blake3:" + f"{n:032x}",
                                       recipient="load test", max_views=1, expires_at="2026-12-01T00:00:00Z"))
         remaining -= min(BATCH, remaining)
         if n % epoch_every == 0 and remaining > 0:

@@ -9,6 +9,8 @@ the pair minus its VmRSS before. The peer: curl PUTs the very envelope the relay
 (copied aside before the receive) to the same relay under a new id through the same
 streamed endpoint, and downloads it through a streamed reveal: the same bytes over the
 same routes, without any sealing or opening. The received file is checked by sha256.
+``ots receive`` also fsyncs the file it saves (a burned link cannot be fetched again), and
+curl does not, so the notes give a second ratio, with an fsync of curl's download added.
 
 The machine is shared, so the pair and its curl peer run ``TRIALS`` times, each ots pair
 right before its curl pair: the figures are medians, the ratio the median of the trials'
@@ -53,8 +55,9 @@ def _curl(args: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def _curl_pair(url: str, envelope: Path, work: Path) -> float:
-    """Seconds for curl to PUT ``envelope`` under a new id and fetch it back through a streamed reveal."""
+def _curl_pair(url: str, envelope: Path, work: Path) -> tuple[float, float]:
+    """Seconds for curl to PUT ``envelope`` under a new id and fetch it back through a streamed reveal, and
+    then the seconds an fsync of the fetched file takes (``ots receive`` syncs what it saves; curl does not)."""
     share_id, token = b64u_encode(new_share_id()), secrets.token_bytes(32)
     up = _curl(["-T", str(envelope), "-H", "Content-Type: application/octet-stream",
                 "-H", f"X-Ots-Auth-Hash: {hashlib.sha256(token).hexdigest()}", f"{url}/api/v1/secrets/{share_id}"])
@@ -69,13 +72,21 @@ def _curl_pair(url: str, envelope: Path, work: Path) -> float:
     if done.returncode != 0 or down.stat().st_size != envelope.stat().st_size:
         raise RuntimeError(f"curl reveal failed: {done.stderr.decode(errors='replace')[-500:]}")
     seconds = up + time.perf_counter() - started
+    started = time.perf_counter()
+    fd = os.open(down, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    synced = time.perf_counter() - started
     down.unlink()
-    return seconds
+    return seconds, synced
 
 
 def run(size: int = SIZE, trials: int = TRIALS) -> list[BenchResult]:
     """Send and receive one ``size``-byte file as a link, then the curl peer, ``trials`` times; one row."""
     pairs: list[tuple[float, float, float]] = []  # ots send, ots receive, curl pair
+    syncs: list[float] = []  # the fsync of curl's download after each curl pair
     peaks = {"sender": 0.0, "receiver": 0.0}
     with tempfile.TemporaryDirectory(prefix="ots-bench-large-") as tmp:
         root = Path(tmp)
@@ -117,7 +128,8 @@ def run(size: int = SIZE, trials: int = TRIALS) -> list[BenchResult]:
                     raise RuntimeError("the received file differs from the one sent")
                 received.unlink()
                 out.rmdir()
-                curl_s = _curl_pair(relay.url, envelope, root)
+                curl_s, sync_s = _curl_pair(relay.url, envelope, root)
+                syncs.append(sync_s)
                 envelope.unlink()
                 pairs.append((sent.seconds, got.seconds, curl_s))
                 peaks["sender"] = max(peaks["sender"], (sent.peak_kib - base_send.peak_kib) / 1024)
@@ -130,6 +142,7 @@ def run(size: int = SIZE, trials: int = TRIALS) -> list[BenchResult]:
     median = statistics.median
     ots_s, curl_s = median(s + r for s, r, _ in pairs), median(c for _, _, c in pairs)
     ratio = median((s + r) / c for s, r, c in pairs)
+    durable = median((s + r) / (c + y) for (s, r, c), y in zip(pairs, syncs, strict=True))
     growth = {**peaks, "relay": relay_growth}
     worst = max(growth.values())
     mib = size / 2**20
@@ -137,7 +150,9 @@ def run(size: int = SIZE, trials: int = TRIALS) -> list[BenchResult]:
     notes = (f"{mib:,.0f} MiB file, {len(pairs)} trials, each ots pair right before its curl pair; medians: ots send "
              f"{median(s for s, _, _ in pairs):.1f} s, ots receive {median(r for _, r, _ in pairs):.1f} s (each "
              f"including its process start and audit entry); peer curl PUT + streamed reveal of the same envelope "
-             f"bytes to the same relay process {curl_s:.1f} s; ratio: the median of the trials' own ratios. Trials "
+             f"bytes to the same relay process {curl_s:.1f} s; ratio: the median of the trials' own ratios. With an "
+             f"fsync of curl's download added (ots receive syncs the file it saves, curl does not; median "
+             f"{median(syncs):.2f} s), the ratio is {durable:.2f}. Trials "
              f"(send + receive against curl): {each}. Largest peak RSS growth over the same command for a 4-byte "
              f"file: sender {growth['sender']:.1f} MiB, receiver {growth['receiver']:.1f} MiB; relay VmHWM after "
              f"the trials minus VmRSS before: {growth['relay']:.1f} MiB.")

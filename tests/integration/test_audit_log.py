@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import sqlite3
@@ -11,7 +13,7 @@ import pytest
 
 from ots_desktop.core.audit.chain import canonical_json, entry_hash, genesis
 from ots_desktop.core.audit.events import AuditEvent, Channel, EventType, Outcome, Reason
-from ots_desktop.core.audit.keystore import FileKeyStore, KeychainStore, KeyStore, scope_for
+from ots_desktop.core.audit.keystore import FINGERPRINT_KEY, FileKeyStore, KeychainStore, KeyStore, scope_for
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.audit.store import CHECKPOINT_BLOCK
 from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverifiableError, InputError, KeychainError
@@ -80,12 +82,27 @@ def test_checkpoints_are_thinned_per_block() -> None:
 def test_fingerprint_lookup_finds_a_secret_without_storing_it() -> None:
     with open_log() as log, SecretBuffer(b"sk_live_51Habc") as secret, SecretBuffer(b"other") as other:
         fp = log.fingerprint(secret)
-        assert fp.startswith("hmac-sha256:") and len(fp) == len("hmac-sha256:") + 32
+        assert fp.startswith("blake3:") and len(fp) == len("blake3:") + 32
         log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.WORMHOLE, fingerprint=fp, label="stripe"))
         log.append(AuditEvent(EventType.SHARE_DELIVERED, channel=Channel.WORMHOLE, fingerprint=fp))
         assert [r["event_type"] for r in log.lookup(secret)] == ["share_created", "share_delivered"]
         assert log.lookup(other) == []
         assert b"sk_live" not in log.store.path.read_bytes()
+
+
+def test_an_entry_from_before_blake3_is_still_found_by_its_keyed_sha256_fingerprint() -> None:
+    """Entries written before fingerprints moved to BLAKE3 carry HMAC-SHA256 under the installation's key;
+    computed here as that version did, straight from the key in the keychain."""
+    with open_log() as log, SecretBuffer(b"sk_live_old_entry") as secret:
+        key = bytes.fromhex(KeychainStore(scope_for(app_paths().data_dir)).get(FINGERPRINT_KEY) or "")
+        old = "hmac-sha256:" + hmac.new(key, b"sk_live_old_entry", hashlib.sha256).hexdigest()[:32]
+        log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK, fingerprint=old, label="before"))
+        log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK, fingerprint=log.fingerprint(secret),
+                              label="after"))
+        log.append(AuditEvent(EventType.SHARE_CREATED, channel=Channel.LINK,
+                              fingerprint="hmac-sha256:" + hmac.new(key, b"other", hashlib.sha256).hexdigest()[:32]))
+        assert log.fingerprint(secret) != old
+        assert [r["label"] for r in log.lookup(secret)] == ["before", "after"]
 
 
 def test_fingerprints_are_keyed_per_installation(tmp_path: object) -> None:

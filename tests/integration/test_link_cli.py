@@ -233,7 +233,7 @@ def test_text_link_opens_once_then_says_already_opened(links: Links) -> None:
     assert created[0]["share_id"] == made["id"] and created[0]["channel"] == "link"
     assert created[0]["recipient"] == "sam" and created[0]["label"] == "db password"
     assert created[0]["max_views"] == 1 and created[0]["expires_at"].endswith("Z")
-    assert created[0]["fingerprint"].startswith("hmac-sha256:") and received[-2]["fingerprint"].startswith("hmac-")
+    assert created[0]["fingerprint"].startswith("blake3:") and received[-2]["fingerprint"].startswith("blake3:")
     assert_nothing_leaked(links, secret, [key_of(made["link"])])
 
 
@@ -443,7 +443,7 @@ def test_file_round_trip(links: Links) -> None:
     assert rows[-1]["event_type"] == "secret_received" and rows[-1]["kind"] == "file"
     sent = [row for row in links.audit(links.sender) if row["event_type"] == "share_created"]
     assert sent[0]["kind"] == "file" and sent[0]["size_bytes"] == len(content)
-    assert sent[0]["fingerprint"].startswith("hmac-sha256:")
+    assert sent[0]["fingerprint"].startswith("blake3:")
 
     # A second copy never replaces the first; an explicit new name is used as given.
     [again] = links.send(b"", "--file", str(source), "--views", "2")
@@ -477,7 +477,7 @@ def test_a_file_too_large_for_one_json_request_round_trip(links: Links) -> None:
     sent = [row for row in links.audit(links.sender) if row["event_type"] == "share_created"]
     received = [row for row in links.audit(links.receiver) if row["event_type"] == "secret_received"]
     assert sent[-1]["size_bytes"] == received[-1]["size_bytes"] == len(content)
-    assert sent[-1]["fingerprint"].startswith("hmac-sha256:") and received[-1]["fingerprint"].startswith("hmac-sha256:")
+    assert sent[-1]["fingerprint"].startswith("blake3:") and received[-1]["fingerprint"].startswith("blake3:")
 
 
 def test_existing_output_file_is_refused_before_anything_is_consumed(links: Links) -> None:

@@ -98,7 +98,7 @@ def test_an_unchanged_file_is_uploaded_in_large_chunks(relay: RelayProcess, tmp_
     path = tmp_path / "big.bin"
     path.write_bytes(os.urandom(SIZE))
     source, share_id = _send(relay, path, None)
-    assert source.size == SIZE and source.fingerprint.startswith("hmac-sha256:")
+    assert source.size == SIZE and source.fingerprint.startswith("blake3:")
     [stored] = _stored(relay)
     assert stored.name == share_id
     with stored.open("rb") as envelope:

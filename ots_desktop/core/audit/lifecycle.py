@@ -36,7 +36,7 @@ utc_now = utc_now_ms
 
 
 def fingerprint_key(keystore: KeyStore, *, create: bool) -> SecretBuffer:
-    """The HMAC key for secret fingerprints (kept across resets, so old lookups still match)."""
+    """The key of the secret fingerprints (kept across resets, so old lookups still match)."""
     value = keystore.get(FINGERPRINT_KEY)
     if value is None:
         if not create:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -34,6 +32,7 @@ from ots_desktop.core.audit.continuity import (
     verify_against_state,
 )
 from ots_desktop.core.audit.events import AuditEvent, EventType, validate_fields
+from ots_desktop.core.audit.fingerprints import PREFIX, FingerprintKey, Hasher, text_of
 from ots_desktop.core.audit.keys import KeyCertificate, fingerprint
 from ots_desktop.core.audit.keystore import KeyStore
 from ots_desktop.core.audit.lifecycle import create_log, fingerprint_key, utc_now
@@ -44,7 +43,7 @@ from ots_desktop.core.errors import AuditError, AuditTamperedError, AuditUnverif
 from ots_desktop.core.paths import AppPaths
 from ots_desktop.core.secret import SecretBuffer
 
-FINGERPRINT_PREFIX = "hmac-sha256:"
+FINGERPRINT_PREFIX = PREFIX
 __all__ = ["FINGERPRINT_PREFIX", "AuditLog", "PublicKeyRecord", "utc_now"]
 
 
@@ -82,7 +81,7 @@ class AuditLog:
                  fingerprint_key: SecretBuffer, app_version: str) -> None:
         self._store = store
         self._keystore = keystore
-        self._fp_key = fingerprint_key
+        self._fp = FingerprintKey(fingerprint_key)
         self.log_id = log_id
         self.public_key = root
         self.key_id = key_id_of(root)
@@ -296,18 +295,16 @@ class AuditLog:
 
     def fingerprint(self, secret: SecretBuffer | bytes | bytearray | memoryview) -> str:
         """A keyed fingerprint of a secret: lets ``lookup`` find it without storing it."""
-        data = secret.view() if isinstance(secret, SecretBuffer) else secret
-        mac = hmac.new(bytes(self._fp_key.view()), data, hashlib.sha256).hexdigest()
-        return FINGERPRINT_PREFIX + mac[:32]
+        return self._fp.of(secret.view() if isinstance(secret, SecretBuffer) else secret)
 
-    def fingerprint_mac(self) -> hmac.HMAC:
+    def fingerprint_mac(self) -> Hasher:
         """A keyed hash to feed large secrets (files) chunk by chunk; finish with :meth:`fingerprint_of`."""
-        return hmac.new(bytes(self._fp_key.view()), digestmod=hashlib.sha256)
+        return self._fp.hasher()
 
     @staticmethod
-    def fingerprint_of(mac: hmac.HMAC) -> str:
+    def fingerprint_of(mac: Hasher) -> str:
         """The fingerprint text for a fed :meth:`fingerprint_mac`."""
-        return FINGERPRINT_PREFIX + mac.hexdigest()[:32]
+        return text_of(mac)
 
     def entries(self, *, event_type: str | None = None, text: str | None = None,
                 limit: int | None = None, newest_first: bool = False) -> list[dict[str, Any]]:
@@ -324,8 +321,9 @@ class AuditLog:
 
     def lookup(self, secret: SecretBuffer) -> list[dict[str, Any]]:
         """Entries whose fingerprint matches ``secret``: was it ever shared or received?"""
-        fp = self.fingerprint(secret)
-        return [json.loads(b) for b in self._store.bodies("json_extract(body, '$.fingerprint') = ?", [fp])]
+        found = self._fp.candidates(secret.view())  # this scheme's and the one entries had before it
+        where = f"json_extract(body, '$.fingerprint') IN ({', '.join('?' for _ in found)})"
+        return [json.loads(b) for b in self._store.bodies(where, found)]
 
     def verify(self, *, state: LogState | None = None) -> VerifyReport:
         """Verify the whole file against the keychain's root key and anchor; a failure blocks appends.
@@ -374,7 +372,7 @@ class AuditLog:
         """Close the file and wipe the fingerprint key."""
         self._tell("closed")
         self._store.close()
-        self._fp_key.close()
+        self._fp.close()
 
     def __enter__(self) -> AuditLog:
         return self
