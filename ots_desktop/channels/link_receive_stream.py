@@ -123,7 +123,6 @@ async def _into_file(source: LoopToThread, total: int, share_id: bytes, key: Sec
             sink = _FileSink(fd, audit)
             meta = await _opened(source, cast(BinaryIO, sink), share_id, key, passphrase)
             fingerprint = sink.fingerprint()
-            import sys, time; print("T opened", time.time(), file=sys.stderr)
             await asyncio.to_thread(os.fsync, fd)
         finally:
             os.close(fd)

@@ -12,15 +12,61 @@ still holds it open: the bytes are streamed from the open file and vanish with i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from ots_desktop.core import private_files
 
 PART = ".part"
+PIECE = 1 << 20  # what a reveal reads from the file at a time
+
+
+class FileUpload:
+    """An upload into a part file (:class:`~ots_desktop.server.link_model.BlobUpload`)."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    async def write(self, data: bytes) -> None:
+        assert self._fd is not None, "the upload was completed or discarded"
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+
+    async def complete(self) -> None:
+        assert self._fd is not None, "the upload was completed or discarded"
+        try:
+            await asyncio.to_thread(os.fsync, self._fd)
+        finally:
+            self._close()
+
+    async def discard(self) -> None:
+        self._close()
+        BlobFiles.discard(self.path)
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+class FileBlob:
+    """A claimed envelope file, opened by the claim (:class:`~ots_desktop.server.link_model.BlobReader`)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    async def read(self) -> bytes:
+        return await asyncio.to_thread(self._file.read, PIECE)
+
+    async def close(self) -> None:
+        self._file.close()
 
 
 class BlobFiles:
@@ -35,10 +81,10 @@ class BlobFiles:
         """Where a stored share's envelope lives (``share_id`` is checked base64url: no path characters)."""
         return self.folder / share_id
 
-    def new_part(self, share_id: str) -> tuple[Path, int]:
-        """A fresh, exclusive, private part file for an upload: its path and an open descriptor."""
+    def new_part(self, share_id: str) -> FileUpload:
+        """A fresh, exclusive, private part file for an upload."""
         path = self.folder / f"{share_id}.{secrets.token_hex(8)}{PART}"
-        return path, private_files.open_private(path, exclusive=True)
+        return FileUpload(path, private_files.open_private(path, exclusive=True))
 
     def commit(self, part: Path, share_id: str) -> Path:
         """Rename a complete part file to the share's name and make the rename durable."""

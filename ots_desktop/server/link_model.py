@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import BinaryIO, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ots_desktop.core.policy import (
@@ -101,8 +101,31 @@ class SecretInfo:
     ended_at: float | None = None
     link_hash: str = ""
     allow_countries: tuple[str, ...] = ()
-    # The envelope's size when the store keeps it as a file, to be streamed (None: in the store's records).
+    # The envelope's size when the store keeps it in pieces, to be streamed (None: in the store's records).
     stream_size: int | None = None
+
+
+class BlobReader(Protocol):
+    """A large envelope claimed by a reveal, read out piece by piece and then closed (always)."""
+
+    async def read(self) -> bytes:
+        """The next piece; b"" at the end."""
+
+    async def close(self) -> None:
+        """Done with it: a store drops an ended share's envelope once its last reader closes."""
+
+
+class BlobUpload(Protocol):
+    """A large envelope arriving: the store keeps the pieces apart until :meth:`LinkStore.create_streamed`."""
+
+    async def write(self, data: bytes) -> None:
+        """Add the next bytes."""
+
+    async def complete(self) -> None:
+        """Everything is written: make it durable (a file is fsynced, buffered pieces are sent)."""
+
+    async def discard(self) -> None:
+        """Give the upload up and remove what it stored (safe to call twice)."""
 
 
 class RevealOutcome(StrEnum):
@@ -124,8 +147,8 @@ class RevealResult:
     views_left: int = 0
     attempts_left: int = 0
     state: SecretState | None = None
-    # A large envelope kept as a file: opened by the claim; the caller streams it out and closes it.
-    blob: BinaryIO | None = None
+    # A large envelope kept in pieces: opened by the claim; the caller streams it out and closes it.
+    blob: BlobReader | None = None
     blob_size: int = 0
 
 
@@ -153,6 +176,13 @@ class LinkStore(Protocol):
 
     async def note_blocked(self, share_id: str, now: float) -> None:
         """Count a reveal refused by the share's network allowlist or country rule. Never consumes."""
+
+    async def new_upload(self, share_id: str) -> BlobUpload:
+        """A place for a large envelope as it arrives (``share_id`` is checked base64url)."""
+
+    async def create_streamed(self, secret: NewSecret, upload: BlobUpload, size: int) -> bool:
+        """Store a new share whose ``size``-byte envelope is the completed ``upload``, in one step; False (and
+        the upload discarded) if the id exists."""
 
     async def revoke(self, share_id: str, now: float) -> SecretState | None:
         """Revoke a pending share (drop its envelope). Return the state after the call, None if unknown."""

@@ -1,17 +1,18 @@
 """The scale-out link store: Redis, shared by any number of relay processes.
 
 Per share there are three keys: a hash with the record (hashes of the tokens and of the
-link proof, the 44-byte header, the policy, the counters), a string with the envelope (ciphertext only) and a list
-with the reveal history. Two sorted sets index the shares still pending (by ``expires_at``)
-and the ended ones (by ``ended_at``) for :meth:`RedisStore.sweep`.
+link proof, the 44-byte header, the policy, the counters), the envelope (ciphertext only: a
+string, or for a large one streamed in, a list of pieces, see server/redis_blobs.py) and a
+list with the reveal history. Two sorted sets index the shares still pending (by
+``expires_at``) and the ended ones (by ``ended_at``) for :meth:`RedisStore.sweep`.
 
-Every change is one Lua script, so it is atomic across processes: a reveal checks the state,
-the expiry and the auth hash, reads the envelope, consumes the view and deletes the envelope
-in one step, and exactly one caller wins each view. Expiry is always decided against the
-``now`` the caller passes (tests move that clock); Redis' own TTLs, set from the real clock
-and never less than ``MIN_TTL_S`` ahead of it, are only a backstop that makes forgotten data
-disappear even if nobody sweeps. Floats are stored as Python writes them and never formatted
-by Lua, so they come back exactly.
+Every change is one Lua script (server/redis_scripts.py), so it is atomic across processes: a
+reveal checks the state, the expiry and the auth hash, reads the envelope, consumes the view
+and deletes the envelope in one step, and exactly one caller wins each view. Expiry is always
+decided against the ``now`` the caller passes (tests move that clock); Redis' own TTLs, set
+from the real clock and never less than ``MIN_TTL_S`` ahead of it, are only a backstop that
+makes forgotten data disappear even if nobody sweeps. Floats are stored as Python writes them
+and never formatted by Lua, so they come back exactly.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from ots_desktop.server import redis_scripts as scripts
 from ots_desktop.server.link_model import (
-    MAX_FAILED_ATTEMPTS,
     TOMBSTONE_S,
+    BlobUpload,
     NewSecret,
     RevealOutcome,
     RevealRecord,
@@ -39,6 +41,7 @@ from ots_desktop.server.link_model import (
 )
 from ots_desktop.server.ratelimit import Rate
 from ots_desktop.server.ratelimit_redis import RedisRateLimiter
+from ots_desktop.server.redis_blobs import RELEASE, RedisBlob, RedisUpload
 from ots_desktop.server.wormhole_services import ServerError
 
 T = TypeVar("T")
@@ -49,124 +52,6 @@ COMMAND_TIMEOUT_S = 10.0
 MIN_TTL_S = 60
 SWEEP_BATCH = 500
 MIN_SERVER_VERSION = (6, 2)  # SET ... PXAT
-
-# Shared by the scripts that end a share. KEYS: record, envelope, reveals, pending, ended.
-# ARGV[1] id, ARGV[2] the earliest allowed expiry in ms (real clock), ARGV[3] now.
-_FINISH = f"""
-local function finish(state, ended_at)
-  local keep = math.max((tonumber(ended_at) + {TOMBSTONE_S}) * 1000, tonumber(ARGV[2]))
-  keep = string.format('%.0f', math.floor(keep))
-  redis.call('HSET', KEYS[1], 'state', state, 'ended_at', ended_at, 'keep_ms', keep)
-  redis.call('DEL', KEYS[2])
-  local stored = redis.call('HGET', KEYS[1], 'stored')
-  if stored then
-    redis.call('DECRBY', KEYS[6], stored)
-    redis.call('HDEL', KEYS[1], 'stored')
-  end
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  redis.call('ZADD', KEYS[5], ended_at, ARGV[1])
-  redis.call('PEXPIREAT', KEYS[1], keep)
-  redis.call('PEXPIREAT', KEYS[3], keep)
-end
-"""
-
-# ARGV[4] envelope, ARGV[5] envelope expiry ms, ARGV[6] record expiry ms, ARGV[7] expires_at, ARGV[8..] fields.
-_CREATE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3])
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
-redis.call('SET', KEYS[2], ARGV[4], 'PXAT', ARGV[5])
-redis.call('INCRBY', KEYS[6], string.len(ARGV[4]))
-redis.call('ZADD', KEYS[4], ARGV[7], ARGV[1])
-redis.call('ZREM', KEYS[5], ARGV[1])
-return 1
-"""
-
-# ARGV[4] auth hash, ARGV[5] the reveal record (JSON). Returns {outcome, state, views_left, attempts_left, envelope}.
-_REVEAL = _FINISH + f"""
-local m = redis.call('HMGET', KEYS[1], 'state', 'auth_hash', 'expires_at', 'failed_attempts', 'keep_ms')
-if not m[1] then return {{'not_found'}} end
-if m[1] ~= 'pending' then return {{'gone', m[1]}} end
-if tonumber(ARGV[3]) >= tonumber(m[3]) then
-  finish('expired', m[3])
-  return {{'gone', 'expired'}}
-end
-local failed = tonumber(m[4])
-if m[2] ~= ARGV[4] then
-  failed = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
-  if failed >= {MAX_FAILED_ATTEMPTS} then
-    finish('burned', ARGV[3])
-    return {{'burned', 'burned'}}
-  end
-  return {{'wrong_token', 'pending', 0, {MAX_FAILED_ATTEMPTS} - failed}}
-end
-local envelope = redis.call('GET', KEYS[2])
-if not envelope then
-  -- Only Redis' clock running ahead of the caller's can drop it first: it did expire.
-  finish('expired', m[3])
-  return {{'gone', 'expired'}}
-end
-local left = redis.call('HINCRBY', KEYS[1], 'views_left', -1)
-redis.call('RPUSH', KEYS[3], ARGV[5])
-redis.call('PEXPIREAT', KEYS[3], m[5])
-local state = 'pending'
-if left <= 0 then
-  finish('revealed', ARGV[3])
-  state = 'revealed'
-end
-return {{'revealed', state, left, {MAX_FAILED_ATTEMPTS} - failed, envelope}}
-"""
-
-_NOTE_BLOCKED = """
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'blocked_attempts', 1) end
-return 0
-"""
-
-_REVOKE = _FINISH + """
-local m = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
-if not m[1] then return false end
-if m[1] ~= 'pending' then return m[1] end
-if tonumber(ARGV[3]) >= tonumber(m[2]) then
-  finish('expired', m[2])
-  return 'expired'
-end
-finish('revoked', ARGV[3])
-return 'revoked'
-"""
-
-# Sweep steps return 1 (changed the share), 0 (dropped a stale index entry) or -1 (left as is).
-_EXPIRE_ONE = _FINISH + """
-local m = redis.call('HMGET', KEYS[1], 'state', 'expires_at')
-if m[1] ~= 'pending' then
-  redis.call('ZREM', KEYS[4], ARGV[1])
-  return 0
-end
-if tonumber(ARGV[3]) < tonumber(m[2]) then return -1 end
-finish('expired', m[2])
-return 1
-"""
-
-_FORGET_ONE = f"""
-local m = redis.call('HMGET', KEYS[1], 'state', 'ended_at')
-if (not m[1]) or m[1] == 'pending' or (not m[2]) then
-  redis.call('ZREM', KEYS[5], ARGV[1])
-  return 0
-end
-if tonumber(ARGV[3]) < tonumber(m[2]) + {TOMBSTONE_S} then return -1 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-redis.call('ZREM', KEYS[5], ARGV[1])
-return 1
-"""
-
-
-# KEYS[1] pending index, KEYS[2] stored-bytes counter. With nothing pending, nothing is stored: a count
-# left over by records Redis dropped on its own (no relay swept for a week) goes back to 0.
-_RESET_STORED = """
-if redis.call('ZCARD', KEYS[1]) == 0 then redis.call('SET', KEYS[2], 0) end
-return 0
-"""
-
 
 class RedisStoreError(ServerError):
     """The Redis store cannot be reached or refused a command."""
@@ -202,6 +87,7 @@ class RedisStore:
     """:class:`~ots_desktop.server.link_model.LinkStore` on one Redis database."""
 
     name = "redis"
+    streaming = True  # large envelopes are lists of pieces (server/redis_blobs.py), streamed in and out
 
     def __init__(self, client: aioredis.Redis, url: str, prefix: str) -> None:
         self._client = client
@@ -211,13 +97,15 @@ class RedisStore:
         self._ended_key = f"{prefix}ended"
         # The size of the envelopes held: added by a create, taken off (by the record's `stored`) when a share ends.
         self._stored_key = f"{prefix}stored_bytes"
-        self._reset_stored = client.register_script(_RESET_STORED)
-        self._create = client.register_script(_CREATE)
-        self._reveal = client.register_script(_REVEAL)
-        self._note_blocked = client.register_script(_NOTE_BLOCKED)
-        self._revoke = client.register_script(_REVOKE)
-        self._expire_one = client.register_script(_EXPIRE_ONE)
-        self._forget_one = client.register_script(_FORGET_ONE)
+        self._reset_stored = client.register_script(scripts.RESET_STORED)
+        self._create = client.register_script(scripts.CREATE)
+        self._create_streamed = client.register_script(scripts.CREATE_STREAMED)
+        self._release = client.register_script(RELEASE)
+        self._reveal = client.register_script(scripts.REVEAL)
+        self._note_blocked = client.register_script(scripts.NOTE_BLOCKED)
+        self._revoke = client.register_script(scripts.REVOKE)
+        self._expire_one = client.register_script(scripts.EXPIRE_ONE)
+        self._forget_one = client.register_script(scripts.FORGET_ONE)
 
     @classmethod
     async def connect(cls, url: str, *, prefix: str = "ots:") -> RedisStore:
@@ -247,47 +135,66 @@ class RedisStore:
         return [f"{p}secret:{share_id}", f"{p}envelope:{share_id}", f"{p}reveals:{share_id}",
                 self._pending_key, self._ended_key, self._stored_key]
 
-    async def _guard(self, pending: Awaitable[T]) -> T:
+    def error(self, what: str) -> RedisStoreError:
+        return RedisStoreError(f"the Redis store at {self._url} failed: {what}")
+
+    async def guard(self, pending: Awaitable[T]) -> T:
+        """Await a Redis call; its failures become :class:`RedisStoreError`."""
         try:
             return await pending
         except (RedisError, OSError) as exc:
-            raise RedisStoreError(f"the Redis store at {self._url} failed: {exc}") from None
+            raise self.error(str(exc)) from None
+
 
     async def _run(self, script: AsyncScript, share_id: str, now: float, *extra: Any) -> Any:
         args = [share_id, _floor_ms(), _num(now), *extra]
-        return await self._guard(script(keys=self._keys(share_id), args=args))
+        return await self.guard(script(keys=self._keys(share_id), args=args))
 
     async def create(self, secret: NewSecret) -> bool:
         """Store the share and its envelope in one step; False if the id is taken."""
         floor_ms = _floor_ms()
         record_ms = _at_ms(secret.expires_at + TOMBSTONE_S, floor_ms)
-        fields: dict[str, bytes | str | int] = {
-            "state": SecretState.PENDING.value, "header": secret.header,
-            "needs_passphrase": int(secret.needs_passphrase), "auth_hash": secret.auth_hash,
-            "link_hash": secret.link_hash,
-            "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
-            "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
-            "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
-            "allow_countries": json.dumps(list(secret.allow_countries)),
-            "keep_ms": record_ms, "stored": len(secret.envelope),
-        }
-        flat = [item for pair in fields.items() for item in pair]
         args = [secret.id, floor_ms, _num(secret.created_at), secret.envelope,
-                _at_ms(secret.expires_at, floor_ms), record_ms, _num(secret.expires_at), *flat]
-        created = await self._guard(self._create(keys=self._keys(secret.id), args=args))
+                _at_ms(secret.expires_at, floor_ms), record_ms, _num(secret.expires_at),
+                *_fields(secret, record_ms, len(secret.envelope))]
+        created = await self.guard(self._create(keys=self._keys(secret.id), args=args))
         return bool(created)
+
+    async def new_upload(self, share_id: str) -> RedisUpload:
+        """A list of its own for a large envelope as it arrives."""
+        return RedisUpload(self, self._client, share_id, self._prefix)
+
+    async def create_streamed(self, secret: NewSecret, upload: BlobUpload, size: int) -> bool:
+        """Record the share and rename its complete upload to its envelope, in one script; False (and the
+        upload deleted) if the id is taken."""
+        assert isinstance(upload, RedisUpload)
+        floor_ms = _floor_ms()
+        record_ms = _at_ms(secret.expires_at + TOMBSTONE_S, floor_ms)
+        extra = {"stream_size": size, "pieces": upload.pieces, "readers": 0}
+        args = [secret.id, floor_ms, _num(secret.created_at), size, _at_ms(secret.expires_at, floor_ms),
+                record_ms, _num(secret.expires_at), upload.pieces, *_fields(secret, record_ms, size, extra)]
+        try:
+            created = await self.guard(self._create_streamed(keys=[*self._keys(secret.id), upload.key], args=args))
+        except BaseException:
+            await upload.discard()
+            raise
+        return bool(created)
+
+    async def release(self, share_id: str) -> None:
+        """A reader of a streamed envelope is done (the last reader of an ended share deletes it)."""
+        await self.guard(self._release(keys=self._keys(share_id)[:2]))
 
     async def info(self, share_id: str, now: float, *, history: bool = True) -> SecretInfo | None:
         """The share's record with its state as of ``now``, and with ``history`` its reveals, read in one
         transaction (without: one command, no transaction)."""
         record_key, _, reveals_key, *_ = self._keys(share_id)
         if not history:
-            found = await self._guard(self._client.hgetall(record_key))  # type: ignore[misc]
+            found = await self.guard(self._client.hgetall(record_key))  # type: ignore[misc]
             return _decode_info(share_id, cast(dict[bytes, bytes], found), [], now) if found else None
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.hgetall(record_key)
             pipe.lrange(reveals_key, 0, -1)
-            record, reveals = await self._guard(pipe.execute())
+            record, reveals = await self.guard(pipe.execute())
         if not record:
             return None
         return _decode_info(share_id, record, reveals, now)
@@ -298,6 +205,11 @@ class RedisStore:
         reply = await self._run(self._reveal, share_id, now, auth_hash, record)
         outcome = RevealOutcome(_text(reply[0]))
         state = SecretState(_text(reply[1])) if len(reply) > 1 else None
+        if outcome is RevealOutcome.REVEALED and reply[5]:
+            envelope_key = self._keys(share_id)[1]
+            return RevealResult(outcome, views_left=int(reply[2]), attempts_left=int(reply[3]), state=state,
+                                blob=RedisBlob(self, self._client, share_id, envelope_key, int(reply[6])),
+                                blob_size=int(reply[5]))
         if outcome is RevealOutcome.REVEALED:
             return RevealResult(outcome, envelope=bytes(reply[4]), views_left=int(reply[2]),
                                 attempts_left=int(reply[3]), state=state)
@@ -322,13 +234,13 @@ class RedisStore:
         """
         touched = await self._sweep_index(self._pending_key, now, self._expire_one, now)
         touched += await self._sweep_index(self._ended_key, now - TOMBSTONE_S, self._forget_one, now)
-        await self._guard(self._reset_stored(keys=[self._pending_key, self._stored_key]))
+        await self.guard(self._reset_stored(keys=[self._pending_key, self._stored_key]))
         return touched
 
     async def _sweep_index(self, index: str, upto: float, script: AsyncScript, now: float) -> int:
         touched = 0
         while True:
-            members = await self._guard(self._client.zrangebyscore(index, "-inf", _num(upto), start=0,
+            members = await self.guard(self._client.zrangebyscore(index, "-inf", _num(upto), start=0,
                                                                    num=SWEEP_BATCH))
             if not members:
                 return touched
@@ -337,14 +249,14 @@ class RedisStore:
                 for member in members:
                     share_id = _text(member)
                     await script(keys=self._keys(share_id), args=[share_id, floor_ms, _num(now)], client=pipe)
-                results = await self._guard(pipe.execute())
+                results = await self.guard(pipe.execute())
             touched += sum(1 for r in results if int(r) == 1)
             if len(members) < SWEEP_BATCH or all(int(r) < 0 for r in results):
                 return touched
 
     async def stored_bytes(self) -> int:
         """The total size of the envelopes held, as the scripts count it."""
-        value = await self._guard(self._client.get(self._stored_key))
+        value = await self.guard(self._client.get(self._stored_key))
         return max(0, int(value or 0))
 
     def rate_limiter(self, rate: Rate, scope: str) -> RedisRateLimiter:
@@ -353,11 +265,27 @@ class RedisStore:
 
     async def ping(self) -> None:
         """Raise :class:`RedisStoreError` if Redis does not answer."""
-        await self._guard(self._client.ping())
+        await self.guard(self._client.ping())
 
     async def close(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
+
+
+def _fields(secret: NewSecret, record_ms: str, stored: int,
+            extra: dict[str, int] | None = None) -> list[bytes | str | int]:
+    """A new share's record, flattened for HSET."""
+    fields: dict[str, bytes | str | int] = {
+        "state": SecretState.PENDING.value, "header": secret.header,
+        "needs_passphrase": int(secret.needs_passphrase), "auth_hash": secret.auth_hash,
+        "link_hash": secret.link_hash,
+        "status_hash": secret.status_hash, "created_at": _num(secret.created_at),
+        "expires_at": _num(secret.expires_at), "max_views": secret.max_views, "views_left": secret.max_views,
+        "failed_attempts": 0, "blocked_attempts": 0, "allow_cidrs": json.dumps(list(secret.allow_cidrs)),
+        "allow_countries": json.dumps(list(secret.allow_countries)),
+        "keep_ms": record_ms, "stored": stored, **(extra or {}),
+    }  # fmt: skip
+    return [item for pair in fields.items() for item in pair]
 
 
 def _decode_info(share_id: str, record: dict[bytes, bytes], reveals: list[bytes], now: float) -> SecretInfo:
@@ -379,4 +307,5 @@ def _decode_info(share_id: str, record: dict[bytes, bytes], reveals: list[bytes]
         allow_cidrs=tuple(json.loads(text("allow_cidrs"))), reveals=history, ended_at=ended_at,
         link_hash=record.get(b"link_hash", b"").decode(),  # absent in records made before link proofs
         allow_countries=tuple(json.loads(record.get(b"allow_countries", b"[]"))),  # absent: made before them
+        stream_size=int(record[b"stream_size"]) if b"stream_size" in record else None,
     )  # fmt: skip

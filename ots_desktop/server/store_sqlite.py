@@ -29,12 +29,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 
-from ots_desktop.server.blob_files import BlobFiles
+from ots_desktop.server.blob_files import BlobFiles, FileBlob, FileUpload
 from ots_desktop.server.link_model import (
     MAX_FAILED_ATTEMPTS,
     TOMBSTONE_S,
+    BlobUpload,
     NewSecret,
     RevealOutcome,
     RevealRecord,
@@ -155,9 +156,15 @@ class SqliteStore:
 
         return await self._run_on_loop(op)
 
-    async def create_streamed(self, secret: NewSecret, part: Path, size: int) -> bool:
+    async def new_upload(self, share_id: str) -> FileUpload:
+        """A new part file in the envelopes folder."""
+        return self.blobs.new_part(share_id)
+
+    async def create_streamed(self, secret: NewSecret, upload: BlobUpload, size: int) -> bool:
         """Record the share and move its complete, fsynced envelope file into place, in one step of the
         writer; False (and the part file removed) if the id is taken."""
+        assert isinstance(upload, FileUpload)
+        part = upload.path
 
         def op(conn: sqlite3.Connection) -> bool:
             if not _insert_share(conn, secret):
@@ -366,12 +373,12 @@ def _reveal(conn: sqlite3.Connection, share_id: str, auth_hash: str, ip: str, no
                         blob=blob[0] if blob else None, blob_size=blob[1] if blob else 0)
 
 
-def _open_blob(conn: sqlite3.Connection, share_id: str) -> tuple[BinaryIO, int] | None:
+def _open_blob(conn: sqlite3.Connection, share_id: str) -> tuple[FileBlob, int] | None:
     """The share's envelope file, opened (before any unlink of it) inside the claim, and its size."""
     row = conn.execute("SELECT path, size FROM blobs WHERE id = ?", (share_id,)).fetchone()
     if row is None:
         return None
     try:
-        return open(row[0], "rb"), int(row[1])
+        return FileBlob(open(row[0], "rb")), int(row[1])
     except OSError:
         return None

@@ -7,30 +7,30 @@ refused is refused from the request head, before any body byte is read (with
 policy, the size (413), the create token (401), the rate (429), bytes in flight (429) and
 the storage budget (507). The first 44 bytes are checked as an envelope header and the
 length against its chunk layout, as the JSON create checks a whole envelope. The body goes
-to a private part file as it arrives (server/blob_files.py) and becomes the share only once
-all of it is in and fsynced; a refused or broken upload leaves nothing.
+to the store as it arrives (SQLite: a private part file, server/blob_files.py, fsynced; Redis:
+a list of pieces, server/redis_blobs.py) and becomes the share only once all of it is in; a
+refused or broken upload leaves nothing.
 
 A reveal that accepts ``application/octet-stream`` gets such a share's envelope as raw bytes
-with ``X-Ots-Views-Left``, read from the file the claim opened. A client that accepts only
+with ``X-Ots-Views-Left``, read from what the claim opened. A client that accepts only
 JSON is refused (406) before anything is claimed. Only stores with ``streaming = True``
-(SQLite) take these uploads: the Redis store answers 413, its envelopes stay JSON-sized.
+take these uploads (both stores here; another would answer 413).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_urldispatcher import _default_expect_handler
 
 from ots_desktop.core.envelope import HEADER_LEN, plaintext_size, read_header
 from ots_desktop.core.errors import EnvelopeError
 from ots_desktop.core.times import rfc3339_from_timestamp as iso
-from ots_desktop.server.blob_files import BlobFiles
 from ots_desktop.server.link_model import (
     DEFAULT_EXPIRY_S,
     DEFAULT_VIEWS,
@@ -38,6 +38,8 @@ from ots_desktop.server.link_model import (
     MAX_VIEWS,
     MIN_EXPIRY_S,
     MIN_VIEWS,
+    BlobReader,
+    BlobUpload,
     NewSecret,
     SecretInfo,
 )
@@ -50,6 +52,8 @@ from ots_desktop.server.link_policy import (
     parse_countries,
     parse_networks,
 )
+from ots_desktop.server.request_body import ClientGone
+from ots_desktop.server.wormhole_services import ServerError
 
 if TYPE_CHECKING:
     from ots_desktop.server.link_api import LinkRelay
@@ -117,8 +121,7 @@ class StreamApi:
             raise ApiError(411, "length_required", "a streamed envelope needs its exact Content-Length")
         if not self.enabled:
             raise ApiError(413, "too_large", f"this relay's {relay.store.name} store keeps envelopes sent as "
-                           f"JSON only (up to {settings.max_size} bytes); large streamed ones need its SQLite "
-                           "store", max_size=settings.max_size)
+                           f"JSON only (up to {settings.max_size} bytes)", max_size=settings.max_size)
         if size > settings.max_size:
             raise relay._too_large()
         if size <= HEADER_LEN:
@@ -158,32 +161,30 @@ class StreamApi:
         relay, settings = self.relay, self.relay.settings
         share_id, size = await self._check_head(request)
         expires, views, cidrs, countries = self._policy(request)
-        blobs: BlobFiles = relay.store.blobs  # type: ignore[attr-defined]
+        store = relay.store
         async with relay.uploads.hold(relay.client_ip(request), size, in_memory=min(size, PIECE)):
-            part, fd = blobs.new_part(share_id)
+            upload = await store.new_upload(share_id)
             try:
-                header = await self._receive(request, fd, size)
-                await asyncio.to_thread(os.fsync, fd)
+                header = await self._receive(request, upload, size)
+                await upload.complete()
             except BaseException:
-                os.close(fd)
-                BlobFiles.discard(part)
+                await upload.discard()
                 raise
-            os.close(fd)
             token, status_hash = new_status_token()
             now = settings.clock()
             secret = NewSecret(id=share_id, envelope=b"", header=header[0], needs_passphrase=header[1],
                                auth_hash=_hash(request, "X-Ots-Auth-Hash", True), status_hash=status_hash,
                                created_at=now, expires_at=now + expires, max_views=views, allow_cidrs=cidrs,
                                link_hash=_hash(request, "X-Ots-Link-Hash", False), allow_countries=countries)
-            if not await relay.store.create_streamed(secret, part, size):  # type: ignore[attr-defined]
+            if not await store.create_streamed(secret, upload, size):
                 raise ApiError(409, "exists", "a secret with this id already exists")
             relay.budget.added(size)
         relay.metrics.created.inc()
         return web.json_response({"id": share_id, "status_token": token, "expires_at": iso(secret.expires_at)},
                                  status=201)
 
-    async def _receive(self, request: web.Request, fd: int, size: int) -> tuple[bytes, bool]:
-        """Write the body to ``fd``, checking its header first; the header and whether it needs a passphrase."""
+    async def _receive(self, request: web.Request, upload: BlobUpload, size: int) -> tuple[bytes, bool]:
+        """Write the body to ``upload``, checking its header first; the header and whether it needs a passphrase."""
         timeout = self.relay.settings.body_timeout
         got, head = 0, b""
         while got < size:
@@ -192,6 +193,8 @@ class StreamApi:
                     piece = await request.content.readany()
             except TimeoutError:
                 raise ApiError(408, "timeout", f"the envelope stopped arriving for {timeout:g} s") from None
+            except (ConnectionError, HttpProcessingError):
+                raise ClientGone from None  # the sender hung up part-way: its doing, logged quietly
             if not piece:
                 raise bad_request("the envelope ended before its Content-Length")
             if len(head) < HEADER_LEN:
@@ -202,9 +205,7 @@ class StreamApi:
                         plaintext_size(size, parsed)
                     except EnvelopeError as exc:
                         raise bad_request(f"envelope is not a valid ots envelope: {exc}") from None
-            view = memoryview(piece)
-            while view:
-                view = view[os.write(fd, view):]
+            await upload.write(piece)
             got += len(piece)
         return head, parsed.needs_passphrase
 
@@ -214,20 +215,25 @@ class StreamApi:
             raise ApiError(406, "stream_only", f"this secret is large: ask for it with 'Accept: {STREAM_TYPE}' "
                            "(current clients and the reveal page do); nothing was used up")
 
-    async def answer(self, request: web.Request, blob: BinaryIO, size: int, views_left: int) -> web.StreamResponse:
-        """Stream a claimed envelope file out, then close it (it is already unlinked if this was the last view)."""
+    async def answer(self, request: web.Request, blob: BlobReader, size: int, views_left: int) -> web.StreamResponse:
+        """Stream a claimed envelope out, then close it (the store drops it then if this was the last view)."""
         response = web.StreamResponse(headers={**API_HEADERS, "Content-Type": STREAM_TYPE,
                                                VIEWS_LEFT: str(views_left)})
         response.content_length = size
         try:
             await response.prepare(request)
-            while piece := await asyncio.to_thread(blob.read, PIECE):
+            while piece := await blob.read():
                 await response.write(piece)
             await response.write_eof()
         except ConnectionError:
             # The reader hung up part-way. The view was claimed before the first byte, as for any reveal.
             _log.info("a streamed reveal's client went away before the end of the envelope")
+        except ServerError as exc:
+            # The store failed part-way (the head is sent): the reader sees the answer break off.
+            _log.warning("a streamed reveal broke off: %s", exc)
+            if request.transport is not None:
+                request.transport.abort()
         finally:
-            blob.close()
+            await blob.close()
         return response
 

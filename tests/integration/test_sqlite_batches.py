@@ -175,12 +175,10 @@ def test_a_streamed_create_whose_record_fails_leaves_no_file_behind(tmp_path: Pa
             conn.close()
 
     async def upload(store: SqliteStore, secret: NewSecret) -> bool:
-        part, fd = store.blobs.new_part(secret.id)
-        try:
-            os.write(fd, secret.envelope)
-        finally:
-            os.close(fd)
-        return await store.create_streamed(dataclasses.replace(secret, envelope=b""), part, len(secret.envelope))
+        upload = await store.new_upload(secret.id)
+        await upload.write(secret.envelope)
+        await upload.complete()
+        return await store.create_streamed(dataclasses.replace(secret, envelope=b""), upload, len(secret.envelope))
 
     async def main() -> None:
         store = await SqliteStore.open(path)
