@@ -27,7 +27,7 @@ from tests.conftest import CANARY, Home
 from tests.support.big_files import make_big_file, sha256_of
 from tests.support.canary import find_canary
 from tests.support.relay import make_share
-from tests.support.rss import run_measured, status_kib
+from tests.support.rss import Measured, run_measured, status_kib
 from tests.support.servers import RunningServer, start_ots_server
 
 pytestmark = pytest.mark.usefixtures("keychain")
@@ -84,12 +84,7 @@ def test_100_mb_file_link_streams_with_bounded_memory(isolated_home: Home, relay
     stored = [p for p in _blob_dir(relay).iterdir()]
     assert len(stored) == 1 and stored[0].stat().st_mode & 0o777 == 0o600
     assert stored[0].stat().st_size > 100 * MIB
-    got = run_measured([*OTS, "receive", link, "--output", str(out), "--json"], env=receiver, cwd=root,
-                       timeout=TIMEOUT_S)
-    assert got.returncode == 0, got.stderr
-    relay_growth = status_kib(relay.pid, "VmHWM") - relay_before
-    [received] = list(out.iterdir())
-    assert sha256_of(received) == digest
+    got, relay_growth = receive_checked(link, out, receiver, relay, relay_before, digest)
     growth = {"sender": sent.peak_kib - base_send.peak_kib, "receiver": got.peak_kib - base_receive.peak_kib,
               "relay": relay_growth}
     print(f"RSS growth KiB: {growth}; send {sent.seconds:.1f} s, receive {got.seconds:.1f} s")
@@ -98,6 +93,18 @@ def test_100_mb_file_link_streams_with_bounded_memory(isolated_home: Home, relay
     assert list(_blob_dir(relay).iterdir()) == []
     key = link.split("#", 1)[1].encode()
     assert find_canary([relay.data_dir], key) == []
+
+
+def receive_checked(link: str, out: Path, env: dict[str, str], relay: RunningServer, relay_before_kib: int,
+                    digest: str) -> tuple[Measured, int]:
+    """``ots receive LINK`` into ``out``, checked by sha256; the run and the relay's RSS growth in KiB."""
+    got = run_measured([*OTS, "receive", link, "--output", str(out), "--json"], env=env, cwd=out.parent,
+                       timeout=TIMEOUT_S)
+    assert got.returncode == 0, got.stderr
+    relay_growth = status_kib(relay.pid, "VmHWM") - relay_before_kib
+    [received] = list(out.iterdir())
+    assert sha256_of(received) == digest
+    return got, relay_growth
 
 
 async def _put(url: str, share_id: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict]:
@@ -138,6 +145,17 @@ def test_concurrent_streamed_reveals_have_one_winner(relay: RunningServer) -> No
     assert outcomes[200] == 1 and outcomes[410] == 11, outcomes
     assert list(_blob_dir(relay).iterdir()) == []
     assert find_canary([relay.data_dir], CANARY) == []
+
+
+def reveal_and_hang_up(url: str, share) -> None:  # type: ignore[no-untyped-def]
+    """Ask for a streamed reveal, read the first bytes of the answer, and close the connection."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    body = json.dumps(share.reveal_body()).encode()
+    head = [f"POST {API}/{share.id}/reveal HTTP/1.1", f"Host: {host}:{port}", "Accept: application/octet-stream",
+            "Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall("\r\n".join(head).encode() + body)
+        assert b"200 OK" in sock.recv(65536)
 
 
 def _raw_head(url: str, share_id: str, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -267,13 +285,7 @@ def test_a_reader_hanging_up_mid_reveal_leaves_nothing_and_the_relay_serving(rel
     share = make_share(os.urandom(16 * MIB))
     status, _ = asyncio.run(_put(relay.link_url, share.id, share.envelope, _stream_headers(share, len(share.envelope))))
     assert status == 201
-    host, port = relay.link_url.removeprefix("http://").rsplit(":", 1)
-    body = json.dumps(share.reveal_body()).encode()
-    head = [f"POST {API}/{share.id}/reveal HTTP/1.1", f"Host: {host}:{port}", "Accept: application/octet-stream",
-            "Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall("\r\n".join(head).encode() + body)
-        assert b"200 OK" in sock.recv(65536)
+    reveal_and_hang_up(relay.link_url, share)
     # Claimed before the first byte: the share is over and its file is gone; the relay goes on serving.
     _wait_for(lambda: not list(_blob_dir(relay).iterdir()))
 

@@ -22,8 +22,19 @@ import pytest
 
 from ots_desktop.server.redis_blobs import SERVE_GRACE_S, UPLOAD_IDLE_S
 from tests.conftest import CANARY, Home
-from tests.integration.test_link_large import API, MIB, OTS, TIMEOUT_S, _env, _put, _reveal, _stream_headers
-from tests.support.big_files import make_big_file, sha256_of
+from tests.integration.test_link_large import (
+    API,
+    MIB,
+    OTS,
+    TIMEOUT_S,
+    _env,
+    _put,
+    _reveal,
+    _stream_headers,
+    receive_checked,
+    reveal_and_hang_up,
+)
+from tests.support.big_files import make_big_file
 from tests.support.redis_server import RedisServer
 from tests.support.relay import make_share
 from tests.support.rss import run_measured, status_kib
@@ -73,12 +84,7 @@ def test_a_100_mb_file_link_streams_through_redis_with_bounded_relay_memory(
     assert _keys(redis_server, "upload") == []
     out = root / "downloads"
     out.mkdir(mode=0o700)
-    got = run_measured([*OTS, "receive", link, "--output", str(out), "--json"], env=receiver, cwd=root,
-                       timeout=TIMEOUT_S)
-    assert got.returncode == 0, got.stderr
-    relay_growth = status_kib(redis_relay.pid, "VmHWM") - relay_before
-    [received] = list(out.iterdir())
-    assert sha256_of(received) == digest
+    got, relay_growth = receive_checked(link, out, receiver, redis_relay, relay_before, digest)
     print(f"relay RSS growth {relay_growth} KiB; send {sent.seconds:.1f} s, receive {got.seconds:.1f} s")
     assert relay_growth < LIMIT_KIB
     # The claim ended the share and its reader closed: the envelope is gone, and the byte count is back to 0.
@@ -152,13 +158,7 @@ def test_a_reader_hanging_up_mid_reveal_on_redis_leaves_nothing(redis_relay: Run
     url = str(redis_relay.link_url)
     share = make_share(CANARY + os.urandom(16 * MIB))
     assert asyncio.run(_put(url, share.id, share.envelope, _stream_headers(share, len(share.envelope))))[0] == 201
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    body = json.dumps(share.reveal_body()).encode()
-    head = [f"POST {API}/{share.id}/reveal HTTP/1.1", f"Host: {host}:{port}", "Accept: application/octet-stream",
-            "Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall("\r\n".join(head).encode() + body)
-        assert b"200 OK" in sock.recv(65536)
+    reveal_and_hang_up(url, share)
     _wait_for(lambda: _keys(redis_server, "envelope") == [])
     assert CANARY not in redis_server.dump_bytes()
     assert "internal error" not in redis_relay.service.log_text()
