@@ -24,7 +24,7 @@ from ots_desktop.server.client_address import client_address
 from ots_desktop.server.create_body import split_create_body
 from ots_desktop.server.create_tokens import CreateTokens
 from ots_desktop.server.geoip import CountryDatabase
-from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState
+from ots_desktop.server.link_model import LinkStore, RevealOutcome, SecretInfo, SecretState, StoreFailure
 from ots_desktop.server.link_policy import (
     API_HEADERS,
     ApiError,
@@ -100,6 +100,7 @@ def _gone(state: SecretState) -> ApiError:
 
 
 # ApiError fields that travel as headers, not in the JSON body.
+STORE_RETRY_AFTER = "5"  # seconds: a store that failed is usually back (or its relay restarted) within that
 _HEADER_FIELDS = {"retry_after": "Retry-After", "www_authenticate": "WWW-Authenticate"}
 _NOT_FOUND = ApiError(404, "not_found", "no such secret: the link is wrong, or the secret ended long ago")
 
@@ -338,6 +339,10 @@ class LinkRelay:
         except ClientGone:
             # The client hung up before its request was in: nobody to answer, nothing wrong here.
             response = web.Response(status=CLIENT_GONE_STATUS)
+        except StoreFailure as exc:  # Redis stopped, a full disk: the operator's to fix, the client's to retry
+            _log.warning("the store failed on %s %s: %s", request.method, route, exc)
+            response = _json({"error": "the relay cannot use its store right now; try again shortly",
+                              "code": "store_unavailable"}, 503, {"Retry-After": STORE_RETRY_AFTER})
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

@@ -128,6 +128,10 @@ class BlobUpload(Protocol):
         """Give the upload up and remove what it stored (safe to call twice)."""
 
 
+class StoreFailure(Exception):
+    """The store could not do what was asked (unreachable, refusing, out of room); the relay answers 503."""
+
+
 class RevealOutcome(StrEnum):
     """What :meth:`LinkStore.reveal` did."""
 

@@ -48,7 +48,8 @@ def _errors(*codes: int) -> dict[str, Any]:
             404: "No such share", 408: "The request body did not arrive in time (the connection is closed)",
             409: "The id is taken", 410: "The share has ended", 413: "Too large", 415: "Not JSON",
             429: "Rate limited, or too many bytes on their way from this address (see Retry-After)",
-            503: "Too many large requests at once: try again (see Retry-After)",
+            503: "Too many large requests at once, or the relay's store is unavailable (store_unavailable): "
+                 "try again (see Retry-After)",
             507: "The relay's storage budget is used up (see Retry-After)"}  # fmt: skip
     answers = {}
     for code in codes:
@@ -175,10 +176,10 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                                       "411": _json_response("No Content-Length"),
                                       **_errors(400, 401, 408, 409, 413, 415, 429, 503, 507)}},
                 "get": {"operationId": "getSecretMeta", "summary": "Describe a share without consuming it",
-                        "responses": {"200": _json_response("Pending", "Meta"), **_errors(400, 404, 410)}},
+                        "responses": {"200": _json_response("Pending", "Meta"), **_errors(400, 404, 410, 503)}},
                 "delete": {"operationId": "revokeSecret", "summary": "Revoke a pending share", "security": bearer,
                            "responses": {"200": _json_response("Revoked", "Revoked"),
-                                         **_errors(400, 401, 403, 404, 410)}},
+                                         **_errors(400, 401, 403, 404, 410, 503)}},
             },
             "/api/v1/secrets/{id}/reveal": {"parameters": [id_param], "post": {
                 "operationId": "revealSecret",
@@ -194,7 +195,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
             }},
             "/api/v1/secrets/{id}/status": {"parameters": [id_param], "get": {
                 "operationId": "getSecretStatus", "summary": "The sender's view of a share", "security": bearer,
-                "responses": {"200": _json_response("Status", "Status"), **_errors(400, 401, 403, 404)},
+                "responses": {"200": _json_response("Status", "Status"), **_errors(400, 401, 403, 404, 503)},
             }},
             "/api/v1/openapi.json": {"get": {
                 "operationId": "openapi", "summary": "This document",

@@ -26,7 +26,7 @@ def _errors(*codes: int) -> dict[str, Any]:
             404: "No such request", 408: "The request body did not arrive in time", 409: "Already answered "
             "(a second answer), not answered yet (open), or the id is taken (register)",
             410: "The request has ended", 413: "Too large", 415: "Not JSON", 429: "Rate limited",
-            503: "Too many large requests at once (see Retry-After)",
+            503: "Too many large requests at once, or the store is unavailable (see Retry-After)",
             507: "The relay's storage budget is used up (see Retry-After)"}  # fmt: skip
     return {str(code): _answer(text[code]) for code in codes}
 

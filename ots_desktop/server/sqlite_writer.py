@@ -37,6 +37,7 @@ from typing import Any
 
 from ots_desktop.core import private_files
 from ots_desktop.core.errors import OtsError
+from ots_desktop.server.link_model import StoreFailure
 
 Op = Callable[[sqlite3.Connection], Any]
 MAX_BATCH = 256
@@ -59,7 +60,7 @@ def scrub_after_commit(conn: sqlite3.Connection) -> None:
         conn.scrub = True
 
 
-class StoreError(OtsError):
+class StoreError(OtsError, StoreFailure):
     """The link store failed (disk full, unreadable file, closed store)."""
 
 

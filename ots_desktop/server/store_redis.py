@@ -37,6 +37,7 @@ from ots_desktop.server.link_model import (
     RevealResult,
     SecretInfo,
     SecretState,
+    StoreFailure,
     describe_store,
 )
 from ots_desktop.server.ratelimit import Rate
@@ -53,7 +54,7 @@ MIN_TTL_S = 60
 SWEEP_BATCH = 500
 MIN_SERVER_VERSION = (6, 2)  # SET ... PXAT
 
-class RedisStoreError(ServerError):
+class RedisStoreError(ServerError, StoreFailure):
     """The Redis store cannot be reached or refused a command."""
 
 

@@ -1,0 +1,69 @@
+"""A relay whose store stops answering: a clear 503 for every request that needs it, never a 500 with a trace.
+
+A real ``ots server`` on a real ``redis-server`` of its own, which the test stops by PID
+while the relay runs (an operator's restart, a crash, a full ``maxmemory``). Then the
+relay is asked to create, reveal and stream; once Redis is back, everything works again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import aiohttp
+
+from tests.integration.test_link_large import API, MIB, _put, _stream_headers
+from tests.support.redis_server import start_redis
+from tests.support.relay import make_share
+from tests.support.servers import start_ots_server
+
+
+async def _answers(url: str) -> list[tuple[int, str | None, str | None]]:
+    """Status, error code and Retry-After of a JSON create, a reveal, a streamed create and /healthz."""
+    share, big = make_share(b"while the store is down"), make_share(os.urandom(2 * MIB))
+    results: list[tuple[int, str | None, str | None]] = []
+    async with aiohttp.ClientSession() as session:
+        for method, path, kwargs in (("POST", API, {"json": share.create_body()}),
+                                     ("POST", f"{API}/{share.id}/reveal", {"json": share.reveal_body()})):
+            async with session.request(method, f"{url}{path}", **kwargs) as response:
+                body = await response.json(content_type=None)
+                results.append((response.status, body.get("code"), response.headers.get("Retry-After")))
+        status, body = await _put(url, big.id, big.envelope, _stream_headers(big, len(big.envelope)))
+        results.append((status, body.get("code"), None))
+        async with session.get(f"{url}/healthz") as response:
+            results.append((response.status, (await response.json())["status"], None))
+    return results
+
+
+def test_a_store_that_stops_answering_gets_a_clear_503_and_recovers(tmp_path: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ots-rd-", dir="/tmp"))  # short: the socket path must fit, and stay
+    redis = start_redis(work)
+    relay = start_ots_server(tmp_path, "--no-wormhole", "--store", redis.url, "--create-rate", "0",
+                             "--reveal-rate", "0", "--max-size", "20MiB")
+    try:
+        url = str(relay.link_url)
+        redis.stop()
+        answers = asyncio.run(_answers(url))
+        assert answers == [(503, "store_unavailable", "5"), (503, "store_unavailable", "5"),
+                           (503, "store_unavailable", None), (503, "unavailable", None)], answers
+        log = relay.service.log_text()
+        assert "the store failed on POST /api/v1/secrets" in log
+        assert "Traceback" not in log and "internal error" not in log
+        # Redis back on the same socket: the same relay process serves again, without a restart.
+        redis = start_redis(work)
+        share = make_share(b"after the store came back")
+
+        async def round_trip() -> tuple[int, int]:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{url}{API}", json=share.create_body()) as created:
+                    async with session.post(f"{url}{API}/{share.id}/reveal", json=share.reveal_body()) as revealed:
+                        return created.status, revealed.status
+
+        assert asyncio.run(round_trip()) == (201, 200)
+    finally:
+        relay.stop()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
