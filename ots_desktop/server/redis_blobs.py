@@ -16,14 +16,18 @@ one off.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
+from ots_desktop.server.link_model import StoreFailure
+
 if TYPE_CHECKING:
     from ots_desktop.server.store_redis import RedisStore
 
+_log = logging.getLogger("ots_desktop.server.access")
 PIECE = 1 << 20
 # An upload that has not grown for this long is dropped by Redis (the relay's body timeout is far shorter).
 UPLOAD_IDLE_S = 300
@@ -119,6 +123,12 @@ class RedisBlob:
         return piece if isinstance(piece, bytes) else piece.encode()  # bytes: the client does not decode
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
+        if self._closed:
+            return
+        self._closed = True
+        try:
             await self._store.release(self._share_id)
+        except StoreFailure as exc:
+            # Redis went away mid-reveal. The envelope is not lost track of: an ended share's list has a TTL
+            # of at most SERVE_GRACE_S, a pending one's ends with the share.
+            _log.warning("a streamed reveal could not tell Redis it was done: %s", exc)

@@ -42,6 +42,7 @@ from ots_desktop.server.link_model import (
     BlobUpload,
     NewSecret,
     SecretInfo,
+    StoreFailure,
 )
 from ots_desktop.server.link_policy import (
     API_HEADERS,
@@ -53,7 +54,6 @@ from ots_desktop.server.link_policy import (
     parse_networks,
 )
 from ots_desktop.server.request_body import ClientGone
-from ots_desktop.server.wormhole_services import ServerError
 
 if TYPE_CHECKING:
     from ots_desktop.server.link_api import LinkRelay
@@ -228,7 +228,7 @@ class StreamApi:
         except ConnectionError:
             # The reader hung up part-way. The view was claimed before the first byte, as for any reveal.
             _log.info("a streamed reveal's client went away before the end of the envelope")
-        except ServerError as exc:
+        except (StoreFailure, OSError) as exc:
             # The store failed part-way (the head is sent): the reader sees the answer break off.
             _log.warning("a streamed reveal broke off: %s", exc)
             if request.transport is not None:

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.integration.test_link_large import API, MIB, _put, _stream_headers
 from tests.support.redis_server import start_redis
@@ -63,6 +64,42 @@ def test_a_store_that_stops_answering_gets_a_clear_503_and_recovers(tmp_path: Pa
                         return created.status, revealed.status
 
         assert asyncio.run(round_trip()) == (201, 200)
+    finally:
+        relay.stop()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def test_redis_stopping_mid_reveal_breaks_the_answer_off_and_the_relay_stays_up(tmp_path: Path) -> None:
+    work = Path(tempfile.mkdtemp(prefix="ots-rd-", dir="/tmp"))
+    redis = start_redis(work)
+    relay = start_ots_server(tmp_path, "--no-wormhole", "--store", redis.url, "--create-rate", "0",
+                             "--reveal-rate", "0", "--max-size", "64MiB")
+    share = make_share(os.urandom(24 * MIB))
+    try:
+        url = str(relay.link_url)
+
+        async def run() -> None:
+            assert (await _put(url, share.id, share.envelope, _stream_headers(share, len(share.envelope))))[0] == 201
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{url}{API}/{share.id}/reveal", json=share.reveal_body(),
+                                        headers={"Accept": "application/octet-stream"},
+                                        read_bufsize=64 * 1024) as response:
+                    assert len(await response.content.readexactly(MIB)) == MIB
+                    redis.stop()  # the relay is part-way through the envelope, piece by piece
+                    with pytest.raises(aiohttp.ClientPayloadError):
+                        await response.read()
+                async with session.get(f"{url}/healthz") as health:
+                    assert health.status == 503
+
+        asyncio.run(run())
+        log = relay.service.log_text()
+        assert "a streamed reveal broke off" in log
+        assert "Traceback" not in log and "internal error" not in log
+        # One reveal, logged once as what the reader got (a 200 cut short), not as a 503 it never saw.
+        assert "POST /api/v1/secrets/{id}/reveal 200" in log
+        assert "the store failed on POST /api/v1/secrets/{id}/reveal" not in log
+        assert relay.service.alive()
     finally:
         relay.stop()
         redis.stop()
