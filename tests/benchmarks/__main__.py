@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     results += bench_link_relay.run(pairs=300 if args.quick else 5000, trials=1 if args.quick else 3)
     results += bench_relay_wrk.run(seconds=2 if args.quick else 8, trials=1 if args.quick else 3)
     results += bench_cold_start.run(trials=2 if args.quick else 7)
-    results += bench_link_large.run(size=(64 if args.quick else 1024) * 2**20)
+    for store in ("sqlite", "redis"):
+        results += bench_link_large.run(size=(64 if args.quick else 1024) * 2**20, store=store)
     results += bench_gui_transfer.run(size=(32 if args.quick else 400) * 2**20, trials=1 if args.quick else 2)
     page = render(results, "make bench")
     print(page)
