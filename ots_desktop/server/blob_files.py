@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ots_desktop.core import private_files
+from ots_desktop.server.link_model import PIECE
 
 PART = ".part"
-PIECE = 1 << 20  # what a reveal reads from the file at a time
 
 
 class FileUpload:

@@ -128,6 +128,10 @@ class BlobUpload(Protocol):
         """Give the upload up and remove what it stored (safe to call twice)."""
 
 
+# A large envelope moves through the relay this many bytes at a time: a reveal reads it so, Redis stores it so.
+PIECE = 1 << 20
+
+
 class StoreFailure(Exception):
     """The store could not do what was asked (unreachable, refusing, out of room); the relay answers 503."""
 

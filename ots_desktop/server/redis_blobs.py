@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 
-from ots_desktop.server.link_model import StoreFailure
+from ots_desktop.server.link_model import PIECE, StoreFailure
 
 if TYPE_CHECKING:
     from ots_desktop.server.store_redis import RedisStore
 
 _log = logging.getLogger("ots_desktop.server.access")
-PIECE = 1 << 20
 # An upload that has not grown for this long is dropped by Redis (the relay's body timeout is far shorter).
 UPLOAD_IDLE_S = 300
 # How long an ended share's envelope may stay for a reader still streaming it (then Redis drops it).

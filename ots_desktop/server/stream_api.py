@@ -38,6 +38,7 @@ from ots_desktop.server.link_model import (
     MAX_VIEWS,
     MIN_EXPIRY_S,
     MIN_VIEWS,
+    PIECE,
     BlobReader,
     BlobUpload,
     NewSecret,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 _log = logging.getLogger("ots_desktop.server.access")
 STREAM_TYPE = "application/octet-stream"
 VIEWS_LEFT = "X-Ots-Views-Left"
-PIECE = 1 << 20
 _HASH = re.compile("[0-9a-f]{64}")
 _CHECKED = "ots_stream_checked"
 

@@ -241,3 +241,24 @@ def test_the_json_create_still_works_on_redis_and_its_envelope_is_a_string(redis
     status, body = asyncio.run(run())
     assert status == 200 and json.loads(body)["envelope"]
     assert _keys(redis_server, "envelope") == []
+
+
+def test_a_second_upload_under_a_taken_id_is_refused_and_leaves_the_first_untouched(
+        redis_relay: RunningServer, redis_server: RedisServer) -> None:
+    """Whoever learns a share's id and uploads under it: 409, the first envelope unchanged, nothing left over."""
+    url = str(redis_relay.link_url)
+    first = make_share(os.urandom(3 * MIB))
+    squatter = make_share(CANARY + os.urandom(3 * MIB))
+
+    async def run() -> tuple[int, int, tuple[int, bytes]]:
+        taken = (await _put(url, first.id, first.envelope, _stream_headers(first, len(first.envelope))))[0]
+        again = (await _put(url, first.id, squatter.envelope, _stream_headers(squatter, len(squatter.envelope))))[0]
+        async with aiohttp.ClientSession() as session:
+            return taken, again, await _reveal(session, url, first)
+
+    taken, again, revealed = asyncio.run(run())
+    assert (taken, again) == (201, 409)
+    assert revealed == (200, first.envelope)
+    _wait_for(lambda: _keys(redis_server, "envelope") == [])
+    assert _keys(redis_server, "upload") == []
+    assert CANARY not in redis_server.dump_bytes()

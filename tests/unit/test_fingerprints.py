@@ -54,6 +54,14 @@ def test_different_installation_keys_give_unrelated_fingerprints() -> None:
 def test_close_wipes_both_keys() -> None:
     installation = SecretBuffer(KEY)
     key = FingerprintKey(installation)
+    key.of(b"derives the BLAKE3 key")
     derived = key._derived  # the wipe is the point
+    assert derived is not None
     key.close()
     assert installation.closed and derived.closed
+
+
+def test_a_key_never_used_closes_too() -> None:
+    installation = SecretBuffer(KEY)
+    FingerprintKey(installation).close()
+    assert installation.closed

@@ -19,8 +19,6 @@ import hashlib
 import hmac
 from typing import Protocol
 
-from blake3 import blake3
-
 from ots_desktop.core.secret import SecretBuffer
 
 PREFIX = "blake3:"
@@ -46,15 +44,22 @@ def text_of(hasher: Hasher) -> str:
 
 
 class FingerprintKey:
-    """The installation's fingerprint key and the BLAKE3 key derived from it; ``close`` wipes both."""
+    """The installation's fingerprint key and the BLAKE3 key derived from it; ``close`` wipes both.
+
+    blake3 is loaded and the key derived on first use, not when the audit log opens: most
+    starts of the app and the CLI never fingerprint anything.
+    """
 
     def __init__(self, key: SecretBuffer) -> None:
         self._key = key
-        derived = blake3(key.view(), derive_key_context=_KEY_CONTEXT)
-        self._derived = SecretBuffer(derived.digest())
+        self._derived: SecretBuffer | None = None
 
     def hasher(self) -> Hasher:
         """A new keyed BLAKE3 hash, for secrets fed chunk by chunk (files); finish with :func:`text_of`."""
+        from blake3 import blake3
+
+        if self._derived is None:
+            self._derived = SecretBuffer(blake3(self._key.view(), derive_key_context=_KEY_CONTEXT).digest())
         return blake3(key=self._derived.view())
 
     def of(self, data: bytes | bytearray | memoryview) -> str:
@@ -73,7 +78,8 @@ class FingerprintKey:
         return [self.of(data), self.legacy_of(data)]
 
     def close(self) -> None:
-        self._derived.close()
+        if self._derived is not None:
+            self._derived.close()
         self._key.close()
 
     def __enter__(self) -> FingerprintKey:
