@@ -29,7 +29,7 @@ STREAM_TYPE = "application/octet-stream"
 STREAM_FROM = 1024 * 1024
 VIEWS_LEFT = "X-Ots-Views-Left"
 # How much of a streamed reveal may wait in the client's buffer (aiohttp stops reading the socket at twice
-# this): while the opening thread works on one chunk the next ones gather, and are handed over in one piece.
+# this) while the opening thread works on one chunk.
 READ_BUFFER = 1024 * 1024
 # Reads one piece of the envelope; b"" at its end.
 Read = Callable[[], Awaitable[bytes]]
@@ -81,7 +81,7 @@ async def reveal_stream(relay: RelayClient, share_id: str, auth_token: SecretBuf
             if status == 200 and response.content_type == STREAM_TYPE:
                 if length is None or not views.isdigit():
                     raise errors.bad_answer(relay.url, "a streamed envelope without its length or views left")
-                return await consume(length, int(views), response.content.readany)
+                return await consume(length, int(views), _pieces_of(response.content))
             raw = await _bounded(response, relay.url)
             answer_headers = dict(response.headers)
     except (TimeoutError, aiohttp.ClientError) as exc:
@@ -89,6 +89,18 @@ async def reveal_stream(relay: RelayClient, share_id: str, auth_token: SecretBuf
     answer = parse_answer(relay.url, status, raw)
     relay.check_reveal(status, answer, answer_headers, share_id, needs_passphrase=needs_passphrase)
     return Revealed(answer.b64u("envelope"), answer.count("views_left"))
+
+
+def _pieces_of(content: aiohttp.StreamReader) -> Read:
+    """Hands over the body as the socket delivered it, one received piece at a time: ``readany`` would join
+    whatever gathered into a new ``bytes``, a copy of most of the envelope (about 0.15 s of CPU per GiB)."""
+
+    async def piece() -> bytes:
+        while True:
+            data, boundary = await content.readchunk()
+            if data or not boundary:
+                return data
+    return piece
 
 
 async def _bounded(response: aiohttp.ClientResponse, url: str) -> bytes:

@@ -124,8 +124,7 @@ def pump_chunks(
             last = have < len(inbuf) or read_full(src, memoryview(peek)) == 0
             kind = KIND_LAST if last else KIND_DATA
             out = memoryview(outbuf)[: step(counter, kind, memoryview(inbuf)[:have], memoryview(outbuf))]
-            write_all(dst, out)
-            wipe(out)
+            write_all(dst, out)  # the next chunk overwrites ``outbuf``; the last one is wiped below
             written, done = written + len(out), done + have
             if progress is not None:
                 progress(done)

@@ -10,16 +10,26 @@ change: a byte in place with its modification time put back, bytes added, bytes 
 from __future__ import annotations
 
 import asyncio
+import errno
+import io
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pytest
 
 from ots_desktop.channels.link import new_link_id
 from ots_desktop.channels.link_send_stream import STREAM_CHUNK, upload_sealed
-from ots_desktop.channels.source_print import CHANGED, EARLY_FROM, SourcePrint, fingerprint_source, start_print
+from ots_desktop.channels.source_print import (
+    CHANGED,
+    EARLY_FROM,
+    READ_PIECE,
+    SourcePrint,
+    fingerprint_source,
+    start_print,
+)
 from ots_desktop.core.audit.log import AuditLog
 from ots_desktop.core.envelope import read_header
 from ots_desktop.core.errors import InputError
@@ -124,9 +134,11 @@ def test_a_file_changed_between_the_readings_is_not_shared(relay: RelayProcess, 
 
 def test_a_first_reading_started_early_is_the_same_reading(tmp_path: Path) -> None:
     """The CLI starts a large file's first reading before it loads the link channel: same fingerprint, same
-    check; small files, folders and missing files are left to the send itself."""
+    check, over pieces read on one thread and hashed on another; small files, folders and missing files are
+    left to the send itself."""
     path = tmp_path / "big.bin"
-    path.write_bytes(os.urandom(SIZE))
+    data = os.urandom(2 * READ_PIECE + 12345)  # two full pieces and a short one
+    path.write_bytes(data)
     small = tmp_path / "small.bin"
     small.write_bytes(b"x" * EARLY_FROM)
     install = Installation()
@@ -136,8 +148,31 @@ def test_a_first_reading_started_early_is_the_same_reading(tmp_path: Path) -> No
         assert early is not None
         got = early.result(timeout=60)
         again = fingerprint_source(lambda: path.open("rb"), log)
-        assert (got.fingerprint, got.size) == (again.fingerprint, again.size) == (got.fingerprint, SIZE)
-        assert got.check_key != again.check_key  # a fresh one-time key for every reading
+        assert (got.fingerprint, got.size, got.digest) == (again.fingerprint, again.size, again.digest)
+        assert (got.fingerprint, got.size) == (log.fingerprint(data), len(data))
+        assert len(got.digest) == 32 and got.digest.hex().startswith(got.fingerprint.removeprefix("blake3:"))
         assert [start_print(p, log) for p in (small, tmp_path, tmp_path / "missing")] == [None, None, None]
+    finally:
+        log.close()
+
+
+class _FailingDisk(io.BytesIO):
+    """A file whose reading fails part-way, as a disk or a network share can: only its ``readinto`` is
+    replaced (no real device fails on demand here)."""
+
+    def readinto(self, buffer: Any) -> int:
+        if self.tell() >= READ_PIECE:
+            raise OSError(errno.EIO, "Input/output error")
+        return super().readinto(buffer)
+
+
+def test_a_first_reading_that_fails_part_way_raises_and_stops_its_hashing_thread(tmp_path: Path) -> None:
+    install = Installation()
+    log = install.open_audit_log(install.keychain())
+    try:
+        before = {thread.name for thread in threading.enumerate()}
+        with pytest.raises(OSError, match="Input/output error"):
+            fingerprint_source(lambda: _FailingDisk(os.urandom(3 * READ_PIECE)), log)  # type: ignore[arg-type,return-value]
+        assert "ots-first-reading-hash" not in {thread.name for thread in threading.enumerate()} - before
     finally:
         log.close()

@@ -37,6 +37,10 @@ class Hasher(Protocol):
 
     def hexdigest(self) -> str: ...
 
+    def digest(self) -> bytes: ...
+
+    def copy(self) -> Hasher: ...
+
 
 def text_of(hasher: Hasher) -> str:
     """The fingerprint text of a fed :meth:`FingerprintKey.hasher`."""
