@@ -55,11 +55,11 @@ def fingerprint_source(open_source: Callable[[], BinaryIO], audit: AuditLog) -> 
     thread's job)."""
     hasher = audit.fingerprint_mac()
     unfed = hasher.copy()
-    size = _read_and_feed(open_source, hasher)
+    size = read_and_feed(open_source, hasher)
     return SourcePrint(text_of(hasher), size, hasher.digest(), unfed)
 
 
-def _read_and_feed(open_source: Callable[[], BinaryIO], hasher: Hasher) -> int:
+def read_and_feed(open_source: Callable[[], BinaryIO], hasher: Hasher) -> int:
     """Feed ``hasher`` everything ``open_source()`` reads, hashing each piece on a second thread while this
     one reads the next; the number of bytes read. Every piece buffer is wiped before this returns."""
     buffers = [bytearray(READ_PIECE) for _ in range(_PIECES)]
