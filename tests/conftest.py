@@ -145,6 +145,13 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     redis_server.flushdb()
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def relay_store(request: pytest.FixtureRequest) -> str:
+    """The store a relay process gets: the test runs once with a SQLite file of the relay's own and once with
+    the run's real redis-server (an emptied database)."""
+    return "sqlite" if request.param == "sqlite" else str(request.getfixturevalue("redis_url"))
+
+
 # ---------------------------------------------------------------- one loop per process
 # Kept in one appended block so it merges cleanly with other edits above.
 

@@ -41,6 +41,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying ag
                                  "schema": {"type": "integer", "minimum": 1}}}
 # Answers that say when to come back.
 _WITH_RETRY_AFTER = frozenset({429, 503, 507})
+_CLOSED_RELAY_NOTE = ("A relay run with --create-token-file also wants 'Authorization: Bearer <create token>' "
+                      "(401 create_token_required or wrong_create_token without a listed one).")
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -155,8 +157,7 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
         "paths": {
             "/api/v1/secrets": {"post": {
                 "operationId": "createSecret", "summary": "Park an encrypted share",
-                "description": "A relay run with --create-token-file also wants 'Authorization: Bearer <create "
-                               "token>' (401 create_token_required or wrong_create_token without a listed one).",
+                "description": _CLOSED_RELAY_NOTE,
                 "requestBody": {"required": True, "content": {_JSON: {"schema": _ref("CreateRequest")}}},
                 "responses": {"201": _json_response("Stored durably", "Created"),
                               **_errors(400, 401, 408, 409, 413, 415, 429, 503, 507)},
@@ -167,7 +168,8 @@ def build_openapi(max_size: int, public_url: str) -> dict[str, Any]:
                         "description": "The envelope as the raw body (exact Content-Length); the policy in "
                                        "X-Ots-Auth-Hash (required), X-Ots-Link-Hash, X-Ots-Expires-In, "
                                        "X-Ots-Max-Views, X-Ots-Allow-Cidrs, X-Ots-Allow-Countries (comma-separated). "
-                                       "Refusals come from the head, before the body (Expect: 100-continue).",
+                                       "Refusals come from the head, before the body (Expect: 100-continue). "
+                                       + _CLOSED_RELAY_NOTE,
                         "parameters": [{"name": "X-Ots-Auth-Hash", "in": "header", "required": True,
                                         "schema": {"type": "string", "pattern": HASH_PATTERN}}],
                         "requestBody": {"required": True, "content": {_STREAM: {"schema": {

@@ -1,4 +1,5 @@
-"""Quotas of a real relay process: storage budget, bytes in flight per address, create tokens, memory.
+"""Quotas of a real relay process, each on SQLite and on Redis: storage budget, bytes in flight per address,
+create tokens, memory.
 
 - ``--storage-budget``: creates beyond it get 507 with Retry-After, on SQLite and on Redis; a
   revealed link gives its room back.
@@ -20,6 +21,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,8 +85,8 @@ def test_the_storage_budget_refuses_with_507_until_room_comes_back(tmp_path: Pat
         relay.stop()
 
 
-def test_bytes_in_flight_per_address_are_capped(tmp_path: Path) -> None:
-    relay = start_relay(tmp_path, extra=[*UNLIMITED, "--in-flight-per-address", "64KiB"])
+def test_bytes_in_flight_per_address_are_capped(tmp_path: Path, store: str) -> None:
+    relay = start_relay(tmp_path, store=store, extra=[*UNLIMITED, "--in-flight-per-address", "64KiB"])
     share = make_share(b"small")
 
     async def scenario() -> None:
@@ -116,11 +118,11 @@ def test_bytes_in_flight_per_address_are_capped(tmp_path: Path) -> None:
         relay.stop()
 
 
-def test_a_closed_relay_creates_only_with_a_token(tmp_path: Path) -> None:
+def test_a_closed_relay_creates_only_with_a_token(tmp_path: Path, store: str) -> None:
     token_file = tmp_path / "create-tokens"
     token_file.write_text(f"# the team's tokens\n\n{TOKEN}\nanother-token-for-rotation-000000\n")
     token_file.chmod(0o600)
-    relay = start_relay(tmp_path, extra=[*UNLIMITED, "--create-token-file", str(token_file)])
+    relay = start_relay(tmp_path, store=store, extra=[*UNLIMITED, "--create-token-file", str(token_file)])
     share = make_share(b"closed relay")
 
     async def scenario() -> None:
@@ -163,8 +165,8 @@ def test_a_bad_token_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "line 1" in str(failed.value) and "short" not in str(failed.value).split("line 1", 1)[1]
 
 
-def test_concurrent_largest_creates_keep_memory_flat(tmp_path: Path) -> None:
-    relay = start_relay(tmp_path, extra=[*UNLIMITED, "--in-flight-per-address", "1GiB"])
+def test_concurrent_largest_creates_keep_memory_flat(tmp_path: Path, store: str) -> None:
+    relay = start_relay(tmp_path, store=store, extra=[*UNLIMITED, "--in-flight-per-address", "1GiB"])
     size = int(relay.ready["max_size"]) - 64 * 1024  # the envelope's own overhead keeps it under the limit
     shares = [make_share(bytes(size)) for _ in range(8)]
     bodies = [share.create_body() for share in shares]
@@ -221,3 +223,26 @@ def test_answers_to_secret_requests_count_in_the_storage_budget(tmp_path: Path, 
         run_async(scenario())
     finally:
         relay.stop()
+
+
+def test_the_served_openapi_documents_every_quota_refusal(tmp_path: Path) -> None:
+    """What a client generated from the relay's own OpenAPI document must handle: 429 and 507 with
+    Retry-After on both create operations, and the 401 of a closed relay."""
+    relay = start_relay(tmp_path, extra=[*UNLIMITED])
+
+    async def fetch() -> dict[str, Any]:
+        async with http_session() as session:
+            reply = await RelayClient(session, relay.url).request("GET", "/api/v1/openapi.json")
+            assert reply.status == 200, reply
+            return dict(reply.body)
+
+    try:
+        document = run_async(fetch())
+    finally:
+        relay.stop()
+    paths = document["paths"]
+    for operation in (paths["/api/v1/secrets"]["post"], paths["/api/v1/secrets/{id}"]["put"]):
+        responses = operation["responses"]
+        for code in ("429", "507"):
+            assert "Retry-After" in responses[code].get("headers", {}), (operation["operationId"], code)
+        assert "401" in responses and "create token" in operation.get("description", "") + str(responses["401"])

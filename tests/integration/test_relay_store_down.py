@@ -104,3 +104,37 @@ def test_redis_stopping_mid_reveal_breaks_the_answer_off_and_the_relay_stays_up(
         relay.stop()
         redis.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_rate_limits_hold_in_the_process_while_redis_is_down_and_return_to_redis(tmp_path: Path) -> None:
+    """An attacker who can make Redis stop answering (a flood, a restart) gets no unlimited requests: the
+    relay falls back to its own buckets, says so once, and goes back to the shared ones in Redis."""
+    work = Path(tempfile.mkdtemp(prefix="ots-rl-", dir="/tmp"))
+    redis = start_redis(work)
+    relay = start_ots_server(tmp_path, "--no-wormhole", "--store", redis.url, "--create-rate", "2/2",
+                             "--reveal-rate", "0")
+    try:
+        url = str(relay.link_url)
+
+        async def creates(n: int) -> list[tuple[int, str | None]]:
+            out = []
+            async with aiohttp.ClientSession() as session:
+                for _ in range(n):
+                    async with session.post(f"{url}{API}", json=make_share(b"limited").create_body()) as response:
+                        out.append((response.status, (await response.json(content_type=None)).get("code")))
+            return out
+
+        redis.stop()
+        # The process's own bucket lets the burst of two through (to a store that is down), then refuses.
+        down = asyncio.run(creates(4))
+        assert down == [(503, "store_unavailable")] * 2 + [(429, "rate_limited")] * 2, down
+        log = relay.service.log_text()
+        assert log.count("rate limits fall back to this process alone: Redis did not answer") == 1, log
+        redis = start_redis(work)
+        # Back on Redis: a fresh, shared bucket there (the process's own is not consulted while Redis answers).
+        assert asyncio.run(creates(3)) == [(201, None)] * 2 + [(429, "rate_limited")], log
+        assert redis.client().keys("ots:rate:create:*")  # the bucket is in Redis
+    finally:
+        relay.stop()
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)

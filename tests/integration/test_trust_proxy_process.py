@@ -1,10 +1,12 @@
-"""``--trust-proxy`` through a real ``ots server`` process: the first ``X-Forwarded-For`` hop counts
-only when the TCP peer is inside a trusted network.
+"""``--trust-proxy`` through a real ``ots server`` process: the forwarding header counts only when the TCP
+peer is inside a trusted network, and then it is read from the right, past the trusted proxies.
 
 Requests come from 127.0.0.1 with the header a reverse proxy would add; the addresses in it
 (203.0.113.0/24, 198.51.100.0/24: documentation networks) are only text in a header, nothing
 is sent to them. One server trusts 127.0.0.1/32, as it would behind a proxy on the same
 machine; the other trusts only 10.0.0.0/8, so the same header from 127.0.0.1 must be ignored.
+The chain of two proxies and the rate limits, whose buckets on Redis are kept in Redis under
+the address this reading gives, run on SQLite and on Redis.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ ALLOWLIST = ["203.0.113.0/24"]
 SECRET = b"forwarded reveal"
 
 
-def _relay(tmp_path: Path, name: str, trust: str, extra: Sequence[str] = UNLIMITED) -> RelayProcess:
-    return start_relay(tmp_path, name=name, extra=[*extra, "--trust-proxy", trust])
+def _relay(tmp_path: Path, name: str, trust: str, extra: Sequence[str] = UNLIMITED,
+           store: str = "sqlite") -> RelayProcess:
+    return start_relay(tmp_path, name=name, store=store, extra=[*extra, "--trust-proxy", trust])
 
 
 @pytest.fixture
@@ -110,10 +113,11 @@ def test_untrusted_peer_cannot_claim_an_address(behind_other_proxy: RelayProcess
 
 
 @pytest.mark.parametrize(("trust", "second_status"), [("127.0.0.1/32", 401), ("10.0.0.0/8", 429)])
-def test_reveal_rate_limit_is_per_real_client(tmp_path: Path, trust: str, second_status: int) -> None:
+def test_reveal_rate_limit_is_per_real_client(tmp_path: Path, trust: str, second_status: int,
+                                              relay_store: str) -> None:
     # One reveal attempt per minute per client address: behind a trusted proxy two clients get one
     # each; from an untrusted peer a new header does not buy a new allowance.
-    relay = _relay(tmp_path, "limited", trust, ["--create-rate", "0", "--reveal-rate", "1/1"])
+    relay = _relay(tmp_path, "limited", trust, ["--create-rate", "0", "--reveal-rate", "1/1"], relay_store)
     share = make_share(SECRET)
 
     async def scenario() -> None:
@@ -134,11 +138,12 @@ def test_reveal_rate_limit_is_per_real_client(tmp_path: Path, trust: str, second
 
 
 @pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded"])
-def test_a_client_written_entry_left_of_the_proxies_gets_nothing(tmp_path: Path, header: str) -> None:
+def test_a_client_written_entry_left_of_the_proxies_gets_nothing(tmp_path: Path, header: str,
+                                                                 relay_store: str) -> None:
     # Two trusted proxies: 127.0.0.1 (the TCP peer) and 10.1.2.3 before it. The client wrote an allowed
     # address itself; each proxy appended what it saw. Read from the right, the client is the outsider.
     relay = _relay(tmp_path, f"chain-{header}", "127.0.0.1/32",
-                   [*UNLIMITED, "--trust-proxy", "10.0.0.0/8", "--proxy-header", header])
+                   [*UNLIMITED, "--trust-proxy", "10.0.0.0/8", "--proxy-header", header], relay_store)
     share = make_share(SECRET)
     hops = [CLIENT, OUTSIDER, "10.1.2.3"]
     if header == "forwarded":
