@@ -47,3 +47,14 @@ def test_relay_profile_summarizes_raw_stacks() -> None:
     text = summarize("main (a.py:1);handler (b.py:7);dumps (json.py:3) 3\nmain (a.py:1);handler (b.py:9) 1\n")
     assert "4 samples" in text
     assert " 75.0%  dumps (json.py)" in text and "100.0%  handler (b.py)" in text
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_link_large_benchmark_runs_small(store: str) -> None:
+    from tests.benchmarks import bench_link_large
+
+    [result] = bench_link_large.run(size=8 * 2**20, trials=1, store=store)
+    assert result.value > 0 and result.peer_value > 0 and result.ratio > 0
+    page = render([result], "pytest")
+    assert f"| large file as a link, 8 MiB (send + receive, {'Redis' if store == 'redis' else 'SQLite'} relay)" in page
+    assert "With an fsync of curl's download added" in page and "relay VmHWM" in page
