@@ -19,6 +19,7 @@ from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
+from tests.benchmarks.bench_relay_wrk import POOL_RATE
 from tests.benchmarks.wrk_load import run_wrk, write_pools
 from tests.support.redis_server import start_redis
 from tests.support.relay import relays
@@ -102,7 +103,7 @@ def profile(store: str, seconds: int, *, gil: bool, connections: int = 100) -> s
     with tempfile.TemporaryDirectory(prefix="ots-relay-profile-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         pool = root / "pool.tsv"
-        write_pools([pool], 3_000 * seconds)
+        write_pools([pool], POOL_RATE * seconds)
         url = "sqlite"
         if store == "redis":
             (root / "redis").mkdir()
