@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ots_desktop.core.chunks import TAG_LEN
 from ots_desktop.core.envelope import read_header
 from ots_desktop.core.envelope_meta import META_BUCKET
 from ots_desktop.core.ids import b64u_decode
@@ -22,7 +23,6 @@ from tests.support.relay import RelayClient, http_session, relays, run_async
 
 pytestmark = pytest.mark.usefixtures("keychain")
 
-TAG_LEN = 16
 
 
 def _share_id(link: str) -> str:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.support.relay import API, RelayClient, Reply, http_session, make_share, run_async, start_relay
+from tests.support.relay import API, RelayClient, Reply, bearer, http_session, make_share, run_async, start_relay
 from tests.support.secret_requests import REQUESTS, make_request
 
 STREAM = "application/octet-stream"
@@ -59,9 +59,9 @@ async def _request_answers(client: RelayClient) -> list[tuple[str, int, Mapping[
         ("request answer", await client.request("POST", f"{REQUESTS}/{req.id}/answer",
                                                 json_body=req.answer_body(req.seal(b"request canary")))),
         ("request open", await client.request("POST", f"{REQUESTS}/{req.id}/open",
-                                              headers={"Authorization": f"Bearer {token}"})),
+                                              headers=bearer(token))),
         ("request open again", await client.request("POST", f"{REQUESTS}/{req.id}/open",
-                                                    headers={"Authorization": f"Bearer {token}"})),
+                                                    headers=bearer(token))),
         ("request malformed", await client.request("POST", REQUESTS, json_body={"nonsense": True}))]
     return [(what, reply.status, reply.headers) for what, reply in answers]
 
